@@ -1,0 +1,11 @@
+using Scrun.Containers;
+
+namespace Scrun.Cli;
+
+/// <summary><c>kill [--all|-a] ID [SIGNAL]</c>; the signal defaults to SIGTERM.</summary>
+public sealed record KillOptions(ContainerId ContainerId, int Signal) : ContainerVerbOptions(ContainerId)
+{
+    public override string Verb => "kill";
+
+    public bool All { get; init; }
+}

@@ -1,0 +1,22 @@
+using Scrun.Cli;
+using Serilog;
+
+namespace Scrun.Verbs;
+
+/// <summary>Runs the verb the command line asked for and returns the process exit code.</summary>
+internal static class VerbRunner
+{
+    public static int Run(GlobalOptions global, VerbOptions verb, ILogger log, TextWriter stdout)
+    {
+        foreach (var flag in global.IgnoredFlags)
+        {
+            log.Debug("ignoring {Flag}: scrun does not manage cgroups on the login node", flag);
+        }
+        return verb switch
+        {
+            VersionOptions => VersionVerb.Run(stdout),
+            FeaturesOptions => FeaturesVerb.Run(stdout),
+            _ => UnavailableVerb.Run(verb, log),
+        };
+    }
+}

@@ -1,0 +1,41 @@
+using System.Text.Json;
+using Scrun.Cli;
+using Scrun.Logging;
+using Scrun.Verbs;
+using Xunit;
+
+namespace Scrun.Tests;
+
+public class VerbOutputTests
+{
+    [Fact]
+    public void Version_prints_two_lines_runc_style()
+    {
+        var stdout = new StringWriter();
+        Assert.Equal(0, VersionVerb.Run(stdout));
+        Assert.Matches(@"^scrun version \d+\.\d+\.\d+\nspec: 1\.0\.2\n$", stdout.ToString());
+    }
+
+    [Fact]
+    public void Features_is_an_oci_features_document()
+    {
+        var stdout = new StringWriter();
+        Assert.Equal(0, FeaturesVerb.Run(stdout));
+        using var json = JsonDocument.Parse(stdout.ToString());
+        Assert.Equal("1.0.0", json.RootElement.GetProperty("ociVersionMin").GetString());
+        Assert.Equal("1.0.2", json.RootElement.GetProperty("ociVersionMax").GetString());
+        Assert.Equal(ScrunVersion.Current, json.RootElement.GetProperty("annotations").GetProperty("org.slurm.scrun.version").GetString());
+    }
+
+    [Theory]
+    [InlineData("create", "not implemented yet")]
+    [InlineData("exec", "not supported by scrun yet")]
+    public void Verbs_without_machinery_fail_loudly(string verb, string reason)
+    {
+        var run = Assert.IsType<CommandLineOutcome.Run>(new ScrunCommandLine().Parse([verb, "x"]));
+        var stderr = new StringWriter();
+        using var log = ScrunLogging.Create(run.Global, stderr);
+        Assert.Equal(1, VerbRunner.Run(run.Global, run.Verb, log, new StringWriter()));
+        Assert.Contains(reason, stderr.ToString());
+    }
+}
