@@ -59,7 +59,7 @@ int Test(string[] extra)
     }
     Environment.SetEnvironmentVariable("SCRUN_BIN", scrun);
     rc = Dotnet(["test", Path.Combine(repo, "Scrun.sln"), "-c", "Release", "-nologo",
-        "--logger", "trx", "--logger", "console;verbosity=normal", "--results-directory", testResults, .. extra]);
+        "--logger", "trx", "--logger", "console;verbosity=minimal", "--results-directory", testResults, .. extra]);
     var (passed, failed, skipped) = CountTrx(testResults);
     if (rc != 0 && failed == 0)
     {

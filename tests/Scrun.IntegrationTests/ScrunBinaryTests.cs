@@ -1,0 +1,90 @@
+using System.Text.Json;
+using Scrun.IntegrationTests.Infrastructure;
+using Xunit;
+
+namespace Scrun.IntegrationTests;
+
+/// <summary>The published native-AOT binary, as Podman and containerd see it: exit codes, stdout, stderr, log file.</summary>
+public sealed class ScrunBinaryTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("scrun-binary-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Theory]
+    [InlineData("--version")]
+    [InlineData("version")]
+    public void Version_prints_exactly_two_lines(string verb)
+    {
+        var result = ScrunBinary.Run(verb);
+        Assert.Equal(0, result.ExitCode);
+        Assert.Matches(@"^scrun version \d+\.\d+\.\d+\nspec: 1\.0\.2\n$", result.Stdout);
+        Assert.Equal("", result.Stderr);
+    }
+
+    [Fact]
+    public void Features_prints_json()
+    {
+        var result = ScrunBinary.Run("features");
+        Assert.Equal(0, result.ExitCode);
+        using var json = JsonDocument.Parse(result.Stdout);
+        Assert.Equal("1.0.2", json.RootElement.GetProperty("ociVersionMax").GetString());
+    }
+
+    [Theory]
+    [InlineData("--help")]
+    [InlineData("create --help")]
+    [InlineData("kill --help")]
+    [InlineData("delete --help")]
+    public void Help_goes_to_stdout_with_exit_0(string commandLine)
+    {
+        var result = ScrunBinary.Run(commandLine.Split(' '));
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("Usage:", result.Stdout);
+    }
+
+    [Theory]
+    [InlineData("frobnicate")]
+    [InlineData("--bogus state x")]
+    [InlineData("state ../x")]
+    [InlineData("kill x NOSIG")]
+    [InlineData("create")]
+    public void Bad_input_is_one_stderr_line_and_exit_1(string commandLine)
+    {
+        var result = ScrunBinary.Run(commandLine.Split(' '));
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal("", result.Stdout);
+        Assert.Single(result.Stderr.TrimEnd('\n').Split('\n'));
+        Assert.StartsWith("scrun: error: ", result.Stderr);
+    }
+
+    [Fact]
+    public void A_hostile_id_touches_nothing_on_disk()
+    {
+        var root = Path.Combine(_directory, "root");
+        var result = ScrunBinary.Run("--root", root, "create", "--bundle", _directory, "--pid-file", Path.Combine(_directory, "pid"), "../escape");
+        Assert.Equal(1, result.ExitCode);
+        Assert.False(Directory.Exists(root));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(_directory));
+    }
+
+    [Fact]
+    public void Errors_reach_the_json_log_file_the_way_containerd_reads_it()
+    {
+        var log = Path.Combine(_directory, "log.json");
+        var result = ScrunBinary.Run("--root", _directory, "--log", log, "--log-format", "json", "start", "abc");
+        Assert.NotEqual(0, result.ExitCode);
+        using var line = JsonDocument.Parse(Assert.Single(File.ReadAllLines(log)));
+        Assert.Equal("error", line.RootElement.GetProperty("level").GetString());
+        Assert.Contains("start", line.RootElement.GetProperty("msg").GetString());
+    }
+
+    [Fact]
+    public void Ignored_runc_flags_leave_a_debug_line()
+    {
+        var result = ScrunBinary.Run("--debug", "--systemd-cgroup", "--cgroup-manager", "cgroupfs", "version");
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("scrun: debug: ignoring --systemd-cgroup", result.Stderr);
+        Assert.Contains("scrun: debug: ignoring --cgroup-manager cgroupfs", result.Stderr);
+    }
+}
