@@ -74,7 +74,7 @@ public class RecordedArgvTests
                 break;
             case RunOptions runVerb:
                 Assert.Equal(verbArgs[^1], runVerb.ContainerId.Value);
-                Assert.Equal(ValueOf(verbArgs, "--bundle"), runVerb.Bundle);
+                Assert.Equal(ValueOf(verbArgs, "--bundle"), runVerb.Create.Bundle);
                 break;
             case KillOptions kill:
                 var positional = verbArgs.Where(a => !a.StartsWith('-')).ToArray();

@@ -196,14 +196,30 @@ public sealed class ScrunCommandLine
     private void AddCreate()
     {
         var command = new Command("create", "Create a container: allocate its Slurm job and stage its bundle");
+        var readCreate = AddCreateSyntax(command);
+        Register(command, r => readCreate(r));
+    }
+
+    private void AddRun()
+    {
+        var command = new Command("run", "Create and start a container, then wait for it");
+        var readCreate = AddCreateSyntax(command);
+        var detach = AddFlag(command, "--detach", "Do not wait for the container", "-d");
+        var keep = AddFlag(command, "--keep", "Keep the container's state after it exits");
+        Register(command, r => new RunOptions(readCreate(r)) { Detach = r.GetValue(detach), Keep = r.GetValue(keep) });
+    }
+
+    /// <summary>The id and flags <c>create</c> and <c>run</c> share.</summary>
+    private static Func<ParseResult, CreateOptions> AddCreateSyntax(Command command)
+    {
         var id = AddContainerIdArgument(command);
-        var bundle = AddBundleOption(command);
+        var bundle = AddValueOption(command, "--bundle", "Bundle directory (default: the current directory)", "DIR", "-b");
         var consoleSocket = AddConsoleSocketOption(command);
         var pidFile = AddPidFileOption(command);
         var noPivot = AddFlag(command, "--no-pivot", "Accepted for runc compatibility; ignored");
         var noNewKeyring = AddFlag(command, "--no-new-keyring", "Accepted for runc compatibility; ignored");
         var preserveFds = AddPreserveFdsOption(command);
-        Register(command, r => new CreateOptions(ReadId(r, id))
+        return r => new CreateOptions(ReadId(r, id))
         {
             Bundle = NullIfEmpty(r.GetValue(bundle)),
             ConsoleSocket = NullIfEmpty(r.GetValue(consoleSocket)),
@@ -211,30 +227,7 @@ public sealed class ScrunCommandLine
             NoPivot = r.GetValue(noPivot),
             NoNewKeyring = r.GetValue(noNewKeyring),
             PreserveFds = r.GetValue(preserveFds),
-        });
-    }
-
-    private void AddRun()
-    {
-        var command = new Command("run", "Create and start a container, then wait for it");
-        var id = AddContainerIdArgument(command);
-        var bundle = AddBundleOption(command);
-        var consoleSocket = AddConsoleSocketOption(command);
-        var pidFile = AddPidFileOption(command);
-        var detach = AddFlag(command, "--detach", "Do not wait for the container", "-d");
-        var keep = AddFlag(command, "--keep", "Keep the container's state after it exits");
-        AddFlag(command, "--no-pivot", "Accepted for runc compatibility; ignored");
-        AddFlag(command, "--no-new-keyring", "Accepted for runc compatibility; ignored");
-        var preserveFds = AddPreserveFdsOption(command);
-        Register(command, r => new RunOptions(ReadId(r, id))
-        {
-            Bundle = NullIfEmpty(r.GetValue(bundle)),
-            ConsoleSocket = NullIfEmpty(r.GetValue(consoleSocket)),
-            PidFile = NullIfEmpty(r.GetValue(pidFile)),
-            Detach = r.GetValue(detach),
-            Keep = r.GetValue(keep),
-            PreserveFds = r.GetValue(preserveFds),
-        });
+        };
     }
 
     private void AddKill()
@@ -374,9 +367,6 @@ public sealed class ScrunCommandLine
         command.Arguments.Add(argument);
         return argument;
     }
-
-    private static Option<string> AddBundleOption(Command command) =>
-        AddValueOption(command, "--bundle", "Bundle directory (default: the current directory)", "DIR", "-b");
 
     private static Option<string> AddConsoleSocketOption(Command command) =>
         AddValueOption(command, "--console-socket", "Unix socket that receives the pseudo-terminal's master", "PATH");
