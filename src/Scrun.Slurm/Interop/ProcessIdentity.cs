@@ -1,0 +1,34 @@
+using System.Runtime.InteropServices;
+
+namespace Scrun.Slurm.Interop;
+
+/// <summary>Who this process is, as the kernel and the user namespace see it.</summary>
+public sealed record ProcessIdentity(uint Uid, uint Gid, bool InUserNamespace)
+{
+    public static ProcessIdentity Current { get; } = new(LibC.getuid(), LibC.getgid(), ReadInUserNamespace());
+
+    /// <summary>Root inside a rootless engine's user namespace: the real user is only known to munged.</summary>
+    public bool IsNamespacedRoot => Uid == 0 && InUserNamespace;
+
+    private static bool ReadInUserNamespace()
+    {
+        try
+        {
+            var map = File.ReadAllText("/proc/self/uid_map").Split((char[])[' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries);
+            return map is not ["0", "0", "4294967295"];
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+}
+
+internal static partial class LibC
+{
+    [LibraryImport("libc", SetLastError = false)]
+    internal static partial uint getuid();
+
+    [LibraryImport("libc", SetLastError = false)]
+    internal static partial uint getgid();
+}

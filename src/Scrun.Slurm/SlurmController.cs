@@ -1,0 +1,352 @@
+using System.Net.Sockets;
+using Scrun.Slurm.Auth;
+using Scrun.Slurm.Config;
+using Scrun.Slurm.Interop;
+using Scrun.Slurm.Messages;
+using Scrun.Slurm.Wire;
+
+namespace Scrun.Slurm;
+
+/// <summary>Which controller answered, in which protocol version.</summary>
+public sealed record ControllerPing(ControllerHost Controller, int Port, ProtocolVersion Version, TimeSpan RoundTrip);
+
+/// <summary>
+/// The Slurm client scrun uses: typed calls to slurmctld over Slurm's own protocol, with MUNGE
+/// (or JWT) authentication, controller failover, per-controller protocol-version probing and
+/// <c>MessageTimeout</c>. Framing and packing stay behind this class.
+/// </summary>
+public sealed class SlurmController
+{
+    private readonly IAuthenticator _authenticator;
+    private readonly ProtocolVersion? _configuredVersion;
+    private readonly Lock _gate = new();
+    private ProtocolVersion? _version;
+    private int _preferredController;
+
+    public SlurmController(SlurmConfig config, IAuthenticator authenticator, ProtocolVersion? version = null, ProcessIdentity? identity = null)
+    {
+        if (version is { IsSupported: false } unsupported)
+        {
+            throw new ArgumentException($"protocol version {unsupported} is not one this client speaks", nameof(version));
+        }
+        Config = config;
+        _authenticator = authenticator;
+        _configuredVersion = version;
+        Identity = identity ?? ProcessIdentity.Current;
+    }
+
+    /// <summary>A client for the configured cluster: JWT when <c>SLURM_JWT</c> is set, else MUNGE with AuthInfo's socket and ttl.</summary>
+    public static SlurmController Create(SlurmConfig config, string? jwtToken = null, ProtocolVersion? version = null)
+    {
+        IAuthenticator authenticator = !string.IsNullOrEmpty(jwtToken)
+            ? new JwtAuthenticator(jwtToken)
+            : new MungeAuthenticator(new MungeClient(config.MungeSocket), config.MungeTimeToLive);
+        return new SlurmController(config, authenticator, version);
+    }
+
+    public SlurmConfig Config { get; }
+
+    public ProcessIdentity Identity { get; }
+
+    /// <summary>The version settled on for this controller (configured or probed), once known.</summary>
+    public ProtocolVersion? Version
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _version ?? _configuredVersion;
+            }
+        }
+    }
+
+    /// <summary>Pings the controllers, settling the protocol version on the first call.</summary>
+    public async Task<ControllerPing> PingAsync(CancellationToken cancellation = default)
+    {
+        var started = TimeProvider.System.GetTimestamp();
+        var version = await GetVersionAsync(cancellation);
+        var (reply, controller, port) = await SendAsync(new PingRequest(), version, cancellation);
+        ExpectSuccess(reply);
+        return new ControllerPing(controller, port, version, TimeProvider.System.GetElapsedTime(started));
+    }
+
+    /// <summary>Pings one controller (for diagnostics): no failover to the others.</summary>
+    public async Task<ControllerPing> PingControllerAsync(ControllerHost controller, CancellationToken cancellation = default)
+    {
+        var started = TimeProvider.System.GetTimestamp();
+        var version = await GetVersionAsync(cancellation);
+        var port = PickPort();
+        var reply = await ExchangeWithAsync(controller, port, new PingRequest(), version, cancellation)
+            ?? throw new SlurmProtocolException($"{controller}:{port} closed the connection without a reply");
+        ExpectSuccess(reply);
+        return new ControllerPing(controller, port, version, TimeProvider.System.GetElapsedTime(started));
+    }
+
+    /// <summary>
+    /// Asks for an interactive allocation. The reply's <see cref="ResourceAllocationResponse.NodeCount"/>
+    /// is 0 while the job pends. Unset user and group ids are filled in for the calling user.
+    /// </summary>
+    public async Task<ResourceAllocationResponse> AllocateAsync(JobDescriptor job, CancellationToken cancellation = default)
+    {
+        var version = await GetVersionAsync(cancellation);
+        FillIdentity(job, version);
+        return await CallAsync<ResourceAllocationResponse>(new ResourceAllocationRequest(job), version, cancellation);
+    }
+
+    /// <summary>Submits a batch job (its script runs in the container when <see cref="JobDescriptor.Container"/> is set).</summary>
+    public async Task<SubmitBatchJobResponse> SubmitBatchJobAsync(JobDescriptor job, CancellationToken cancellation = default)
+    {
+        var version = await GetVersionAsync(cancellation);
+        FillIdentity(job, version);
+        return await CallAsync<SubmitBatchJobResponse>(new SubmitBatchJobRequest(job), version, cancellation);
+    }
+
+    /// <summary>The job's allocation if it is running; null while it pends.</summary>
+    public async Task<ResourceAllocationResponse?> GetAllocationAsync(uint jobId, CancellationToken cancellation = default)
+    {
+        var version = await GetVersionAsync(cancellation);
+        try
+        {
+            return await CallAsync<ResourceAllocationResponse>(new JobAllocationInfoRequest(jobId, Config.ClusterName), version, cancellation);
+        }
+        catch (SlurmException e) when (e.ErrorNumber == SlurmErrors.JobPending)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Whether the job's nodes are booted and its prolog has run (<c>REQUEST_JOB_READY</c>).</summary>
+    public async Task<JobReadyResponse> GetJobReadyAsync(uint jobId, CancellationToken cancellation = default)
+    {
+        var version = await GetVersionAsync(cancellation);
+        return await CallAsync<JobReadyResponse>(new JobReadyRequest(jobId), version, cancellation);
+    }
+
+    /// <summary>The job's record; null when slurmctld no longer knows the job (purged after MinJobAge).</summary>
+    public async Task<JobInfo?> GetJobAsync(uint jobId, CancellationToken cancellation = default)
+    {
+        var version = await GetVersionAsync(cancellation);
+        try
+        {
+            return (await CallAsync<JobInfoResponse>(new JobInfoRequest(jobId), version, cancellation)).Job;
+        }
+        catch (SlurmException e) when (e.ErrorNumber == SlurmErrors.InvalidJobId)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Signals a whole job, as scancel does (<c>REQUEST_KILL_JOB</c>).</summary>
+    public Task SignalJobAsync(uint jobId, int signal, ushort flags = 0, CancellationToken cancellation = default) =>
+        CallForSuccessAsync(JobStepKillRequest.ForJob(jobId, checked((ushort)signal), flags), cancellation);
+
+    /// <summary>Signals the processes of one step on the nodes (<c>REQUEST_CANCEL_JOB_STEP</c>).</summary>
+    public Task SignalStepAsync(uint jobId, uint step, int signal, ushort flags = 0, CancellationToken cancellation = default) =>
+        CallForSuccessAsync(JobStepKillRequest.ForStep(jobId, step, checked((ushort)signal), flags), cancellation);
+
+    /// <summary>Releases an allocation, recording the exit code (<c>REQUEST_COMPLETE_JOB_ALLOCATION</c>).</summary>
+    public Task CompleteAllocationAsync(uint jobId, int returnCode, CancellationToken cancellation = default) =>
+        CallForSuccessAsync(new CompleteJobAllocationRequest(jobId, returnCode), cancellation);
+
+    /// <summary>
+    /// Waits for a pending job by polling <c>REQUEST_JOB_ALLOCATION_INFO</c>, reporting the job's
+    /// state (and pending reason) to <paramref name="onPending"/> on each round.
+    /// </summary>
+    public async Task<ResourceAllocationResponse> WaitForAllocationAsync(
+        uint jobId,
+        TimeSpan pollInterval,
+        Action<JobInfo>? onPending = null,
+        CancellationToken cancellation = default)
+    {
+        while (true)
+        {
+            if (await GetAllocationAsync(jobId, cancellation) is { IsGranted: true } granted)
+            {
+                return granted;
+            }
+            if (onPending is not null && await GetJobAsync(jobId, cancellation) is { } job)
+            {
+                onPending(job);
+            }
+            await Task.Delay(pollInterval, cancellation);
+        }
+    }
+
+    /// <summary>
+    /// Fills in unset ids. The real ids, except for root inside a rootless engine's user namespace:
+    /// the controller must then take the ids from the MUNGE credential (NO_VAL on 22.05, 99 after).
+    /// </summary>
+    private void FillIdentity(JobDescriptor job, ProtocolVersion version)
+    {
+        var fromCredential = version >= ProtocolVersion.V23_02 ? NoValue.AuthNobody : NoValue.U32;
+        if (job.UserId == NoValue.U32)
+        {
+            job.UserId = Identity.IsNamespacedRoot ? fromCredential : Identity.Uid;
+        }
+        if (job.GroupId == NoValue.U32)
+        {
+            job.GroupId = Identity.IsNamespacedRoot ? fromCredential : Identity.Gid;
+        }
+    }
+
+    private async Task CallForSuccessAsync(ISlurmRequest request, CancellationToken cancellation)
+    {
+        var version = await GetVersionAsync(cancellation);
+        var (reply, _, _) = await SendAsync(request, version, cancellation);
+        ExpectSuccess(reply);
+    }
+
+    private async Task<TReply> CallAsync<TReply>(ISlurmRequest request, ProtocolVersion version, CancellationToken cancellation)
+        where TReply : ISlurmReply<TReply>
+    {
+        var (reply, _, _) = await SendAsync(request, version, cancellation);
+        return Decode<TReply>(reply);
+    }
+
+    internal static TReply Decode<TReply>(SlurmMessage reply) where TReply : ISlurmReply<TReply>
+    {
+        if (!TReply.Accepts(reply.Type))
+        {
+            ExpectSuccess(reply);
+            throw new SlurmProtocolException($"unexpected reply {(ushort)reply.Type} ({reply.Type})");
+        }
+        var reader = new SlurmReader(reply.Body);
+        var decoded = TReply.ReadBody(ref reader, reply.Version);
+        reader.EnsureConsumed(reply.Type.ToString());
+        return decoded;
+    }
+
+    /// <summary>Accepts only <c>RESPONSE_SLURM_RC</c> 0; any other return code becomes a <see cref="SlurmException"/>.</summary>
+    internal static void ExpectSuccess(SlurmMessage reply)
+    {
+        if (!ReturnCode.Accepts(reply.Type))
+        {
+            throw new SlurmProtocolException($"expected a return code, got message {(ushort)reply.Type} ({reply.Type})");
+        }
+        var reader = new SlurmReader(reply.Body);
+        var code = ReturnCode.ReadBody(ref reader, reply.Version);
+        if (code.Value != 0)
+        {
+            throw new SlurmException(code.Value, code.Message);
+        }
+    }
+
+    /// <summary>Sends to the controllers in order, starting with the last one that answered.</summary>
+    private async Task<(SlurmMessage Reply, ControllerHost Controller, int Port)> SendAsync(ISlurmRequest request, ProtocolVersion version, CancellationToken cancellation)
+    {
+        var controllers = Config.Controllers;
+        var failures = new List<string>();
+        int first;
+        lock (_gate)
+        {
+            first = _preferredController;
+        }
+        for (var attempt = 0; attempt < controllers.Count; attempt++)
+        {
+            var index = (first + attempt) % controllers.Count;
+            var controller = controllers[index];
+            var port = PickPort();
+            SlurmMessage? reply;
+            try
+            {
+                reply = await ExchangeWithAsync(controller, port, request, version, cancellation);
+            }
+            catch (Exception e) when (e is SocketException or TimeoutException)
+            {
+                failures.Add($"{controller}:{port}: {e.Message}");
+                continue;
+            }
+            if (reply is null)
+            {
+                failures.Add($"{controller}:{port}: closed the connection without a reply");
+                continue;
+            }
+            if (IsStandby(reply))
+            {
+                failures.Add($"{controller}:{port}: in standby mode");
+                continue;
+            }
+            lock (_gate)
+            {
+                _preferredController = index;
+            }
+            return (reply, controller, port);
+        }
+        throw new SlurmUnreachableException($"cannot reach slurmctld ({string.Join("; ", failures)})");
+    }
+
+    private async Task<SlurmMessage?> ExchangeWithAsync(ControllerHost controller, int port, ISlurmRequest request, ProtocolVersion version, CancellationToken cancellation)
+    {
+        var body = new SlurmWriter();
+        request.WriteBody(body, version);
+        var credential = _authenticator.CreateCredential(request.Type, body.WrittenSpan);
+        var frame = SlurmFrame.Encode(version, request.Type, body.WrittenSpan, credential);
+        return await SlurmTransport.ExchangeAsync(controller.Address, port, frame, Config.MessageTimeout, cancellation);
+    }
+
+    private static bool IsStandby(SlurmMessage reply)
+    {
+        if (!ReturnCode.Accepts(reply.Type))
+        {
+            return false;
+        }
+        var reader = new SlurmReader(reply.Body);
+        return ReturnCode.ReadBody(ref reader, reply.Version).Value is SlurmErrors.InStandbyMode or SlurmErrors.InStandbyUseBackup;
+    }
+
+    private int PickPort() =>
+        Config.FirstPort == Config.LastPort ? Config.FirstPort : Random.Shared.Next(Config.FirstPort, Config.LastPort + 1);
+
+    private async Task<ProtocolVersion> GetVersionAsync(CancellationToken cancellation)
+    {
+        if (Version is { } known)
+        {
+            return known;
+        }
+        var probed = await ProbeVersionAsync(cancellation);
+        lock (_gate)
+        {
+            _version = probed;
+        }
+        return probed;
+    }
+
+    /// <summary>
+    /// Finds the newest wire format the controller accepts with <c>REQUEST_PING</c>, newest first.
+    /// A controller refuses a version it does not speak by closing the connection (22.05), by an
+    /// authentication error in its own version (24.11, 25.x) or with an HTTP 405 (26.05+).
+    /// </summary>
+    private async Task<ProtocolVersion> ProbeVersionAsync(CancellationToken cancellation)
+    {
+        ProtocolVersion? serverVersion = null;
+        foreach (var candidate in ProtocolVersion.Supported)
+        {
+            SlurmMessage reply;
+            try
+            {
+                (reply, _, _) = await SendAsync(new PingRequest(), candidate, cancellation);
+            }
+            catch (SlurmVersionMismatchException)
+            {
+                continue; // HTTP: a 26.05+ controller refusing this version
+            }
+            catch (SlurmUnreachableException e) when (e.Message.Contains("without a reply", StringComparison.Ordinal))
+            {
+                continue; // 22.05 drops a message in a version it cannot read
+            }
+            if (reply.Version != candidate)
+            {
+                serverVersion = reply.Version;
+                continue; // answered in its own version: it refused ours
+            }
+            ExpectSuccess(reply);
+            return candidate;
+        }
+        var offered = string.Join(", ", ProtocolVersion.Supported.Select(v => v.Release));
+        throw new SlurmVersionMismatchException(
+            serverVersion,
+            serverVersion is { } server
+                ? $"slurmctld speaks protocol {server}, which this client does not (it speaks {offered})"
+                : $"slurmctld accepted none of the protocol versions this client speaks ({offered})");
+    }
+}
