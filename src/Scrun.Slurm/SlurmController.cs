@@ -149,11 +149,15 @@ public sealed class SlurmController
         CallForSuccessAsync(new CompleteJobAllocationRequest(jobId, returnCode), cancellation);
 
     /// <summary>
-    /// Waits for a pending job by polling <c>REQUEST_JOB_ALLOCATION_INFO</c>, reporting the job's
-    /// state (and pending reason) to <paramref name="onPending"/> on each round.
+    /// Waits for a pending job: the grant pushed to <paramref name="listener"/>'s allocation port ends
+    /// the wait at once; <c>REQUEST_JOB_ALLOCATION_INFO</c> is polled every <paramref name="pollInterval"/>
+    /// in case a push is lost (NAT, a firewall, a controller restart). <paramref name="onPending"/>
+    /// hears the job's record (state and reason) on each round. A job cancelled while pending ends
+    /// the wait with <see cref="SlurmException"/> (<c>ESLURM_ALREADY_DONE</c>).
     /// </summary>
     public async Task<ResourceAllocationResponse> WaitForAllocationAsync(
         uint jobId,
+        CallbackListener? listener,
         TimeSpan pollInterval,
         Action<JobInfo>? onPending = null,
         CancellationToken cancellation = default)
@@ -166,9 +170,36 @@ public sealed class SlurmController
             }
             if (onPending is not null && await GetJobAsync(jobId, cancellation) is { } job)
             {
+                if (job.State != JobState.Pending)
+                {
+                    throw new SlurmException(SlurmErrors.AlreadyDone, $"job {jobId} ended while pending ({job.State})");
+                }
                 onPending(job);
             }
-            await Task.Delay(pollInterval, cancellation);
+            if (listener is null)
+            {
+                await Task.Delay(pollInterval, cancellation);
+                continue;
+            }
+            using var round = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+            round.CancelAfter(pollInterval);
+            try
+            {
+                await listener.Callbacks.WaitToReadAsync(round.Token);
+            }
+            catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+            {
+            }
+            while (listener.Callbacks.TryRead(out var callback))
+            {
+                switch (callback)
+                {
+                    case AllocationGranted { Allocation: { IsGranted: true } allocation } when allocation.JobId == jobId:
+                        return allocation;
+                    case SrunJobComplete complete when complete.Step.JobId == jobId:
+                        throw new SlurmException(SlurmErrors.AlreadyDone, $"job {jobId} was cancelled while pending");
+                }
+            }
         }
     }
 

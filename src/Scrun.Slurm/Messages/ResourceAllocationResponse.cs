@@ -69,18 +69,18 @@ public sealed class ResourceAllocationResponse : ISlurmReply<ResourceAllocationR
     public static bool Accepts(MessageType type) =>
         type is MessageType.ResponseResourceAllocation or MessageType.ResponseJobAllocationInfo;
 
-    public void WriteBody(SlurmWriter writer, ProtocolVersion version) => s_layout.Write(writer, this, version);
+    public void WriteBody(SlurmWriter writer, ProtocolVersion version) => Layout.Write(writer, this, version);
 
     public static ResourceAllocationResponse ReadBody(ref SlurmReader reader, ProtocolVersion version)
     {
         var response = new ResourceAllocationResponse();
-        s_layout.Read(ref reader, response, version);
+        Layout.Read(ref reader, response, version);
         return response;
     }
 
     private static readonly VersionRange s_withIds = VersionRange.From(ProtocolVersion.V23_11);
 
-    private static readonly WireLayout<ResourceAllocationResponse> s_layout = new(
+    internal static readonly WireLayout<ResourceAllocationResponse> Layout = new(
         "resource_allocation_response",
         F.Str("account", static r => r.Account, static (r, v) => r.Account = v),
         F.Str("alias_list", static r => r.AliasList, static (r, v) => r.AliasList = v, VersionRange.Until(ProtocolVersion.V25_05)),

@@ -11,3 +11,9 @@ public sealed record FeaturesOptions : VerbOptions
 {
     public override string Verb => "features";
 }
+
+/// <summary><c>check</c> (also <c>doctor</c>): diagnose the Slurm configuration, MUNGE and the controllers.</summary>
+public sealed record CheckOptions : VerbOptions
+{
+    public override string Verb => "check";
+}

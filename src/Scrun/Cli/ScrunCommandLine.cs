@@ -112,6 +112,7 @@ public sealed class ScrunCommandLine
         AddSimpleVerb("resume", "Resume a paused container", id => new ResumeOptions(id));
         AddInformational("version", "Print the version of scrun and of the OCI spec", new VersionOptions());
         AddInformational("features", "Print the OCI features document (JSON)", new FeaturesOptions());
+        AddInformational("check", "Check slurm.conf, MUNGE and every controller, and say what is wrong", new CheckOptions(), "doctor");
     }
 
     public CommandLineOutcome Parse(IReadOnlyList<string> args)
@@ -308,9 +309,13 @@ public sealed class ScrunCommandLine
         Register(command, r => create(ReadId(r, id)));
     }
 
-    private void AddInformational(string name, string description, VerbOptions options)
+    private void AddInformational(string name, string description, VerbOptions options, params string[] aliases)
     {
         var command = new Command(name, description);
+        foreach (var alias in aliases)
+        {
+            command.Aliases.Add(alias);
+        }
         Register(command, _ => options);
     }
 

@@ -16,6 +16,7 @@ internal static class VerbRunner
         {
             VersionOptions => VersionVerb.Run(stdout),
             FeaturesOptions => FeaturesVerb.Run(stdout),
+            CheckOptions => CheckVerb.Run(global, stdout),
             _ => UnavailableVerb.Run(verb, log),
         };
     }

@@ -1,0 +1,90 @@
+using Scrun.Cli;
+using Scrun.Slurm;
+using Scrun.Slurm.Auth;
+using Scrun.Slurm.Config;
+
+namespace Scrun.Verbs;
+
+/// <summary>
+/// <c>scrun check</c>: reads slurm.conf, makes and verifies a MUNGE credential, pings every
+/// controller and reports its protocol version, and says in plain words what is wrong.
+/// </summary>
+internal static class CheckVerb
+{
+    public static int Run(GlobalOptions global, TextWriter stdout)
+    {
+        var problems = 0;
+        void Ok(string what, string detail) => stdout.Write($"ok      {what}: {detail}\n");
+        void Fail(string what, string detail)
+        {
+            problems++;
+            stdout.Write($"FAILED  {what}: {detail}\n");
+        }
+
+        SlurmConfig config;
+        try
+        {
+            config = SlurmConfig.Load(global.SlurmConf, Environment.GetEnvironmentVariable("SLURM_CONF"));
+            Ok("slurm.conf", $"{config.Path} (cluster {config.ClusterName ?? "unnamed"}, controllers {string.Join(", ", config.Controllers)}, port {Ports(config)}, {config.AuthType})");
+        }
+        catch (SlurmConfigException e)
+        {
+            Fail("slurm.conf", e.Message);
+            return 1;
+        }
+
+        var jwt = Environment.GetEnvironmentVariable("SLURM_JWT");
+        if (!string.IsNullOrEmpty(jwt))
+        {
+            Ok("auth", "SLURM_JWT is set: requests use auth/jwt");
+        }
+        else
+        {
+            var munge = new MungeClient(config.MungeSocket);
+            try
+            {
+                var payload = "scrun check"u8.ToArray();
+                var decoded = munge.Decode(munge.Encode(payload, config.MungeTimeToLive));
+                if (!decoded.Payload.AsSpan().SequenceEqual(payload))
+                {
+                    Fail("munge", $"munged at {munge.SocketPath} returned a different payload");
+                }
+                else
+                {
+                    Ok("munge", $"credential encoded and decoded through {munge.SocketPath} (uid {decoded.Uid}, gid {decoded.Gid})");
+                }
+            }
+            catch (MungeException e)
+            {
+                Fail("munge", e.Message);
+            }
+        }
+
+        var controller = SlurmController.Create(config, jwt);
+        foreach (var host in config.Controllers)
+        {
+            try
+            {
+                var ping = controller.PingControllerAsync(host).GetAwaiter().GetResult();
+                Ok($"slurmctld {host}", $"up on port {ping.Port}, protocol {ping.Version}, {ping.RoundTrip.TotalMilliseconds:0.0} ms");
+            }
+            catch (Exception e) when (e is SlurmException or SlurmUnreachableException or SlurmProtocolException or MungeException
+                or System.Net.Sockets.SocketException or TimeoutException)
+            {
+                Fail($"slurmctld {host}", Explain(e, host, config));
+            }
+        }
+        stdout.Write(problems == 0 ? "scrun can talk to this cluster.\n" : $"{problems} problem(s) found.\n");
+        return problems == 0 ? 0 : 1;
+    }
+
+    private static string Ports(SlurmConfig config) =>
+        config.FirstPort == config.LastPort ? $"{config.FirstPort}" : $"{config.FirstPort}-{config.LastPort}";
+
+    private static string Explain(Exception e, ControllerHost host, SlurmConfig config) => e switch
+    {
+        System.Net.Sockets.SocketException s => $"cannot connect to {host.Address}:{Ports(config)} ({s.Message}): is slurmctld running and reachable?",
+        SlurmException { ErrorNumber: SlurmErrors.AuthenticationError } => $"authentication refused ({e.Message}): does this host share the cluster's munge key?",
+        _ => e.Message,
+    };
+}

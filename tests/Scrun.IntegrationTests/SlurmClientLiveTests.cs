@@ -1,0 +1,304 @@
+using System.Diagnostics;
+using Scrun.IntegrationTests.Infrastructure;
+using Scrun.Slurm;
+using Scrun.Slurm.Auth;
+using Scrun.Slurm.Config;
+using Scrun.Slurm.Messages;
+using Scrun.Slurm.Wire;
+using Xunit;
+
+namespace Scrun.IntegrationTests;
+
+/// <summary>Our Slurm client against the bed's real slurmctld 22.05 and munged: no mocks.</summary>
+[Collection(TestbedCollection.Name)]
+public sealed class SlurmClientLiveTests(TestbedFixture bed) : IAsyncLifetime
+{
+    private readonly List<uint> _jobs = [];
+
+    private SlurmConfig Config => SlurmConfig.Load(bed.Environment["SLURM_CONF"]);
+
+    private SlurmController Client() => SlurmController.Create(Config);
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var job in _jobs)
+        {
+            try
+            {
+                await Client().SignalJobAsync(job, 9);
+            }
+            catch (SlurmException)
+            {
+            }
+        }
+    }
+
+    private static JobDescriptor Job(string name) => new()
+    {
+        Name = name,
+        TimeLimit = 10,
+        MinNodes = 1,
+        WorkDir = "/tmp",
+    };
+
+    private async Task<ResourceAllocationResponse> AllocateAsync(SlurmController client, JobDescriptor job)
+    {
+        var response = await client.AllocateAsync(job);
+        _jobs.Add(response.JobId);
+        return response;
+    }
+
+    private Dictionary<string, string> ShowJob(uint jobId)
+    {
+        var show = bed.Run("scontrol", "-o", "show", "job", jobId.ToString());
+        Assert.True(show.ExitCode == 0, show.ToString());
+        return show.Stdout.Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries)
+            .Select(pair => pair.Split('=', 2))
+            .Where(pair => pair.Length == 2)
+            .GroupBy(pair => pair[0])
+            .ToDictionary(group => group.Key, group => group.First()[1]);
+    }
+
+    [Fact]
+    public async Task Ping_settles_on_the_22_05_protocol()
+    {
+        var client = Client();
+        var ping = await client.PingAsync();
+        Assert.Equal(ProtocolVersion.V22_05, ping.Version);
+        Assert.Equal(ProtocolVersion.V22_05, client.Version);
+        Assert.Equal(6817, ping.Port);
+    }
+
+    [Fact]
+    public async Task An_allocation_carries_its_options_and_completes_with_its_exit_code()
+    {
+        var client = Client();
+        var job = Job("scrun-live-options");
+        job.TimeLimit = 7;
+        job.Partition = "debug";
+        job.MaxNodes = 1;
+        job.MinCpus = 1;
+        job.MinMemoryPerNode = 100;
+        job.Comment = "allocated-by-scrun";
+
+        var allocation = await AllocateAsync(client, job);
+
+        Assert.True(allocation.IsGranted);
+        Assert.Equal("n1", allocation.NodeList);
+        var shown = ShowJob(allocation.JobId);
+        Assert.Equal("scrun-live-options", shown["JobName"]);
+        Assert.Equal("RUNNING", shown["JobState"]);
+        Assert.Equal("00:07:00", shown["TimeLimit"]);
+        Assert.Equal("debug", shown["Partition"]);
+        Assert.Equal("1", shown["NumNodes"]);
+        Assert.Equal("100M", shown["MinMemoryNode"]);
+        Assert.Equal("allocated-by-scrun", shown["Comment"]);
+
+        var record = await client.GetJobAsync(allocation.JobId);
+        Assert.NotNull(record);
+        Assert.Equal(JobState.Running, record.State);
+        Assert.Equal(7u, record.TimeLimitMinutes);
+        Assert.Equal("n1", record.Nodes);
+
+        await client.CompleteAllocationAsync(allocation.JobId, 3 << 8);
+
+        var done = ShowJob(allocation.JobId);
+        Assert.Equal("3:0", done["ExitCode"]);
+        Assert.Contains(done["JobState"], new[] { "FAILED", "COMPLETED" });
+        Assert.Equal((uint)(3 << 8), (await client.GetJobAsync(allocation.JobId))!.ExitCode);
+    }
+
+    [Fact]
+    public async Task A_held_job_pends_then_is_granted_through_polling()
+    {
+        var client = Client();
+        var job = Job("scrun-live-held-poll");
+        job.Priority = 0; // held, like --hold
+
+        var allocation = await AllocateAsync(client, job);
+
+        Assert.False(allocation.IsGranted);
+        Assert.Null(await client.GetAllocationAsync(allocation.JobId));
+        var pending = await client.GetJobAsync(allocation.JobId);
+        Assert.Equal(JobState.Pending, pending!.State);
+        Assert.NotEqual(0u, pending.StateReason);
+
+        var reports = 0;
+        var waiting = client.WaitForAllocationAsync(allocation.JobId, listener: null, TimeSpan.FromMilliseconds(200), _ => reports++);
+        await Task.Delay(300);
+        Assert.Equal(0, bed.Run("scontrol", "release", allocation.JobId.ToString()).ExitCode);
+        var granted = await waiting.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(granted.IsGranted);
+        Assert.Equal("n1", granted.NodeList);
+        Assert.True(reports >= 1);
+    }
+
+    [Fact]
+    public async Task A_held_job_is_granted_through_the_callback_listener()
+    {
+        var client = Client();
+        var config = Config;
+        await using var listener = CallbackListener.Start(config, new MungeClient(config.MungeSocket), new MungeAuthenticator(new MungeClient(config.MungeSocket)));
+        var job = Job("scrun-live-held-push");
+        job.Priority = 0;
+        job.AllocResponsePort = (ushort)listener.AllocationPort;
+        job.OtherPort = (ushort)listener.MessagePort;
+
+        var allocation = await AllocateAsync(client, job);
+        Assert.False(allocation.IsGranted);
+
+        // Polling once an hour: only the pushed RESPONSE_RESOURCE_ALLOCATION can end this wait in time.
+        var waiting = client.WaitForAllocationAsync(allocation.JobId, listener, TimeSpan.FromHours(1));
+        Assert.Equal(0, bed.Run("scontrol", "release", allocation.JobId.ToString()).ExitCode);
+        var granted = await waiting.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(granted.IsGranted);
+        Assert.Equal(allocation.JobId, granted.JobId);
+        Assert.False(listener.Rejected.TryRead(out var rejected), rejected?.Reason);
+
+        // The end of the job reaches other_port as SRUN_JOB_COMPLETE.
+        await client.SignalJobAsync(allocation.JobId, 9);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        SrunCallback callback;
+        do
+        {
+            callback = await listener.Callbacks.ReadAsync(timeout.Token);
+        }
+        while (callback is not SrunJobComplete);
+        Assert.Equal(allocation.JobId, ((SrunJobComplete)callback).Step.JobId);
+    }
+
+    [Fact]
+    public async Task A_job_cancelled_while_pending_ends_the_wait()
+    {
+        var client = Client();
+        var job = Job("scrun-live-cancel-pending");
+        job.Priority = 0;
+        var allocation = await AllocateAsync(client, job);
+
+        var waiting = client.WaitForAllocationAsync(allocation.JobId, listener: null, TimeSpan.FromMilliseconds(200), _ => { });
+        await client.SignalJobAsync(allocation.JobId, 9);
+
+        var error = await Assert.ThrowsAsync<SlurmException>(() => waiting.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(SlurmErrors.AlreadyDone, error.ErrorNumber);
+    }
+
+    [Fact]
+    public async Task Sigusr1_leaves_the_job_running_and_sigkill_cancels_it()
+    {
+        var client = Client();
+        var allocation = await AllocateAsync(client, Job("scrun-live-signals"));
+
+        await client.SignalJobAsync(allocation.JobId, 10);
+        Assert.Equal("RUNNING", ShowJob(allocation.JobId)["JobState"]);
+
+        await client.SignalJobAsync(allocation.JobId, 9);
+        var state = "";
+        for (var i = 0; i < 50 && state != "CANCELLED"; i++)
+        {
+            state = ShowJob(allocation.JobId)["JobState"];
+            await Task.Delay(100);
+        }
+        Assert.Equal("CANCELLED", state);
+    }
+
+    [Fact]
+    public async Task An_invalid_partition_is_a_clear_error()
+    {
+        var job = Job("scrun-live-bad-partition");
+        job.Partition = "no-such-partition";
+
+        var error = await Assert.ThrowsAsync<SlurmException>(() => Client().AllocateAsync(job));
+
+        Assert.Equal(SlurmErrors.InvalidPartitionName, error.ErrorNumber);
+        Assert.Contains("Invalid partition name specified", error.Message);
+        Assert.Contains("ESLURM_INVALID_PARTITION_NAME", error.Message);
+    }
+
+    [Fact]
+    public async Task Two_clients_allocate_at_the_same_time()
+    {
+        var first = AllocateAsync(Client(), Job("scrun-live-concurrent-1"));
+        var second = AllocateAsync(Client(), Job("scrun-live-concurrent-2"));
+
+        var results = await Task.WhenAll(first, second);
+
+        Assert.All(results, r => Assert.True(r.IsGranted));
+        Assert.NotEqual(results[0].JobId, results[1].JobId);
+    }
+
+    [Fact]
+    public async Task An_unreachable_controller_is_named_with_its_port()
+    {
+        var config = Config with { FirstPort = 1, LastPort = 1, MessageTimeout = TimeSpan.FromSeconds(2) };
+
+        var error = await Assert.ThrowsAsync<SlurmUnreachableException>(() => SlurmController.Create(config, version: ProtocolVersion.V22_05).PingAsync());
+
+        Assert.Contains("127.0.0.1", error.Message);
+        Assert.Contains(":1", error.Message);
+    }
+
+    [Fact]
+    public async Task A_stopped_munged_is_named_by_its_socket_and_recovery_works()
+    {
+        using var munged = PrivateMunged.Start();
+        var client = SlurmController.Create(Config with { MungeSocket = munged.Socket });
+        await client.PingAsync();
+
+        munged.Stop();
+        var error = await Assert.ThrowsAsync<MungeException>(() => client.PingAsync());
+        Assert.Contains(munged.Socket, error.Message);
+        Assert.Contains("munged", error.Message);
+
+        munged.Restart();
+        await client.PingAsync();
+    }
+
+    /// <summary>A munged of the test's own, on its own socket, with the cluster's key: stopped without disturbing the bed.</summary>
+    private sealed class PrivateMunged : IDisposable
+    {
+        private readonly string _directory = Directory.CreateTempSubdirectory("scrun-munged-").FullName;
+
+        public string Socket => Path.Combine(_directory, "munge.socket");
+
+        private string PidFile => Path.Combine(_directory, "munged.pid");
+
+        public static PrivateMunged Start()
+        {
+            var munged = new PrivateMunged();
+            munged.Restart();
+            return munged;
+        }
+
+        public void Restart()
+        {
+            var start = ProcessRunner.Run("/usr/sbin/munged",
+            [
+                "--force", $"--socket={Socket}", $"--pid-file={PidFile}", $"--log-file={Path.Combine(_directory, "munged.log")}",
+                $"--seed-file={Path.Combine(_directory, "munged.seed")}", "--key-file=/etc/munge/munge.key",
+            ]);
+            Assert.True(start.ExitCode == 0 && File.Exists(Socket), $"private munged did not start: {start}");
+        }
+
+        public void Stop()
+        {
+            if (File.Exists(PidFile) && int.TryParse(File.ReadAllText(PidFile).Trim(), out var pid))
+            {
+                using var process = Process.GetProcessById(pid);
+                process.Kill();
+                process.WaitForExit();
+            }
+            File.Delete(Socket);
+            File.Delete(PidFile);
+        }
+
+        public void Dispose()
+        {
+            Stop();
+            Directory.Delete(_directory, recursive: true);
+        }
+    }
+}

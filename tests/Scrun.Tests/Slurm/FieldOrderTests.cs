@@ -1,0 +1,87 @@
+using System.Text.Json;
+using Scrun.Slurm.Messages;
+using Scrun.Slurm.Wire;
+using Xunit;
+
+namespace Scrun.Tests.Slurm;
+
+/// <summary>
+/// A round trip cannot see two adjacent fields swapped; this pins each field of our layouts to
+/// the byte offset where the capture's independent decode (fixtures/*/index.json) found it.
+/// </summary>
+public class FieldOrderTests
+{
+    private static readonly Dictionary<string, string> s_renamed = new()
+    {
+        ["select_jobinfo.plugin_id"] = "select_jobinfo",
+        ["crontab_entry.present"] = "crontab_entry",
+        ["node_addr_present"] = "node_addr",
+        ["num_cpu_groups"] = "cpu_groups",
+        ["working_cluster_rec_present"] = "working_cluster_rec",
+    };
+
+    public static TheoryData<string, string> Captures()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var release in CapturedFrames.Releases)
+        {
+            foreach (var kind in new[] { "request_resource_allocation.req", "request_submit_batch_job.req", "request_resource_allocation.resp" })
+            {
+                data.Add(release, kind);
+            }
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Captures))]
+    public void Every_field_sits_where_the_independent_decode_found_it(string release, string kind)
+    {
+        var version = CapturedFrames.VersionOf(release);
+        var dot = kind.LastIndexOf('.');
+        foreach (var file in CapturedFrames.AllOf(release, kind[..dot], kind[dot..]))
+        {
+            var expected = IndexedOffsets(release, file);
+            var body = CapturedFrames.Message(release, file).Body;
+            var actual = kind.StartsWith("request_resource_allocation.resp", StringComparison.Ordinal)
+                ? Offsets(ResourceAllocationResponse.Layout, new ResourceAllocationResponse(), body, version)
+                : Offsets(JobDescriptor.Layout, new JobDescriptor(), body, version);
+
+            Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
+            foreach (var (name, offset) in actual)
+            {
+                Assert.True(expected[name] == offset, $"{file}: {name} at {offset}, captured at {expected[name]}");
+            }
+        }
+    }
+
+    private static Dictionary<string, int> Offsets<T>(WireLayout<T> layout, T message, byte[] body, ProtocolVersion version)
+    {
+        var offsets = new Dictionary<string, int>();
+        var reader = new SlurmReader(body);
+        foreach (var field in layout.Fields.Where(f => f.Releases.Contains(version)))
+        {
+            offsets[field.Name] = reader.Position;
+            field.Read(ref reader, message);
+        }
+        reader.EnsureConsumed("layout");
+        return offsets;
+    }
+
+    private static Dictionary<string, int> IndexedOffsets(string release, string file)
+    {
+        using var index = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "TestData", "fixtures", release, "index.json")));
+        var entry = index.RootElement.EnumerateArray().Single(e => e.GetProperty("file").GetString() == file);
+        var offsets = new Dictionary<string, int>();
+        foreach (var field in entry.GetProperty("all_fields").EnumerateArray())
+        {
+            var name = field.GetProperty("name").GetString()!;
+            if (name is "cpus_per_node" or "cpu_count_reps")
+            {
+                continue; // inside our cpu_groups field
+            }
+            offsets[s_renamed.GetValueOrDefault(name, name)] = field.GetProperty("body_offset").GetInt32();
+        }
+        return offsets;
+    }
+}
