@@ -2,32 +2,32 @@ using System.Diagnostics;
 using Scrun.IntegrationTests.Infrastructure;
 using Scrun.Slurm;
 using Scrun.Slurm.Auth;
-using Scrun.Slurm.Config;
 using Scrun.Slurm.Messages;
-using Scrun.Slurm.Wire;
 using Xunit;
 
 namespace Scrun.IntegrationTests;
 
-/// <summary>Our Slurm client against the bed's real slurmctld 22.05 and munged: no mocks.</summary>
+/// <summary>Our Slurm client against real slurmctld and munged of Slurm 22.05, 24.11 and 26.05: no mocks.</summary>
 [Collection(TestbedCollection.Name)]
-public sealed class SlurmClientLiveTests(TestbedFixture bed) : IAsyncLifetime
+public sealed class SlurmClientLiveTests(SlurmClustersFixture slurm) : IAsyncLifetime
 {
-    private readonly List<uint> _jobs = [];
+    private readonly List<(SlurmCluster Cluster, uint Job)> _jobs = [];
 
-    private SlurmConfig Config => SlurmConfig.Load(bed.Environment["SLURM_CONF"]);
+    public static TheoryData<string> Releases() => new("22.05", "24.11", "26.05");
 
-    private SlurmController Client() => SlurmController.Create(Config);
+    private SlurmCluster Cluster(string release) => slurm.Clusters[release];
+
+    private SlurmController Client(string release) => SlurmController.Create(Cluster(release).Config);
 
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
     {
-        foreach (var job in _jobs)
+        foreach (var (cluster, job) in _jobs)
         {
             try
             {
-                await Client().SignalJobAsync(job, 9);
+                await SlurmController.Create(cluster.Config).SignalJobAsync(job, 9);
             }
             catch (SlurmException)
             {
@@ -43,16 +43,16 @@ public sealed class SlurmClientLiveTests(TestbedFixture bed) : IAsyncLifetime
         WorkDir = "/tmp",
     };
 
-    private async Task<ResourceAllocationResponse> AllocateAsync(SlurmController client, JobDescriptor job)
+    private async Task<ResourceAllocationResponse> AllocateAsync(string release, SlurmController client, JobDescriptor job)
     {
         var response = await client.AllocateAsync(job);
-        _jobs.Add(response.JobId);
+        _jobs.Add((Cluster(release), response.JobId));
         return response;
     }
 
-    private Dictionary<string, string> ShowJob(uint jobId)
+    private Dictionary<string, string> ShowJob(string release, uint jobId)
     {
-        var show = bed.Run("scontrol", "-o", "show", "job", jobId.ToString());
+        var show = Cluster(release).Tool("scontrol", "-o", "show", "job", jobId.ToString());
         Assert.True(show.ExitCode == 0, show.ToString());
         return show.Stdout.Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries)
             .Select(pair => pair.Split('=', 2))
@@ -61,20 +61,22 @@ public sealed class SlurmClientLiveTests(TestbedFixture bed) : IAsyncLifetime
             .ToDictionary(group => group.Key, group => group.First()[1]);
     }
 
-    [Fact]
-    public async Task Ping_settles_on_the_22_05_protocol()
+    [Theory]
+    [MemberData(nameof(Releases))]
+    public async Task Ping_settles_on_the_newest_protocol_the_controller_speaks(string release)
     {
-        var client = Client();
+        var client = Client(release);
         var ping = await client.PingAsync();
-        Assert.Equal(ProtocolVersion.V22_05, ping.Version);
-        Assert.Equal(ProtocolVersion.V22_05, client.Version);
-        Assert.Equal(6817, ping.Port);
+        Assert.Equal(Cluster(release).ExpectedVersion, ping.Version);
+        Assert.Equal(Cluster(release).ExpectedVersion, client.Version);
+        Assert.Equal(Cluster(release).Config.FirstPort, ping.Port);
     }
 
-    [Fact]
-    public async Task An_allocation_carries_its_options_and_completes_with_its_exit_code()
+    [Theory]
+    [MemberData(nameof(Releases))]
+    public async Task An_allocation_carries_its_options_and_completes_with_its_exit_code(string release)
     {
-        var client = Client();
+        var client = Client(release);
         var job = Job("scrun-live-options");
         job.TimeLimit = 7;
         job.Partition = "debug";
@@ -83,11 +85,11 @@ public sealed class SlurmClientLiveTests(TestbedFixture bed) : IAsyncLifetime
         job.MinMemoryPerNode = 100;
         job.Comment = "allocated-by-scrun";
 
-        var allocation = await AllocateAsync(client, job);
+        var allocation = await AllocateAsync(release, client, job);
 
         Assert.True(allocation.IsGranted);
         Assert.Equal("n1", allocation.NodeList);
-        var shown = ShowJob(allocation.JobId);
+        var shown = ShowJob(release, allocation.JobId);
         Assert.Equal("scrun-live-options", shown["JobName"]);
         Assert.Equal("RUNNING", shown["JobState"]);
         Assert.Equal("00:07:00", shown["TimeLimit"]);
@@ -104,20 +106,21 @@ public sealed class SlurmClientLiveTests(TestbedFixture bed) : IAsyncLifetime
 
         await client.CompleteAllocationAsync(allocation.JobId, 3 << 8);
 
-        var done = ShowJob(allocation.JobId);
+        var done = ShowJob(release, allocation.JobId);
         Assert.Equal("3:0", done["ExitCode"]);
         Assert.Contains(done["JobState"], new[] { "FAILED", "COMPLETED" });
         Assert.Equal((uint)(3 << 8), (await client.GetJobAsync(allocation.JobId))!.ExitCode);
     }
 
-    [Fact]
-    public async Task A_held_job_pends_then_is_granted_through_polling()
+    [Theory]
+    [MemberData(nameof(Releases))]
+    public async Task A_held_job_pends_then_is_granted_through_polling(string release)
     {
-        var client = Client();
+        var client = Client(release);
         var job = Job("scrun-live-held-poll");
         job.Priority = 0; // held, like --hold
 
-        var allocation = await AllocateAsync(client, job);
+        var allocation = await AllocateAsync(release, client, job);
 
         Assert.False(allocation.IsGranted);
         Assert.Null(await client.GetAllocationAsync(allocation.JobId));
@@ -128,7 +131,7 @@ public sealed class SlurmClientLiveTests(TestbedFixture bed) : IAsyncLifetime
         var reports = 0;
         var waiting = client.WaitForAllocationAsync(allocation.JobId, listener: null, TimeSpan.FromMilliseconds(200), _ => reports++);
         await Task.Delay(300);
-        Assert.Equal(0, bed.Run("scontrol", "release", allocation.JobId.ToString()).ExitCode);
+        Assert.Equal(0, Cluster(release).Tool("scontrol", "release", allocation.JobId.ToString()).ExitCode);
         var granted = await waiting.WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.True(granted.IsGranted);
@@ -136,23 +139,24 @@ public sealed class SlurmClientLiveTests(TestbedFixture bed) : IAsyncLifetime
         Assert.True(reports >= 1);
     }
 
-    [Fact]
-    public async Task A_held_job_is_granted_through_the_callback_listener()
+    [Theory]
+    [MemberData(nameof(Releases))]
+    public async Task A_held_job_is_granted_through_the_callback_listener(string release)
     {
-        var client = Client();
-        var config = Config;
+        var client = Client(release);
+        var config = Cluster(release).Config;
         await using var listener = CallbackListener.Start(config, new MungeClient(config.MungeSocket), new MungeAuthenticator(new MungeClient(config.MungeSocket)));
         var job = Job("scrun-live-held-push");
         job.Priority = 0;
         job.AllocResponsePort = (ushort)listener.AllocationPort;
         job.OtherPort = (ushort)listener.MessagePort;
 
-        var allocation = await AllocateAsync(client, job);
+        var allocation = await AllocateAsync(release, client, job);
         Assert.False(allocation.IsGranted);
 
         // Polling once an hour: only the pushed RESPONSE_RESOURCE_ALLOCATION can end this wait in time.
         var waiting = client.WaitForAllocationAsync(allocation.JobId, listener, TimeSpan.FromHours(1));
-        Assert.Equal(0, bed.Run("scontrol", "release", allocation.JobId.ToString()).ExitCode);
+        Assert.Equal(0, Cluster(release).Tool("scontrol", "release", allocation.JobId.ToString()).ExitCode);
         var granted = await waiting.WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.True(granted.IsGranted);
@@ -171,13 +175,14 @@ public sealed class SlurmClientLiveTests(TestbedFixture bed) : IAsyncLifetime
         Assert.Equal(allocation.JobId, ((SrunJobComplete)callback).Step.JobId);
     }
 
-    [Fact]
-    public async Task A_job_cancelled_while_pending_ends_the_wait()
+    [Theory]
+    [MemberData(nameof(Releases))]
+    public async Task A_job_cancelled_while_pending_ends_the_wait(string release)
     {
-        var client = Client();
+        var client = Client(release);
         var job = Job("scrun-live-cancel-pending");
         job.Priority = 0;
-        var allocation = await AllocateAsync(client, job);
+        var allocation = await AllocateAsync(release, client, job);
 
         var waiting = client.WaitForAllocationAsync(allocation.JobId, listener: null, TimeSpan.FromMilliseconds(200), _ => { });
         await client.SignalJobAsync(allocation.JobId, 9);
@@ -186,43 +191,46 @@ public sealed class SlurmClientLiveTests(TestbedFixture bed) : IAsyncLifetime
         Assert.Equal(SlurmErrors.AlreadyDone, error.ErrorNumber);
     }
 
-    [Fact]
-    public async Task Sigusr1_leaves_the_job_running_and_sigkill_cancels_it()
+    [Theory]
+    [MemberData(nameof(Releases))]
+    public async Task Sigusr1_leaves_the_job_running_and_sigkill_cancels_it(string release)
     {
-        var client = Client();
-        var allocation = await AllocateAsync(client, Job("scrun-live-signals"));
+        var client = Client(release);
+        var allocation = await AllocateAsync(release, client, Job("scrun-live-signals"));
 
         await client.SignalJobAsync(allocation.JobId, 10);
-        Assert.Equal("RUNNING", ShowJob(allocation.JobId)["JobState"]);
+        Assert.Equal("RUNNING", ShowJob(release, allocation.JobId)["JobState"]);
 
         await client.SignalJobAsync(allocation.JobId, 9);
         var state = "";
         for (var i = 0; i < 50 && state != "CANCELLED"; i++)
         {
-            state = ShowJob(allocation.JobId)["JobState"];
+            state = ShowJob(release, allocation.JobId)["JobState"];
             await Task.Delay(100);
         }
         Assert.Equal("CANCELLED", state);
     }
 
-    [Fact]
-    public async Task An_invalid_partition_is_a_clear_error()
+    [Theory]
+    [MemberData(nameof(Releases))]
+    public async Task An_invalid_partition_is_a_clear_error(string release)
     {
         var job = Job("scrun-live-bad-partition");
         job.Partition = "no-such-partition";
 
-        var error = await Assert.ThrowsAsync<SlurmException>(() => Client().AllocateAsync(job));
+        var error = await Assert.ThrowsAsync<SlurmException>(() => Client(release).AllocateAsync(job));
 
         Assert.Equal(SlurmErrors.InvalidPartitionName, error.ErrorNumber);
         Assert.Contains("Invalid partition name specified", error.Message);
         Assert.Contains("ESLURM_INVALID_PARTITION_NAME", error.Message);
     }
 
-    [Fact]
-    public async Task Two_clients_allocate_at_the_same_time()
+    [Theory]
+    [MemberData(nameof(Releases))]
+    public async Task Two_clients_allocate_at_the_same_time(string release)
     {
-        var first = AllocateAsync(Client(), Job("scrun-live-concurrent-1"));
-        var second = AllocateAsync(Client(), Job("scrun-live-concurrent-2"));
+        var first = AllocateAsync(release, Client(release), Job("scrun-live-concurrent-1"));
+        var second = AllocateAsync(release, Client(release), Job("scrun-live-concurrent-2"));
 
         var results = await Task.WhenAll(first, second);
 
@@ -230,22 +238,24 @@ public sealed class SlurmClientLiveTests(TestbedFixture bed) : IAsyncLifetime
         Assert.NotEqual(results[0].JobId, results[1].JobId);
     }
 
-    [Fact]
-    public async Task An_unreachable_controller_is_named_with_its_port()
+    [Theory]
+    [MemberData(nameof(Releases))]
+    public async Task An_unreachable_controller_is_named_with_its_port(string release)
     {
-        var config = Config with { FirstPort = 1, LastPort = 1, MessageTimeout = TimeSpan.FromSeconds(2) };
+        var config = Cluster(release).Config with { FirstPort = 1, LastPort = 1, MessageTimeout = TimeSpan.FromSeconds(2) };
 
-        var error = await Assert.ThrowsAsync<SlurmUnreachableException>(() => SlurmController.Create(config, version: ProtocolVersion.V22_05).PingAsync());
+        var error = await Assert.ThrowsAsync<SlurmUnreachableException>(() => SlurmController.Create(config, version: Cluster(release).ExpectedVersion).PingAsync());
 
         Assert.Contains("127.0.0.1", error.Message);
         Assert.Contains(":1", error.Message);
     }
 
-    [Fact]
-    public async Task A_stopped_munged_is_named_by_its_socket_and_recovery_works()
+    [Theory]
+    [MemberData(nameof(Releases))]
+    public async Task A_stopped_munged_is_named_by_its_socket_and_recovery_works(string release)
     {
-        using var munged = PrivateMunged.Start();
-        var client = SlurmController.Create(Config with { MungeSocket = munged.Socket });
+        using var munged = PrivateMunged.Start(Cluster(release).MungeKey);
+        var client = SlurmController.Create(Cluster(release).Config with { MungeSocket = munged.Socket });
         await client.PingAsync();
 
         munged.Stop();
@@ -258,7 +268,7 @@ public sealed class SlurmClientLiveTests(TestbedFixture bed) : IAsyncLifetime
     }
 
     /// <summary>A munged of the test's own, on its own socket, with the cluster's key: stopped without disturbing the bed.</summary>
-    private sealed class PrivateMunged : IDisposable
+    private sealed class PrivateMunged(string keyFile) : IDisposable
     {
         private readonly string _directory = Directory.CreateTempSubdirectory("scrun-munged-").FullName;
 
@@ -266,9 +276,9 @@ public sealed class SlurmClientLiveTests(TestbedFixture bed) : IAsyncLifetime
 
         private string PidFile => Path.Combine(_directory, "munged.pid");
 
-        public static PrivateMunged Start()
+        public static PrivateMunged Start(string keyFile)
         {
-            var munged = new PrivateMunged();
+            var munged = new PrivateMunged(keyFile);
             munged.Restart();
             return munged;
         }
@@ -278,7 +288,7 @@ public sealed class SlurmClientLiveTests(TestbedFixture bed) : IAsyncLifetime
             var start = ProcessRunner.Run("/usr/sbin/munged",
             [
                 "--force", $"--socket={Socket}", $"--pid-file={PidFile}", $"--log-file={Path.Combine(_directory, "munged.log")}",
-                $"--seed-file={Path.Combine(_directory, "munged.seed")}", "--key-file=/etc/munge/munge.key",
+                $"--seed-file={Path.Combine(_directory, "munged.seed")}", $"--key-file={keyFile}",
             ]);
             Assert.True(start.ExitCode == 0 && File.Exists(Socket), $"private munged did not start: {start}");
         }

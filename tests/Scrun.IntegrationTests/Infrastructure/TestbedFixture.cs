@@ -43,7 +43,7 @@ public sealed class TestbedFixture
 }
 
 [CollectionDefinition(Name)]
-public sealed class TestbedCollection : ICollectionFixture<TestbedFixture>
+public sealed class TestbedCollection : ICollectionFixture<TestbedFixture>, ICollectionFixture<SlurmClustersFixture>
 {
     public const string Name = "testbed";
 }
