@@ -17,6 +17,9 @@ public sealed record ControllerPing(ControllerHost Controller, int Port, Protoco
 /// </summary>
 public sealed class SlurmController
 {
+    /// <summary>How 22.05 refuses a message it cannot authenticate or parse.</summary>
+    private const string ClosedWithoutReply = "closed the connection without a reply (it refused the message: authentication failed or the protocol version is not its own; slurmctld's log says which)";
+
     private readonly IAuthenticator _authenticator;
     private readonly ProtocolVersion? _configuredVersion;
     private readonly Lock _gate = new();
@@ -77,7 +80,7 @@ public sealed class SlurmController
         var version = await GetVersionAsync(cancellation);
         var port = PickPort();
         var reply = await ExchangeWithAsync(controller, port, new PingRequest(), version, cancellation)
-            ?? throw new SlurmProtocolException($"{controller}:{port} closed the connection without a reply");
+            ?? throw new SlurmUnreachableException($"{controller}:{port}: {ClosedWithoutReply}");
         ExpectSuccess(reply);
         return new ControllerPing(controller, port, version, TimeProvider.System.GetElapsedTime(started));
     }
@@ -289,7 +292,7 @@ public sealed class SlurmController
             }
             if (reply is null)
             {
-                failures.Add($"{controller}:{port}: closed the connection without a reply");
+                failures.Add($"{controller}:{port}: {ClosedWithoutReply}");
                 continue;
             }
             if (IsStandby(reply))
@@ -361,7 +364,7 @@ public sealed class SlurmController
             {
                 continue; // HTTP: a 26.05+ controller refusing this version
             }
-            catch (SlurmUnreachableException e) when (e.Message.Contains("without a reply", StringComparison.Ordinal))
+            catch (SlurmUnreachableException e) when (e.Message.Contains(ClosedWithoutReply, StringComparison.Ordinal))
             {
                 continue; // 22.05 drops a message in a version it cannot read
             }
@@ -378,6 +381,6 @@ public sealed class SlurmController
             serverVersion,
             serverVersion is { } server
                 ? $"slurmctld speaks protocol {server}, which this client does not (it speaks {offered})"
-                : $"slurmctld accepted none of the protocol versions this client speaks ({offered})");
+                : $"slurmctld accepted none of the protocol versions this client speaks ({offered}), or it refused our credential: a 22.05 controller hangs up on both, and its log says which");
     }
 }

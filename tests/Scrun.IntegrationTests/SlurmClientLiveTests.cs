@@ -3,6 +3,7 @@ using Scrun.IntegrationTests.Infrastructure;
 using Scrun.Slurm;
 using Scrun.Slurm.Auth;
 using Scrun.Slurm.Messages;
+using Scrun.Slurm.Wire;
 using Xunit;
 
 namespace Scrun.IntegrationTests;
@@ -265,6 +266,55 @@ public sealed class SlurmClientLiveTests(SlurmClustersFixture slurm) : IAsyncLif
 
         munged.Restart();
         await client.PingAsync();
+    }
+
+    [Theory]
+    [MemberData(nameof(Releases))]
+    public async Task A_batch_job_is_submitted(string release)
+    {
+        var client = Client(release);
+        var job = Job("scrun-live-batch");
+        job.Script = "#!/bin/sh\necho from-batch\n";
+        job.StdOut = "/dev/null";
+        job.StdErr = "/dev/null";
+        job.Environment = ["PATH=/usr/bin:/bin"];
+        job.Priority = 0; // held: it stays pending and never runs
+
+        var submitted = await client.SubmitBatchJobAsync(job);
+        _jobs.Add((Cluster(release), submitted.JobId));
+
+        Assert.Equal("ESLURM_JOB_HELD", SlurmErrors.Name(submitted.ErrorCode));
+        var shown = ShowJob(release, submitted.JobId);
+        Assert.Equal("scrun-live-batch", shown["JobName"]);
+        Assert.Equal("PENDING", shown["JobState"]);
+        Assert.Equal("1", shown["BatchFlag"]);
+    }
+
+    [Fact]
+    public async Task A_jwt_token_authenticates_without_munge()
+    {
+        var cluster = Cluster("22.05");
+        var issued = cluster.Tool("scontrol", "token", "username=root", "lifespan=600");
+        Assert.True(issued.ExitCode == 0, issued.ToString());
+        var token = issued.Stdout.Trim()["SLURM_JWT=".Length..];
+        var client = SlurmController.Create(cluster.Config with { MungeSocket = "/nonexistent/munge.socket" }, jwtToken: token);
+
+        Assert.Equal(ProtocolVersion.V22_05, (await client.PingAsync()).Version);
+        var allocation = await AllocateAsync("22.05", client, Job("scrun-live-jwt"));
+        Assert.True(allocation.IsGranted);
+        Assert.Equal("root", ShowJob("22.05", allocation.JobId)["UserId"].Split('(')[0]);
+        await client.CompleteAllocationAsync(allocation.JobId, 0);
+    }
+
+    [Fact]
+    public async Task A_forged_jwt_token_is_refused()
+    {
+        var client = SlurmController.Create(Cluster("22.05").Config, jwtToken: "eyJhbGciOiJIUzI1NiJ9.eyJzdW4iOiJyb290In0.forged", version: ProtocolVersion.V22_05);
+
+        // 22.05 answers a message it cannot authenticate by hanging up.
+        var error = await Assert.ThrowsAsync<SlurmUnreachableException>(() => client.PingAsync());
+
+        Assert.Contains("refused the message: authentication failed", error.Message);
     }
 
     /// <summary>A munged of the test's own, on its own socket, with the cluster's key: stopped without disturbing the bed.</summary>
