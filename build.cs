@@ -1,6 +1,6 @@
 #!/usr/bin/env -S dotnet run
 // scrun's build logic, a .NET 10 file-based app:  dotnet run build.cs -- <target> [args]
-// Targets: build, test, publish, testbed-up, testbed-down, demo.
+// Targets: build, test, publish, testbed-up, testbed-down, demo, bench.
 using System.Diagnostics;
 using System.Xml.Linq;
 
@@ -18,6 +18,7 @@ var targets = new Dictionary<string, (string Help, Func<string[], int> Run)>
     ["testbed-up"] = ("bring up munged, slurmctld, slurmd, Podman and dockerd on loopback (root)", _ => Sh(testbed, "up", "--docker")),
     ["testbed-down"] = ("stop what testbed-up started (by recorded PID only)", _ => Sh(testbed, "down")),
     ["demo"] = ("bring up the bed, publish scrun, run a container through Slurm", _ => Demo()),
+    ["bench"] = ("startup of a verb vs /bin/true; allocate+complete vs salloc+scancel on the bed", _ => Bench()),
 };
 
 var target = args.Length > 0 ? args[0] : "build";
@@ -90,6 +91,16 @@ int Demo()
     var bundle = env["TESTBED_BUNDLE"];
     Console.WriteLine($"$ srun --container={bundle} cat /etc/os-release");
     return Run("srun", [$"--container={bundle}", "cat", "/etc/os-release"], env);
+}
+
+int Bench()
+{
+    var rc = Publish();
+    rc = rc == 0 ? Sh(testbed, "up", "--docker") : rc;
+    rc = rc == 0 ? Run(Path.Combine(repo, "bench", "startup.sh"), [scrun]) : rc;
+    return rc == 0
+        ? Run("dotnet", ["run", "--project", Path.Combine(repo, "bench", "Scrun.Bench"), "-c", "Release", "--", "20"], ReadTestbedEnv())
+        : rc;
 }
 
 Dictionary<string, string> ReadTestbedEnv()
