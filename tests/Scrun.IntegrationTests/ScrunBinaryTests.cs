@@ -80,6 +80,14 @@ public sealed class ScrunBinaryTests : IDisposable
     }
 
     [Fact]
+    public void Check_reports_a_missing_slurm_conf_and_fails()
+    {
+        var result = ScrunBinary.Run("-f", Path.Combine(_directory, "missing.conf"), "check");
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith("FAILED  slurm.conf: slurm.conf not found at", result.Stdout);
+    }
+
+    [Fact]
     public void Ignored_runc_flags_leave_a_debug_line()
     {
         var result = ScrunBinary.Run("--debug", "--systemd-cgroup", "--cgroup-manager", "cgroupfs", "version");

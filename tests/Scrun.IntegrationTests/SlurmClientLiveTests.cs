@@ -214,6 +214,28 @@ public sealed class SlurmClientLiveTests(SlurmClustersFixture slurm) : IAsyncLif
 
     [Theory]
     [MemberData(nameof(Releases))]
+    public async Task A_step_is_signalled_without_ending_its_job(string release)
+    {
+        var client = Client(release);
+        var allocation = await AllocateAsync(release, client, Job("scrun-live-step"));
+        using var srun = Cluster(release).StartTool("srun", $"--jobid={allocation.JobId}", "sleep", "120");
+        var started = false;
+        for (var i = 0; i < 100 && !started; i++)
+        {
+            started = Cluster(release).Tool("squeue", "-h", "-s", "-j", allocation.JobId.ToString()).Stdout.Contains($"{allocation.JobId}.0");
+            await Task.Delay(100);
+        }
+        Assert.True(started, "the step did not start");
+
+        await client.SignalStepAsync(allocation.JobId, 0, 9);
+
+        Assert.True(srun.WaitForExit(TimeSpan.FromSeconds(20)), "srun is still running after its step was killed");
+        Assert.NotEqual(0, srun.ExitCode);
+        Assert.Equal("RUNNING", ShowJob(release, allocation.JobId)["JobState"]);
+    }
+
+    [Theory]
+    [MemberData(nameof(Releases))]
     public async Task An_invalid_partition_is_a_clear_error(string release)
     {
         var job = Job("scrun-live-bad-partition");

@@ -106,7 +106,7 @@ public sealed partial record SlurmConfig
             while (line.EndsWith('\\') && index + 1 < lines.Count)
             {
                 index++;
-                line = line[..^1] + " " + StripComment(lines[index]).Trim();
+                line = line[..^1] + StripComment(lines[index]).Trim();
             }
             if (line.Length == 0)
             {
@@ -269,13 +269,17 @@ public sealed partial record SlurmConfig
     private static (int First, int Last) ParseRange(Entry entry)
     {
         var parts = entry.Value.Split('-', 2);
-        var first = ParseNumber(entry with { Value = parts[0] }, min: 1);
-        var last = parts.Length == 2 ? ParseNumber(entry with { Value = parts[1] }, min: first) : first;
-        if (last > 65535)
+        if (int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var first)
+            && (parts.Length == 1 || int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out _))
+            && first is > 0 and <= 65535)
         {
-            throw new SlurmConfigException($"{entry.Where}: {entry.Key}={entry.Value} is not a port or port range");
+            var last = parts.Length == 2 ? int.Parse(parts[1], CultureInfo.InvariantCulture) : first;
+            if (last >= first && last <= 65535)
+            {
+                return (first, last);
+            }
         }
-        return (first, last);
+        throw new SlurmConfigException($"{entry.Where}: {entry.Key}={entry.Value} is not a port or port range");
     }
 
     private static int ParseNumber(Entry entry, int min)

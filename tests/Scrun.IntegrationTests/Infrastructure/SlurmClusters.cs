@@ -18,6 +18,21 @@ public sealed record SlurmCluster(string Release, ProtocolVersion ExpectedVersio
         return ProcessRunner.Run("chroot", [Chroot, "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", .. arguments]);
     }
 
+    /// <summary>Starts one of the cluster's commands without waiting for it (e.g. a step that runs for a while).</summary>
+    public System.Diagnostics.Process StartTool(params string[] arguments)
+    {
+        var psi = Chroot is null
+            ? new System.Diagnostics.ProcessStartInfo(arguments[0]) { Environment = { ["SLURM_CONF"] = SlurmConf } }
+            : new System.Diagnostics.ProcessStartInfo("chroot") { ArgumentList = { Chroot, "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", arguments[0] } };
+        foreach (var argument in arguments[1..])
+        {
+            psi.ArgumentList.Add(argument);
+        }
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        return System.Diagnostics.Process.Start(psi)!;
+    }
+
     public override string ToString() => Release;
 }
 
