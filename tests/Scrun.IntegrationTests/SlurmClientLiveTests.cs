@@ -290,6 +290,27 @@ public sealed class SlurmClientLiveTests(SlurmClustersFixture slurm) : IAsyncLif
         await client.PingAsync();
     }
 
+    [Fact]
+    public async Task The_24_05_format_works_against_24_11_which_still_reads_it()
+    {
+        // No controller of the bed speaks 24.05 as its own protocol; 24.11 accepts it, so this is
+        // where the 0x2900 layouts (job_desc, allocation, the 22.05-ordered job record) meet a real one.
+        var client = SlurmController.Create(Cluster("24.11").Config, version: ProtocolVersion.V24_05);
+        var job = Job("scrun-live-2405");
+        job.Comment = "format-0x2900";
+
+        Assert.Equal(ProtocolVersion.V24_05, (await client.PingAsync()).Version);
+        var allocation = await AllocateAsync("24.11", client, job);
+        Assert.True(allocation.IsGranted);
+        var record = await client.GetJobAsync(allocation.JobId);
+        Assert.NotNull(record);
+        Assert.Equal(JobState.Running, record.State);
+        Assert.Equal("format-0x2900", record.Comment);
+        Assert.Equal("n1", record.Nodes);
+        await client.CompleteAllocationAsync(allocation.JobId, 2 << 8);
+        Assert.Equal("2:0", ShowJob("24.11", allocation.JobId)["ExitCode"]);
+    }
+
     [Theory]
     [MemberData(nameof(Releases))]
     public async Task A_batch_job_is_submitted(string release)

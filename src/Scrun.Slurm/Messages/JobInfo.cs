@@ -88,9 +88,9 @@ public sealed record JobInfo
         }
         try
         {
-            return version >= ProtocolVersion.V24_11 ? ReadAlphabetical(ref reader, version)
-                : version >= ProtocolVersion.V24_05 ? Read2405(ref reader)
-                : Read2205(ref reader);
+            return version >= ProtocolVersion.V24_11
+                ? ReadAlphabetical(ref reader, version)
+                : ReadReleaseOrder(ref reader, is2405: version >= ProtocolVersion.V24_05);
         }
         catch (SlurmProtocolException e)
         {
@@ -98,13 +98,19 @@ public sealed record JobInfo
         }
     }
 
-    private static JobInfo Read2205(ref SlurmReader r)
+    /// <summary>The record order of 22.05, which the 24.05 format keeps with a few fields inserted.</summary>
+    private static JobInfo ReadReleaseOrder(ref SlurmReader r, bool is2405)
     {
         r.Skip(4 + 4); // array_job_id, array_task_id
         r.SkipString(); // array_task_str
         r.Skip(4 + 4); // array_max_tasks, assoc_id
         var container = r.ReadString();
+        var containerId = is2405 ? r.ReadString() : null;
         r.Skip(4); // delay_boot
+        if (is2405)
+        {
+            r.SkipString(); // failed_node
+        }
         var jobId = r.ReadU32();
         var userId = r.ReadU32();
         var groupId = r.ReadU32();
@@ -113,82 +119,18 @@ public sealed record JobInfo
         r.Skip(4 + 4); // het_job_id, het_job_id_set, het_job_offset, profile
         var state = r.ReadU32();
         r.Skip(2); // batch_flag
-        uint reason = r.ReadU16();
+        var reason = is2405 ? r.ReadU32() : r.ReadU16();
         r.Skip(1 + 1 + 2 + 2 + 8 + 4); // power_flags, reboot, restart_cnt, show_flags, deadline, alloc_sid
         var timeLimit = r.ReadU32();
-        r.Skip(4 + 4 + 8 * 3); // time_min, nice, submit/eligible/accrue
+        r.Skip(4 + 4 + (8 * 3)); // time_min, nice, submit/eligible/accrue
         var start = r.ReadTime();
         var end = r.ReadTime();
-        r.Skip(8 * 5 + 4 + 8); // suspend .. preempt, priority, billable_tres
-        r.SkipString(); // cluster
-        var nodes = r.ReadString();
-        r.SkipString(); // sched_nodes
-        var partition = r.ReadString();
-        var account = r.ReadString();
-        r.SkipString(); // admin_comment
-        r.Skip(4); // site_factor
-        r.SkipString(); // network
-        var comment = r.ReadString();
-        r.SkipString(); // container (again)
-        r.SkipString(); // batch_features
-        var batchHost = r.ReadString();
-        r.SkipString();
-        r.SkipString();
-        r.SkipString(); // burst_buffer, burst_buffer_state, system_comment
-        r.SkipString(); // qos
-        r.Skip(8); // preemptable_time
-        r.SkipString(); // licenses
-        var stateDescription = r.ReadString();
-        r.SkipString();
-        r.SkipString(); // resv_name, mcs_label
-        return new JobInfo
+        r.Skip((8 * 5) + 4); // suspend .. preempt, priority
+        if (is2405)
         {
-            JobId = jobId,
-            UserId = userId,
-            GroupId = groupId,
-            RawState = state,
-            StateReason = reason,
-            TimeLimitMinutes = timeLimit,
-            StartTime = start,
-            EndTime = end,
-            Nodes = nodes,
-            Partition = partition,
-            Account = account,
-            Comment = comment,
-            BatchHost = batchHost,
-            Container = container,
-            StateDescription = stateDescription,
-            ExitCode = r.ReadU32(),
-            DerivedExitCode = r.ReadU32(),
-        };
-    }
-
-    private static JobInfo Read2405(ref SlurmReader r)
-    {
-        r.Skip(4 + 4);
-        r.SkipString();
-        r.Skip(4 + 4); // array fields, assoc_id
-        var container = r.ReadString();
-        var containerId = r.ReadString();
-        r.Skip(4); // delay_boot
-        r.SkipString(); // failed_node
-        var jobId = r.ReadU32();
-        var userId = r.ReadU32();
-        var groupId = r.ReadU32();
-        r.Skip(4);
-        r.SkipString();
-        r.Skip(4 + 4); // het fields, profile
-        var state = r.ReadU32();
-        r.Skip(2); // batch_flag
-        var reason = r.ReadU32();
-        r.Skip(1 + 1 + 2 + 2 + 8 + 4); // was power_flags, reboot, restart_cnt, was show_flags, deadline, alloc_sid
-        var timeLimit = r.ReadU32();
-        r.Skip(4 + 4 + 8 * 3); // time_min, nice, submit/eligible/accrue
-        var start = r.ReadTime();
-        var end = r.ReadTime();
-        r.Skip(8 * 5 + 4); // suspend .. preempt, priority
-        r.ReadU32Array(); // priority_array
-        r.SkipString(); // priority_array_names
+            r.ReadU32Array(); // priority_array
+            r.SkipString(); // priority_array_names
+        }
         r.Skip(8); // billable_tres
         r.SkipString(); // cluster
         var nodes = r.ReadString();
@@ -199,9 +141,12 @@ public sealed record JobInfo
         r.Skip(4); // site_factor
         r.SkipString(); // network
         var comment = r.ReadString();
-        r.SkipString();
-        r.SkipString();
-        r.SkipString(); // extra, container (again), batch_features
+        if (is2405)
+        {
+            r.SkipString(); // extra
+        }
+        r.SkipString(); // container (again)
+        r.SkipString(); // batch_features
         var batchHost = r.ReadString();
         r.SkipString();
         r.SkipString();
@@ -210,9 +155,12 @@ public sealed record JobInfo
         r.Skip(8); // preemptable_time
         r.SkipString(); // licenses
         var stateDescription = r.ReadString();
-        r.SkipString();
-        r.SkipString();
-        r.SkipString(); // resv_name, resv_ports, mcs_label
+        r.SkipString(); // resv_name
+        if (is2405)
+        {
+            r.SkipString(); // resv_ports
+        }
+        r.SkipString(); // mcs_label
         return new JobInfo
         {
             JobId = jobId,

@@ -1,0 +1,83 @@
+# Shared by testbed.sh and newer-slurm.sh: logging, waiting, and the bookkeeping that lets
+# a bed stop exactly the daemons it started. Source it after setting PIDS (a directory) and
+# BED_NAME (the log prefix).
+
+T0=$(date +%s%N)
+say() {
+  local ms=$((($(date +%s%N) - T0) / 1000000))
+  printf '[%s %d.%03ds] %s\n' "$BED_NAME" $((ms / 1000)) $((ms % 1000)) "$*" >&2
+}
+die() { say "error: $*"; exit 1; }
+
+wait_for() { # seconds command...: poll until the command succeeds
+  local end=$(($(date +%s) + $1)); shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$end" ] || return 1
+    sleep 0.2
+  done
+}
+
+# A daemon is recorded as "pid starttime comm": a recycled pid never matches all three.
+starttime() { awk '{print $22}' "/proc/$1/stat" 2>/dev/null; }
+record_pid() { echo "$2 $(starttime "$2") $(cat "/proc/$2/comm")" >"$PIDS/$1.pid"; }
+recorded_alive() { # name
+  local pid start comm
+  [ -f "$PIDS/$1.pid" ] || return 1
+  read -r pid start comm <"$PIDS/$1.pid"
+  [ -n "$pid" ] && [ "$(starttime "$pid")" = "$start" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$comm" ]
+}
+stop_recorded() { # name: TERM, wait up to 10 s, KILL; only if it is still the process we started
+  local pid start comm
+  [ -f "$PIDS/$1.pid" ] || return 0
+  read -r pid start comm <"$PIDS/$1.pid"
+  if recorded_alive "$1"; then
+    say "stopping $1 (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do [ "$(starttime "$pid")" = "$start" ] || break; sleep 0.2; done
+    [ "$(starttime "$pid")" = "$start" ] && kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$PIDS/$1.pid"
+}
+
+# The slurm.conf lines every bed shares: one node n1 on 127.0.0.1, root as SlurmUser, no
+# accounting, no cgroups. Arguments: cluster name, slurmctld port, slurmd port, state directory.
+# (Never name a node "localhost": 22.05 maps every unknown name onto a node called so.)
+slurm_conf_common() {
+  local cluster=$1 ctld_port=$2 slurmd_port=$3 dir=$4
+  cat <<CONF
+ClusterName=$cluster
+SlurmctldHost=localhost(127.0.0.1)
+SlurmctldPort=$ctld_port
+SlurmdPort=$slurmd_port
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+MpiDefault=none
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+ReturnToService=2
+StateSaveLocation=$dir/state
+SlurmdSpoolDir=$dir/spool/%n
+SlurmctldPidFile=$dir/run/slurmctld.pid
+SlurmdPidFile=$dir/run/slurmd-%n.pid
+SlurmctldLogFile=$dir/log/slurmctld.log
+SlurmdLogFile=$dir/log/slurmd-%n.log
+SlurmctldDebug=info
+SlurmdDebug=info
+SlurmctldTimeout=30
+SlurmdTimeout=30
+InactiveLimit=0
+KillWait=5
+MinJobAge=300
+Waittime=0
+# RealMemory must not exceed the machine's memory or the node is drained.
+NodeName=n1 NodeAddr=127.0.0.1 Port=$slurmd_port CPUs=2 RealMemory=1000 State=UNKNOWN
+PartitionName=debug Nodes=n1 Default=YES MaxTime=INFINITE State=UP
+CONF
+}
