@@ -26,6 +26,20 @@ public sealed class CheckVerbTests(SlurmClustersFixture slurm) : IDisposable
     }
 
     [Fact]
+    public void A_pinned_protocol_skips_probing_and_a_wrong_one_is_named()
+    {
+        var pinned = ProcessRunner.Run(ScrunBinary.Path, ["-f", slurm.Clusters["24.11"].SlurmConf, "check"],
+            new Dictionary<string, string> { ["SCRUN_SLURM_PROTOCOL"] = "24.05" });
+        Assert.True(pinned.ExitCode == 0, pinned.ToString());
+        Assert.Contains("protocol 24.05 (0x2900)", pinned.Stdout);
+
+        var wrong = ProcessRunner.Run(ScrunBinary.Path, ["-f", slurm.Clusters["24.11"].SlurmConf, "check"],
+            new Dictionary<string, string> { ["SCRUN_SLURM_PROTOCOL"] = "21.08" });
+        Assert.Equal(1, wrong.ExitCode);
+        Assert.Contains("FAILED  SCRUN_SLURM_PROTOCOL: '21.08' is not a wire format scrun speaks (25.05, 24.11, 24.05, 22.05)", wrong.Stdout);
+    }
+
+    [Fact]
     public void A_dead_munged_and_a_dead_controller_are_said_in_plain_words()
     {
         var conf = Path.Combine(_directory, "slurm.conf");

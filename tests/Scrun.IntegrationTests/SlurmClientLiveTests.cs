@@ -90,6 +90,7 @@ public sealed class SlurmClientLiveTests(SlurmClustersFixture slurm) : IAsyncLif
 
         Assert.True(allocation.IsGranted);
         Assert.Equal("n1", allocation.NodeList);
+        Assert.True((await client.GetJobReadyAsync(allocation.JobId)).IsReady);
         var shown = ShowJob(release, allocation.JobId);
         Assert.Equal("scrun-live-options", shown["JobName"]);
         Assert.Equal("RUNNING", shown["JobState"]);

@@ -2,6 +2,7 @@ using Scrun.Cli;
 using Scrun.Slurm;
 using Scrun.Slurm.Auth;
 using Scrun.Slurm.Config;
+using Scrun.Slurm.Wire;
 
 namespace Scrun.Verbs;
 
@@ -60,7 +61,18 @@ internal static class CheckVerb
             }
         }
 
-        var controller = SlurmController.Create(config, jwt);
+        ProtocolVersion? pinned = null;
+        if (Environment.GetEnvironmentVariable("SCRUN_SLURM_PROTOCOL") is { Length: > 0 } release)
+        {
+            if (!ProtocolVersion.TryParseRelease(release, out var version) || !version.IsSupported)
+            {
+                Fail("SCRUN_SLURM_PROTOCOL", $"'{release}' is not a wire format scrun speaks ({string.Join(", ", ProtocolVersion.Supported.Select(v => v.Release))})");
+                return 1;
+            }
+            pinned = version;
+            Ok("protocol", $"pinned to {version} by SCRUN_SLURM_PROTOCOL (no probing)");
+        }
+        var controller = SlurmController.Create(config, jwt, pinned);
         foreach (var host in config.Controllers)
         {
             try
