@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by testbed.sh and newer-slurm.sh: logging, waiting, and the bookkeeping that lets
 # a bed stop exactly the daemons it started. Source it after setting PIDS (a directory) and
 # BED_NAME (the log prefix).
@@ -18,7 +19,7 @@ wait_for() { # seconds command...: poll until the command succeeds
 }
 
 # A daemon is recorded as "pid starttime comm": a recycled pid never matches all three.
-starttime() { awk '{print $22}' "/proc/$1/stat" 2>/dev/null; }
+starttime() { awk '$3 != "Z" {print $22}' "/proc/$1/stat" 2>/dev/null; } # a zombie counts as gone
 record_pid() { echo "$2 $(starttime "$2") $(cat "/proc/$2/comm")" >"$PIDS/$1.pid"; }
 recorded_alive() { # name
   local pid start comm
@@ -34,7 +35,7 @@ stop_recorded() { # name: TERM, wait up to 10 s, KILL; only if it is still the p
     say "stopping $1 (pid $pid)"
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 50); do [ "$(starttime "$pid")" = "$start" ] || break; sleep 0.2; done
-    [ "$(starttime "$pid")" = "$start" ] && kill -KILL "$pid" 2>/dev/null || true
+    if [ "$(starttime "$pid")" = "$start" ]; then kill -KILL "$pid" 2>/dev/null || true; fi
   fi
   rm -f "$PIDS/$1.pid"
 }

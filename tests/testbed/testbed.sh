@@ -6,12 +6,12 @@
 #   testbed.sh install        apt-get the packages the bed and the project need
 #   testbed.sh up [--docker]  bring the bed up, or reuse it when it is already healthy
 #   testbed.sh down           stop what up started (by recorded PID only) and restore /etc/slurm
-#   testbed.sh status         print the recorded daemons; exit 0 when the bed is healthy
+#   testbed.sh status         print the recorded daemons and sinfo; exit 0 when the bed is healthy
 #   testbed.sh env            KEY=VALUE lines a client of the bed needs (SLURM_CONF, ...)
 #
 # Environment: TESTBED_DIR (default /tmp/scrun-testbed), TESTBED_SLURMCTLD_PORT (6817),
 # TESTBED_SLURMD_PORT (6818), TESTBED_DOCKER=1 (same as --docker).
-# Every pitfall handled here is described in ../../docs/testbed.md.
+# Log lines go to stderr; stdout carries only the output of env and status.
 set -euo pipefail
 
 TB=${TESTBED_DIR:-/tmp/scrun-testbed}
@@ -22,91 +22,163 @@ HERE=$(dirname "$(readlink -f "$0")")
 REPO=$(cd "$HERE/../.." && pwd)
 CLEAN_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 DOCKER_CLI=/usr/bin/docker # /usr/local/bin/docker may be a newer CLI that does not match dockerd
-PIDS=$TB/run/pids
+IMAGE=localhost/busybox
+RUN=$TB/run
+PIDS=$RUN/pids
 NODE=n1 # never "localhost": Slurm 22.05 maps unknown names onto a node called localhost
-PACKAGES=(munge slurmctld slurmd slurm-client slurm-wlm-jwt-plugin runc busybox-static liblua5.4-dev podman
-  docker.io jq uidmap iproute2 hyperfine procps)
+PACKAGES=(munge slurmctld slurmd slurm-client slurm-wlm-jwt-plugin runc busybox-static liblua5.4-dev
+  podman docker.io jq uidmap iproute2 hyperfine procps)
 
 BED_NAME=testbed
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
+
 need_root() { [ "$(id -u)" = 0 ] || die "the test bed must be run as root"; }
 
-client_env() { # the environment a client of the bed needs, one KEY=VALUE per line
+# up and down take a lock, so that two callers (a test run and a developer) do not start
+# daemons twice. flock -o keeps the lock's descriptor out of this script and its daemons.
+case "${1:-}" in
+up | down)
+  need_root
+  if [ -z "${TESTBED_LOCKED:-}" ]; then
+    mkdir -p "$TB"
+    TESTBED_LOCKED=1 exec flock -o -w 900 "$TB/.lock" bash "$(readlink -f "$0")" "$@"
+  fi
+  unset TESTBED_LOCKED
+  ;;
+esac
+
+client_env() { # what a client of the bed needs, one KEY=VALUE per line
   echo "TESTBED_DIR=$TB"
   echo "TESTBED_BUNDLE=$TB/bundle"
-  echo "TESTBED_IMAGE=localhost/busybox"
+  echo "TESTBED_IMAGE=$IMAGE"
   echo "TESTBED_DOCKER_CLI=$DOCKER_CLI"
   echo "SLURM_CONF=$TB/etc/slurm.conf"
   echo "CONTAINERS_CONF=$TB/containers/containers.conf"
   echo "CONTAINERS_STORAGE_CONF=$TB/containers/storage.conf"
-  if [ -S "$TB/docker/docker.sock" ]; then echo "DOCKER_HOST=unix://$TB/docker/docker.sock"; fi
+  if recorded_alive dockerd; then echo "DOCKER_HOST=unix://$TB/docker/docker.sock"; fi
 }
-with_env() { env $(client_env) PATH="$CLEAN_PATH" "$@"; }
+with_env() { # command...: run it as a client of the bed
+  local vars
+  mapfile -t vars < <(client_env)
+  env "${vars[@]}" PATH="$CLEAN_PATH" "$@"
+}
+tail_logs() { # files...: the end of each log, on stderr
+  local f
+  for f in "$@"; do [ -f "$f" ] && { echo "--- $f" && tail -n 15 "$f"; } >&2; done
+  return 0
+}
+# Every daemon starts with stdio on /dev/null or a log and no other inherited descriptor:
+# munged and dockerd keep what they inherit, and one holding a caller's pipe would make a
+# caller that reads until EOF wait forever. Used in the subshell that execs the daemon.
+close_fds() {
+  local f n
+  for f in /proc/"$BASHPID"/fd/*; do
+    n=${f##*/}
+    if [ "$n" -gt 2 ]; then { exec {n}>&-; } 2>/dev/null || true; fi
+  done
+}
+write_file() { # path: stdin -> path, atomically (slurmstepd and podman may be reading it)
+  cat >"$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"
+}
 
 # ----------------------------------------------------------------------------- install
+missing_packages() {
+  local have p
+  # shellcheck disable=SC2016 # ${...} is dpkg-query's format, not the shell's
+  have=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${PACKAGES[@]}" 2>/dev/null | awk '$1 == "ii" { print $2 }' || true)
+  for p in "${PACKAGES[@]}"; do
+    grep -qx -- "${p%%:*}" <<<"$have" || echo "$p"
+  done
+}
+
 cmd_install() {
   need_root
   mkdir -p "$TB/logs"
-  local missing=()
-  for p in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  if [ ${#missing[@]} = 0 ]; then say "packages already installed"; return 0; fi
-  say "apt-get install ${missing[*]}"
-  local policy_added=0
-  if [ ! -e /usr/sbin/policy-rc.d ]; then # keep package scripts from starting daemons
+  local missing log=$TB/logs/apt.log attempt ok=0 policy_added=0
+  mapfile -t missing < <(missing_packages)
+  if [ ${#missing[@]} = 0 ]; then
+    say "packages already installed"
+    return 0
+  fi
+  say "apt-get install ${missing[*]} (log: $log)"
+  if [ ! -e /usr/sbin/policy-rc.d ] && [ ! -L /usr/sbin/policy-rc.d ]; then
+    # Keep the packages' scripts from starting daemons of their own (removed below, or on exit).
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
     policy_added=1
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   fi
-  export DEBIAN_FRONTEND=noninteractive
-  local ok=0
-  for attempt in 1 2 3; do # a transient "failed to read archive" was seen once
-    if apt-get update >"$TB/logs/apt.log" 2>&1 &&
-      apt-get install -y "${missing[@]}" >>"$TB/logs/apt.log" 2>&1; then
-      ok=1; break
+  : >"$log"
+  for attempt in 1 2 3; do # transient mirror errors ("failed to read archive") happen
+    if DEBIAN_FRONTEND=noninteractive apt-get update >>"$log" 2>&1 &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -o Dpkg::Options::=--force-confold \
+        "${missing[@]}" >>"$log" 2>&1; then
+      ok=1
+      break
     fi
-    say "apt-get failed (attempt $attempt), retrying"; sleep 3
+    say "apt-get failed (attempt $attempt of 3)"
+    [ "$attempt" = 3 ] || sleep 5
   done
-  [ $policy_added = 1 ] && rm -f /usr/sbin/policy-rc.d
-  [ $ok = 1 ] || { tail -20 "$TB/logs/apt.log" >&2; die "apt-get install failed"; }
-  say "packages installed"
+  if [ "$policy_added" = 1 ]; then
+    rm -f /usr/sbin/policy-rc.d
+    trap - EXIT
+  fi
+  if [ "$ok" = 1 ]; then
+    say "packages installed"
+    return 0
+  fi
+  tail -n 25 "$log" >&2
+  die "apt-get install failed (log: $log)"
+}
+
+# ----------------------------------------------------------------------------- health
+munge_works() { munge -n 2>/dev/null | unmunge >/dev/null 2>&1; }
+node_state() { with_env sinfo -h -N -n "$NODE" -o %t 2>/dev/null; }
+# idle, or busy with jobs (a reuse must not fail because a test is running); "*" = not responding
+node_usable() { case "$(node_state)" in idle | mix | alloc | comp) return 0 ;; *) return 1 ;; esac; }
+links_in_place() {
+  [ "$(readlink /etc/slurm/slurm.conf)" = "$TB/etc/slurm.conf" ] &&
+    [ "$(readlink /etc/slurm/oci.conf)" = "$TB/etc/oci.conf" ]
+}
+bed_healthy() {
+  { [ ! -f "$PIDS/munged.pid" ] || recorded_alive munged; } &&
+    recorded_alive slurmctld && recorded_alive "slurmd-$NODE" &&
+    [ -f "$RUN/podman.ok" ] && [ -f "$TB/env.sh" ] &&
+    { [ "$WITH_DOCKER" != 1 ] || { recorded_alive dockerd && [ -f "$RUN/docker.ok" ]; }; } &&
+    cmp -s "$TB/etc/slurm.conf" <(desired_slurm_conf) && links_in_place && node_usable
 }
 
 # ----------------------------------------------------------------------------- up
-slurm_healthy() {
-  recorded_alive slurmctld && recorded_alive "slurmd-$NODE" &&
-    [ "$(with_env sinfo -h -N -n "$NODE" -o %t 2>/dev/null)" = idle ]
-}
-bed_healthy() {
-  slurm_healthy && [ -f "$TB/images.done" ] && { [ "$WITH_DOCKER" != 1 ] || recorded_alive dockerd; } &&
-    cmp -s "$TB/etc/slurm.conf" <(desired_slurm_conf)
+make_dirs() {
+  mkdir -p "$TB"/{etc,logs,bundle,containers,docker,backup} "$PIDS" \
+    "$TB/slurm"/{state,log,run,"spool/$NODE"}
+  install -d -m 1777 "$TB/oci-root" # runc's state directory: the job user runs runc
 }
 
 start_munged() {
-  recorded_alive munged && return 0
-  if munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
-    say "munged already running: reusing it (not recorded, never stopped by the bed)"
-    return
+  if munge_works; then
+    if recorded_alive munged; then return 0; fi
+    say "munged already running: reusing it (not recorded, so never stopped by the bed)"
+    return 0
   fi
+  if recorded_alive munged; then die "the bed's munged is running but does not answer (see /var/log/munge/munged.log)"; fi
+  rm -f "$PIDS/munged.pid"
   if [ ! -s /etc/munge/munge.key ]; then
     mungekey -c -k /etc/munge/munge.key
     chown munge:munge /etc/munge/munge.key && chmod 400 /etc/munge/munge.key
   fi
   install -d -o munge -g munge -m 755 /run/munge
-  runuser -u munge -- env -i PATH="$CLEAN_PATH" /usr/sbin/munged --num-threads=4
-  wait_for 10 test -s /run/munge/munged.pid || die "munged did not start (see /var/log/munge/munged.log)"
-  record_pid munged "$(cat /run/munge/munged.pid)"
+  rm -f /run/munge/munged.pid
+  (close_fds && exec runuser -u munge -- env -i PATH="$CLEAN_PATH" /usr/sbin/munged --num-threads=4) \
+    </dev/null >>"$TB/logs/munged.out" 2>&1 || { tail_logs "$TB/logs/munged.out" /var/log/munge/munged.log; die "munged did not start"; }
+  wait_for 10 munge_works || { tail_logs /var/log/munge/munged.log; die "munged does not answer"; }
+  record_daemon munged "$(cat /run/munge/munged.pid)" munged
   say "munged started"
 }
 
-link_into_etc() { # file in $TB/etc -> /etc/slurm/<name>, backing up a real file once
-  local name=$1 target=/etc/slurm/$1
-  mkdir -p /etc/slurm "$TB/backup"
-  if [ -e "$target" ] && [ ! -L "$target" ] && [ ! -e "$TB/backup/$name" ]; then
-    mv "$target" "$TB/backup/$name"
-  fi
-  ln -sfn "$TB/etc/$name" "$target"
+record_daemon() { # name pid expected-comm
+  [ "$(cat "/proc/$2/comm" 2>/dev/null)" = "$3" ] || die "pid '$2' from $1's pid file is not a running $3"
+  record_pid "$1" "$2"
 }
 
 desired_slurm_conf() {
@@ -121,54 +193,81 @@ AuthAltParameters=jwt_key=$TB/slurm/state/jwt_hs256.key
 EOF
 }
 
+link_into_etc() { # name: /etc/slurm/<name> -> $TB/etc/<name>; a real file there is kept in $TB/backup
+  local name=$1 target=/etc/slurm/$1
+  [ "$(readlink "$target")" = "$TB/etc/$name" ] && return 0
+  mkdir -p /etc/slurm
+  if [ -e "$target" ] && [ ! -L "$target" ]; then
+    [ ! -e "$TB/backup/$name" ] || die "$target is a real file and $TB/backup/$name already holds one: sort it out by hand"
+    mv "$target" "$TB/backup/$name"
+    say "$target backed up to $TB/backup/$name"
+  fi
+  # A symlink that is not ours belongs to another bed (another TESTBED_DIR) and is replaced.
+  ln -sfn "$TB/etc/$name" "$target"
+}
+
 write_slurm_config() {
   local sl=$TB/slurm
-  mkdir -p "$TB/etc" "$sl/state" "$sl/log" "$sl/run" "$sl/spool/$NODE"
-  install -d -m 1777 "$TB/oci-root"
-  # auth/jwt beside auth/munge: tokens (scontrol token) are signed with this key.
   if [ ! -s "$sl/state/jwt_hs256.key" ]; then
     head -c 32 /dev/urandom >"$sl/state/jwt_hs256.key" && chmod 600 "$sl/state/jwt_hs256.key"
   fi
   if ! cmp -s "$TB/etc/slurm.conf" <(desired_slurm_conf); then
-    desired_slurm_conf >"$TB/etc/slurm.conf"
+    desired_slurm_conf | write_file "$TB/etc/slurm.conf"
     # A running controller keeps its configuration: restart the bed's daemons to apply the new one.
     stop_recorded "slurmd-$NODE"
     stop_recorded slurmctld
   fi
-  # The compute side runs runc in "run" style; the sample a site would install, with our root.
-  sed "s#/run/slurm-oci#$TB/oci-root#g" "$REPO/samples/oci.conf" >"$TB/etc/oci.conf"
-  # Podman calls a runtime with almost no environment: the default path must lead here.
+  # The compute side: the sample oci.conf a site would install (runc, "run" style), with our
+  # runc root. crun is not used: it refuses this machine's hybrid cgroup v1/v2 layout.
+  sed "s#/run/slurm-oci#$TB/oci-root#g" "$REPO/samples/oci.conf" | write_file "$TB/etc/oci.conf"
+  grep -q "^RunTimeRun=\"/usr/sbin/runc --root=$TB/oci-root run --bundle %b %n.%u.%j.%s.%t\"" "$TB/etc/oci.conf" ||
+    die "samples/oci.conf no longer has the runc RunTimeRun line the bed expects"
+  # Podman calls a runtime with almost no environment: the default paths must lead here.
   link_into_etc slurm.conf
   link_into_etc oci.conf
 }
 
 start_slurm() {
-  local sl=$TB/slurm senv=(env -i PATH="$CLEAN_PATH" LANG=C.UTF-8 SLURM_CONF="$TB/etc/slurm.conf")
-  # slurmd's environment leaks into the oci.conf commands: start the daemons with a clean one.
+  local sl=$TB/slurm
+  # slurmd's environment leaks into the oci.conf commands: start both with a clean one.
+  local senv=(env -i PATH="$CLEAN_PATH" SLURM_CONF="$TB/etc/slurm.conf")
   if ! recorded_alive slurmctld; then
     rm -f "$sl/run/slurmctld.pid"
-    "${senv[@]}" slurmctld -i
-    wait_for 15 test -s "$sl/run/slurmctld.pid" || { tail -5 "$sl/log/slurmctld.log" >&2; die "slurmctld did not start"; }
-    record_pid slurmctld "$(cat "$sl/run/slurmctld.pid")"
+    (close_fds && exec "${senv[@]}" slurmctld -i) </dev/null >>"$TB/logs/slurmctld.out" 2>&1 ||
+      { tail_logs "$TB/logs/slurmctld.out" "$sl/log/slurmctld.log"; die "slurmctld did not start"; }
+    wait_for 15 test -s "$sl/run/slurmctld.pid" || { tail_logs "$sl/log/slurmctld.log"; die "slurmctld wrote no pid file"; }
+    record_daemon slurmctld "$(cat "$sl/run/slurmctld.pid")" slurmctld
+    say "slurmctld started (port $CTLD_PORT)"
   fi
   if ! recorded_alive "slurmd-$NODE"; then
     rm -f "$sl/run/slurmd-$NODE.pid"
-    "${senv[@]}" slurmd -N "$NODE"
-    wait_for 15 test -s "$sl/run/slurmd-$NODE.pid" || { tail -5 "$sl/log/slurmd-$NODE.log" >&2; die "slurmd did not start"; }
-    record_pid "slurmd-$NODE" "$(cat "$sl/run/slurmd-$NODE.pid")"
+    (close_fds && exec "${senv[@]}" slurmd -N "$NODE") </dev/null >>"$TB/logs/slurmd.out" 2>&1 ||
+      { tail_logs "$TB/logs/slurmd.out" "$sl/log/slurmd-$NODE.log"; die "slurmd did not start"; }
+    wait_for 15 test -s "$sl/run/slurmd-$NODE.pid" || { tail_logs "$sl/log/slurmd-$NODE.log"; die "slurmd wrote no pid file"; }
+    record_daemon "slurmd-$NODE" "$(cat "$sl/run/slurmd-$NODE.pid")" slurmd
+    say "slurmd started (node $NODE, port $SLURMD_PORT)"
   fi
-  node_idle() { [ "$(with_env sinfo -h -N -n "$NODE" -o %t)" = idle ]; }
-  if ! wait_for 60 node_idle; then
-    with_env sinfo -N >&2 || true
-    tail -5 "$sl/log/slurmctld.log" "$sl/log/slurmd-$NODE.log" >&2
-    die "node $NODE did not become idle"
-  fi
+  local end=$(($(date +%s) + 60)) resumed=0 state
+  until node_usable; do
+    state=$(node_state || true)
+    if [ $resumed = 0 ] && [[ $state =~ ^(drain|drng|down)$ ]]; then
+      # A node drained by an earlier run (e.g. a step that could not be killed) comes back.
+      with_env scontrol update NodeName="$NODE" State=RESUME >/dev/null 2>&1 || true
+      resumed=1
+    fi
+    if [ "$(date +%s)" -ge "$end" ]; then
+      with_env sinfo -N >&2 || true
+      tail_logs "$sl/log/slurmctld.log" "$sl/log/slurmd-$NODE.log"
+      die "node $NODE is not idle after 60 s (state '${state:-none}')"
+    fi
+    sleep 0.1
+  done
   say "slurm up: $(with_env sinfo -h -N -o '%N %t' | tr '\n' ' ')"
 }
 
 build_bundle() {
-  local b=$TB/bundle
-  [ -f "$b/config.json" ] && [ -x "$b/rootfs/bin/busybox" ] && [ -s "$TB/busybox-rootfs.tar" ] && return
+  local b=$TB/bundle applet
+  if [ -f "$b/config.json" ] && [ -x "$b/rootfs/bin/busybox" ] && [ -s "$TB/busybox-rootfs.tar" ]; then return 0; fi
   rm -rf "$b" && mkdir -p "$b"/rootfs/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,root}
   cp /bin/busybox "$b/rootfs/bin/busybox"
   for applet in $("$b/rootfs/bin/busybox" --list-full); do
@@ -178,31 +277,33 @@ build_bundle() {
   echo 'root:x:0:0:root:/root:/bin/sh' >"$b/rootfs/etc/passwd"
   echo 'root:x:0:' >"$b/rootfs/etc/group"
   chmod 1777 "$b/rootfs/tmp"
-  (cd "$b" && runc spec && jq '.process.terminal=false | .process.args=["/bin/sh"]' config.json >c.json && mv c.json config.json)
+  (cd "$b" && runc spec && jq '.process.terminal = false | .process.args = ["/bin/sh"]' config.json >c.json && mv c.json config.json)
   chmod -R a+rX "$b"
-  tar -C "$b/rootfs" -cf "$TB/busybox-rootfs.tar" .
+  tar -C "$b/rootfs" -cf "$TB/busybox-rootfs.tar.tmp" . && mv "$TB/busybox-rootfs.tar.tmp" "$TB/busybox-rootfs.tar"
   chmod 644 "$TB/busybox-rootfs.tar"
   say "busybox bundle built at $b"
 }
 
-ulimit_for_engines() { # no CAP_SYS_RESOURCE here: the engines' default rlimits fail with EPERM
-  NOFILE=$(ulimit -Hn); [ "$NOFILE" = unlimited ] && NOFILE=65536; [ "$NOFILE" -gt 65536 ] && NOFILE=65536
-  NPROC=$(ulimit -Hu); [ "$NPROC" = unlimited ] && NPROC=16384; [ "$NPROC" -gt 16384 ] && NPROC=16384
-  return 0
+engine_ulimits() { # no CAP_SYS_RESOURCE here: the engines' default rlimits (1048576) fail with EPERM
+  NOFILE=$(ulimit -Hn); [ "$NOFILE" = unlimited ] && NOFILE=65536; [ "$NOFILE" -le 65536 ] || NOFILE=65536
+  NPROC=$(ulimit -Hu); [ "$NPROC" = unlimited ] && NPROC=16384; [ "$NPROC" -le 16384 ] || NPROC=16384
 }
 
+podman_gone() { ! with_env podman container exists "$1"; }
+
 setup_podman() {
-  local c=$TB/containers
+  local c=$TB/containers out id
+  rm -f "$RUN/podman.ok"
   mkdir -p "$c/storage" "$c/run"
-  ulimit_for_engines
-  cat >"$c/storage.conf" <<EOF
+  engine_ulimits
+  write_file "$c/storage.conf" <<EOF
 [storage]
 driver = "vfs"
 graphroot = "$c/storage"
 runroot = "$c/run"
 EOF
-  # runc, not crun: crun refuses this machine's hybrid cgroups and we leave cgroups alone.
-  cat >"$c/containers.conf" <<EOF
+  # No container network backend is installed: host network. runc, not crun (hybrid cgroups).
+  write_file "$c/containers.conf" <<EOF
 [containers]
 netns = "host"
 cgroupns = "host"
@@ -213,18 +314,31 @@ cgroup_manager = "cgroupfs"
 events_logger = "file"
 events_logfile_path = "$c/events.log"
 EOF
-  if ! with_env podman image exists localhost/busybox; then
-    with_env podman import -q "$TB/busybox-rootfs.tar" localhost/busybox >/dev/null
-    say "podman image localhost/busybox imported"
+  if ! with_env podman image exists "$IMAGE"; then
+    with_env podman import -q "$TB/busybox-rootfs.tar" "$IMAGE" >/dev/null
+    say "podman image $IMAGE imported"
   fi
+  # Both removal paths must find this storage: podman run --rm removes the container itself,
+  # and conmon's exit command ("podman container cleanup --rm", which gets --root/--runroot and
+  # CONTAINERS_CONF from podman) removes a detached one.
+  out=$(with_env podman run --rm --name "testbed-check-$$" "$IMAGE" echo podman-ok 2>&1) ||
+    { echo "$out" >&2; die "podman run failed"; }
+  [ "$out" = podman-ok ] || { echo "$out" >&2; die "podman run printed something else than podman-ok"; }
+  podman_gone "testbed-check-$$" || die "podman run --rm left its container behind"
+  id=$(with_env podman run -d --rm "$IMAGE" true)
+  wait_for 10 podman_gone "$id" || die "conmon's cleanup did not remove detached container $id"
+  touch "$RUN/podman.ok"
+  say "podman ok (runc, vfs, host network)"
 }
 
 start_dockerd() {
-  local d=$TB/docker
+  local d=$TB/docker out
+  rm -f "$RUN/docker.ok"
   mkdir -p "$d/data" "$d/exec"
-  ulimit_for_engines
+  engine_ulimits
   if ! recorded_alive dockerd; then
-    cat >"$d/daemon.json" <<EOF
+    # deprecated-key-path: dockerd 20.10 would otherwise create /etc/docker/key.json.
+    write_file "$d/daemon.json" <<EOF
 {
   "iptables": false, "ip6tables": false, "ip-forward": false, "ip-masq": false,
   "bridge": "none",
@@ -232,85 +346,137 @@ start_dockerd() {
   "data-root": "$d/data",
   "exec-root": "$d/exec",
   "pidfile": "$d/dockerd.pid",
+  "deprecated-key-path": "$d/key.json",
   "hosts": ["unix://$d/docker.sock"],
   "default-ulimits": {"nofile": {"Name": "nofile", "Hard": $NOFILE, "Soft": $NOFILE}}
 }
 EOF
     rm -f "$d/dockerd.pid"
-    env -i PATH="$CLEAN_PATH" HOME=/root setsid dockerd --config-file "$d/daemon.json" >"$TB/logs/dockerd.log" 2>&1 </dev/null &
-    wait_for 60 test -s "$d/dockerd.pid" || { tail -5 "$TB/logs/dockerd.log" >&2; die "dockerd did not start"; }
-    record_pid dockerd "$(cat "$d/dockerd.pid")"
-    wait_for 60 env DOCKER_HOST="unix://$d/docker.sock" "$DOCKER_CLI" version || { tail -5 "$TB/logs/dockerd.log" >&2; die "dockerd does not answer"; }
+    # After a dockerd crash its containerd dies too (parent-death signal) but may linger as a
+    # zombie: PID 1 here reaps late. dockerd then takes it for a live containerd ("containerd is
+    # still running"), waits for its socket and gives up. A stale pid file must go.
+    local cpid
+    cpid=$(cat "$d/exec/containerd/containerd.pid" 2>/dev/null || true)
+    if [ -n "$cpid" ] && { [ -z "$(starttime "$cpid")" ] || [ "$(cat "/proc/$cpid/comm" 2>/dev/null)" != containerd ]; }; then
+      rm -f "$d/exec/containerd/containerd.pid"
+    fi
+    (close_fds && exec env -i PATH="$CLEAN_PATH" HOME=/root setsid dockerd --config-file "$d/daemon.json") \
+      </dev/null >>"$TB/logs/dockerd.log" 2>&1 &
+    wait_for 60 test -s "$d/dockerd.pid" || { tail_logs "$TB/logs/dockerd.log"; die "dockerd did not start"; }
+    record_daemon dockerd "$(cat "$d/dockerd.pid")" dockerd
+    wait_for 60 env DOCKER_HOST="unix://$d/docker.sock" "$DOCKER_CLI" version ||
+      { tail_logs "$TB/logs/dockerd.log"; die "dockerd does not answer"; }
+    # dockerd runs a containerd of its own; recorded too, in case dockerd dies without stopping it.
+    if [ -s "$d/exec/containerd/containerd.pid" ]; then
+      record_daemon containerd "$(cat "$d/exec/containerd/containerd.pid")" containerd
+    fi
     say "dockerd started"
   fi
-  if ! with_env "$DOCKER_CLI" image inspect localhost/busybox >/dev/null 2>&1; then
-    with_env "$DOCKER_CLI" import "$TB/busybox-rootfs.tar" localhost/busybox >/dev/null
-    say "docker image localhost/busybox imported"
+  if ! with_env "$DOCKER_CLI" image inspect "$IMAGE" >/dev/null 2>&1; then
+    with_env "$DOCKER_CLI" import "$TB/busybox-rootfs.tar" "$IMAGE" >/dev/null
+    say "docker image $IMAGE imported"
   fi
+  out=$(with_env "$DOCKER_CLI" run --rm --net=none "$IMAGE" echo docker-ok 2>&1) ||
+    { echo "$out" >&2; die "docker run failed"; }
+  [ "$out" = docker-ok ] || { echo "$out" >&2; die "docker run printed something else than docker-ok"; }
+  touch "$RUN/docker.ok"
+  say "docker ok (vfs, no bridge, --net=none)"
 }
 
 cmd_up() {
   need_root
-  [ "${1:-}" = --docker ] && WITH_DOCKER=1
-  mkdir -p "$PIDS" "$TB/logs"
+  local arg
+  for arg in "$@"; do
+    case "$arg" in
+    --docker) WITH_DOCKER=1 ;;
+    *) die "up: unknown argument '$arg' (only --docker)" ;;
+    esac
+  done
   if bed_healthy; then
     say "reusing the healthy test bed in $TB"
     return 0
   fi
-  command -v slurmctld >/dev/null && command -v podman >/dev/null && command -v runc >/dev/null &&
-    { [ "$WITH_DOCKER" != 1 ] || command -v dockerd >/dev/null; } || cmd_install
+  [ -z "$(missing_packages)" ] || cmd_install
+  make_dirs
   start_munged
   write_slurm_config
   start_slurm
   build_bundle
   setup_podman
-  [ "$WITH_DOCKER" = 1 ] && start_dockerd
-  client_env | sed 's/^/export /' >"$TB/env.sh"
-  touch "$TB/images.done"
-  say "test bed up in $TB (source $TB/env.sh)"
+  if [ "$WITH_DOCKER" = 1 ]; then start_dockerd; fi
+  client_env | sed 's/^/export /' | write_file "$TB/env.sh"
+  say "test bed up in $TB (source $TB/env.sh, or: $0 env)"
 }
 
 # ----------------------------------------------------------------------------- down
+no_jobs() { [ -z "$(with_env squeue -h -o %i 2>/dev/null)" ]; }
+
 cmd_down() {
   need_root
+  local jobs=() ids id name target
   if recorded_alive slurmctld; then
-    local jobs
-    jobs=$(with_env squeue -h -o %i 2>/dev/null || true)
-    if [ -n "$jobs" ]; then
-      with_env scancel $jobs 2>/dev/null || true
-      wait_for 10 test -z "$(with_env squeue -h 2>/dev/null)" || true
+    mapfile -t jobs < <(with_env squeue -h -o %i 2>/dev/null || true)
+    if [ ${#jobs[@]} -gt 0 ]; then
+      say "cancelling jobs ${jobs[*]}"
+      with_env scancel "${jobs[@]}" 2>/dev/null || true
+      wait_for 3 no_jobs || true # plain jobs end at once; container steps may not (below)
     fi
   fi
-  if [ -f "$TB/containers/containers.conf" ] && command -v podman >/dev/null; then
+  # A cancelled "srun --container" step stays COMPLETING until its container exits (scancel
+  # does not reach a container whose PID 1 is e.g. sleep). Force-delete what is left under the
+  # bed's runc root, then the steps finish.
+  if [ -d "$TB/oci-root" ]; then
+    for id in $(runc --root="$TB/oci-root" list -q 2>/dev/null); do
+      say "deleting leftover container $id"
+      runc --root="$TB/oci-root" delete --force "$id" 2>/dev/null || true
+    done
+  fi
+  if [ ${#jobs[@]} -gt 0 ]; then wait_for 10 no_jobs || say "jobs still listed: $(with_env squeue -h -o '%i %T' | tr '\n' ' ')"; fi
+  if [ -f "$TB/containers/containers.conf" ]; then
     with_env podman rm -a -f -t 0 >/dev/null 2>&1 || true
   fi
   if recorded_alive dockerd; then
-    local ids
-    ids=$(with_env "$DOCKER_CLI" ps -aq 2>/dev/null || true)
-    [ -n "$ids" ] && with_env "$DOCKER_CLI" rm -f $ids >/dev/null 2>&1 || true
+    mapfile -t ids < <(with_env "$DOCKER_CLI" ps -aq 2>/dev/null || true)
+    if [ ${#ids[@]} -gt 0 ]; then with_env "$DOCKER_CLI" rm -f "${ids[@]}" >/dev/null 2>&1 || true; fi
   fi
-  for daemon in "slurmd-$NODE" slurmctld dockerd munged; do stop_recorded "$daemon"; done
-  rm -f "$TB/images.done" "$TB/env.sh"
+  for name in "slurmd-$NODE" slurmctld dockerd containerd munged; do stop_recorded "$name"; done
+  rm -rf "$PIDS" "$RUN/podman.ok" "$RUN/docker.ok" "$TB/env.sh"
   for name in slurm.conf oci.conf; do
-    if [ -L "/etc/slurm/$name" ] && [ "$(readlink "/etc/slurm/$name")" = "$TB/etc/$name" ]; then
-      rm -f "/etc/slurm/$name"
+    target=/etc/slurm/$name
+    if [ "$(readlink "$target")" = "$TB/etc/$name" ]; then rm -f "$target"; fi
+    if [ -e "$TB/backup/$name" ]; then
+      if [ -e "$target" ] || [ -L "$target" ]; then
+        say "$target is not the bed's any more: leaving it, the original stays in $TB/backup/$name"
+      else
+        mv "$TB/backup/$name" "$target"
+        say "$target restored"
+      fi
     fi
-    if [ -e "$TB/backup/$name" ]; then mv "$TB/backup/$name" "/etc/slurm/$name"; fi
   done
-  say "test bed down"
+  say "test bed down (images and storage kept in $TB)"
 }
 
 # ----------------------------------------------------------------------------- status
 cmd_status() {
-  local healthy=0
-  for f in "$PIDS"/*.pid; do
-    [ -e "$f" ] || continue
-    local name; name=$(basename "$f" .pid)
-    if recorded_alive "$name"; then echo "$name: running ($(cut -d' ' -f1 "$f"))"; else echo "$name: dead"; healthy=1; fi
+  local rc=0 f name pid
+  for name in munged slurmctld "slurmd-$NODE" dockerd containerd; do
+    f=$PIDS/$name.pid
+    if [ ! -f "$f" ]; then
+      case "$name" in
+      munged) if munge_works; then echo "munged: not the bed's, answering"; else echo "munged: NOT ANSWERING"; rc=1; fi ;;
+      slurmctld | slurmd-*) echo "$name: not started"; rc=1 ;;
+      esac
+      continue
+    fi
+    read -r pid _ <"$f"
+    if recorded_alive "$name"; then echo "$name: alive (pid $pid)"; else echo "$name: DEAD (pid $pid)"; rc=1; fi
   done
-  with_env sinfo -N 2>/dev/null || healthy=1
-  slurm_healthy || healthy=1
-  return $healthy
+  if [ "$rc" = 0 ] && ! links_in_place; then echo "/etc/slurm/{slurm,oci}.conf: not linked to $TB/etc"; rc=1; fi
+  echo "sinfo:"
+  with_env sinfo -N 2>&1 || rc=1
+  node_usable || rc=1
+  if [ "$rc" = 0 ]; then echo "healthy"; else echo "NOT healthy"; fi
+  return "$rc"
 }
 
 case "${1:-}" in
@@ -319,5 +485,5 @@ up) shift; cmd_up "$@" ;;
 down) cmd_down ;;
 status) cmd_status ;;
 env) client_env ;;
-*) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+*) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
