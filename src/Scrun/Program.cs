@@ -17,6 +17,12 @@ internal static class Program
                 return 1;
             case CommandLineOutcome.Help help:
                 return help.ParseResult.Invoke();
+            case CommandLineOutcome.Run { Verb: AnchorOptions } anchor:
+                // The anchor's stderr is the container's: its log goes to --log only.
+                using (var log = ScrunLogging.ForAnchor())
+                {
+                    return AnchorVerb.Run(log, stderr);
+                }
             case CommandLineOutcome.Run run:
                 using (var log = ScrunLogging.Create(run.Global, stderr))
                 {

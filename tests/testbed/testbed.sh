@@ -21,6 +21,7 @@ WITH_DOCKER=${TESTBED_DOCKER:-0}
 HERE=$(dirname "$(readlink -f "$0")")
 REPO=$(cd "$HERE/../.." && pwd)
 CLEAN_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+SCRUN=${TESTBED_SCRUN:-$REPO/artifacts/publish/scrun/scrun} # the runtime "scrun" of Podman and Docker
 DOCKER_CLI=/usr/bin/docker # /usr/local/bin/docker may be a newer CLI that does not match dockerd
 IMAGE=localhost/busybox
 RUN=$TB/run
@@ -144,7 +145,8 @@ bed_healthy() {
   { [ ! -f "$PIDS/munged.pid" ] || recorded_alive munged; } &&
     recorded_alive slurmctld && recorded_alive "slurmd-$NODE" &&
     [ -f "$RUN/podman.ok" ] && [ -f "$TB/env.sh" ] &&
-    { [ "$WITH_DOCKER" != 1 ] || { recorded_alive dockerd && [ -f "$RUN/docker.ok" ]; }; } &&
+    { [ "$WITH_DOCKER" != 1 ] || { recorded_alive dockerd && [ -f "$RUN/docker.ok" ] && cmp -s "$TB/docker/daemon.json" <(engine_ulimits && docker_config); }; } &&
+    grep -qF "scrun = [\"$SCRUN\"]" "$TB/containers/containers.conf" 2>/dev/null &&
     cmp -s "$TB/etc/slurm.conf" <(desired_slurm_conf) && links_in_place && node_usable
 }
 
@@ -313,6 +315,9 @@ runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 events_logfile_path = "$c/events.log"
+runtime_supports_json = ["scrun"]
+[engine.runtimes]
+scrun = ["$SCRUN"]
 EOF
   if ! with_env podman image exists "$IMAGE"; then
     with_env podman import -q "$TB/busybox-rootfs.tar" "$IMAGE" >/dev/null
@@ -331,26 +336,37 @@ EOF
   say "podman ok (runc, vfs, host network)"
 }
 
+# deprecated-key-path: dockerd 20.10 would otherwise create /etc/docker/key.json. The runtime
+# "scrun" is the project's published binary (docker run --runtime scrun).
+docker_config() {
+  cat <<EOF
+{
+  "iptables": false, "ip6tables": false, "ip-forward": false, "ip-masq": false,
+  "bridge": "none",
+  "storage-driver": "vfs",
+  "data-root": "$TB/docker/data",
+  "exec-root": "$TB/docker/exec",
+  "pidfile": "$TB/docker/dockerd.pid",
+  "deprecated-key-path": "$TB/docker/key.json",
+  "hosts": ["unix://$TB/docker/docker.sock"],
+  "default-ulimits": {"nofile": {"Name": "nofile", "Hard": $NOFILE, "Soft": $NOFILE}},
+  "runtimes": {"scrun": {"path": "$SCRUN"}}
+}
+EOF
+}
+
 start_dockerd() {
   local d=$TB/docker out
   rm -f "$RUN/docker.ok"
   mkdir -p "$d/data" "$d/exec"
   engine_ulimits
+  if recorded_alive dockerd && ! cmp -s "$d/daemon.json" <(docker_config); then
+    say "daemon.json changed: restarting the bed's dockerd"
+    stop_recorded dockerd
+    stop_recorded containerd
+  fi
   if ! recorded_alive dockerd; then
-    # deprecated-key-path: dockerd 20.10 would otherwise create /etc/docker/key.json.
-    write_file "$d/daemon.json" <<EOF
-{
-  "iptables": false, "ip6tables": false, "ip-forward": false, "ip-masq": false,
-  "bridge": "none",
-  "storage-driver": "vfs",
-  "data-root": "$d/data",
-  "exec-root": "$d/exec",
-  "pidfile": "$d/dockerd.pid",
-  "deprecated-key-path": "$d/key.json",
-  "hosts": ["unix://$d/docker.sock"],
-  "default-ulimits": {"nofile": {"Name": "nofile", "Hard": $NOFILE, "Soft": $NOFILE}}
-}
-EOF
+    docker_config | write_file "$d/daemon.json"
     rm -f "$d/dockerd.pid"
     # After a dockerd crash its containerd dies too (parent-death signal) but may linger as a
     # zombie: PID 1 here reaps late. dockerd then takes it for a live containerd ("containerd is

@@ -17,3 +17,9 @@ public sealed record CheckOptions : VerbOptions
 {
     public override string Verb => "check";
 }
+
+/// <summary>The hidden verb <c>create</c> starts the container's anchor with (parameters come in its environment).</summary>
+public sealed record AnchorOptions : VerbOptions
+{
+    public override string Verb => "__anchor";
+}

@@ -113,6 +113,8 @@ public sealed class ScrunCommandLine
         AddInformational("version", "Print the version of scrun and of the OCI spec", new VersionOptions());
         AddInformational("features", "Print the OCI features document (JSON)", new FeaturesOptions());
         AddInformational("check", "Check slurm.conf, MUNGE and every controller, and say what is wrong", new CheckOptions(), "doctor");
+        var anchor = new Command("__anchor", "Runs a container's anchor (started by create)") { Hidden = true };
+        Register(anchor, _ => new AnchorOptions());
     }
 
     public CommandLineOutcome Parse(IReadOnlyList<string> args)

@@ -8,6 +8,31 @@ namespace Scrun.Logging;
 /// <summary>Builds the process's logger from the global flags: stderr always, plus <c>--log FILE</c>.</summary>
 internal static class ScrunLogging
 {
+    /// <summary>
+    /// The anchor's logger: the --log file that create was given (from the launch parameters),
+    /// never stderr, which belongs to the container.
+    /// </summary>
+    public static Logger ForAnchor()
+    {
+        var text = Environment.GetEnvironmentVariable(Containers.Anchor.AnchorLaunch.EnvironmentVariable);
+        Containers.Anchor.AnchorLaunch? launch = null;
+        try
+        {
+            launch = text is null ? null : System.Text.Json.JsonSerializer.Deserialize(text, Containers.Anchor.ControlJsonContext.Default.AnchorLaunch);
+        }
+        catch (System.Text.Json.JsonException)
+        {
+        }
+        var options = new GlobalOptions
+        {
+            LogFile = launch?.LogFile,
+            LogFormat = launch?.JsonLog == true ? LogFormat.Json : LogFormat.Text,
+            Debug = launch?.Debug ?? false,
+            Verbosity = launch?.Verbosity ?? 0,
+        };
+        return Create(options, TextWriter.Null);
+    }
+
     public static Logger Create(GlobalOptions options, TextWriter stderr)
     {
         var level = options switch

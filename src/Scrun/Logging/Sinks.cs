@@ -21,7 +21,7 @@ internal sealed class StderrSink(TextWriter stderr) : ILogEventSink
 }
 
 /// <summary>Appends formatted events to a file, flushing each one: the process may be killed at any time.</summary>
-internal sealed class AppendFileSink : ILogEventSink, IDisposable
+internal sealed partial class AppendFileSink : ILogEventSink, IDisposable
 {
     private readonly StreamWriter _writer;
     private readonly ITextFormatter _formatter;
@@ -29,10 +29,19 @@ internal sealed class AppendFileSink : ILogEventSink, IDisposable
 
     public AppendFileSink(string path, ITextFormatter formatter)
     {
-        var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+        // O_APPEND: create and the anchor write the same file; each line must land at its end.
+        var fd = OpenForAppend(path, 0x1 /* O_WRONLY */ | 0x40 /* O_CREAT */ | 0x400 /* O_APPEND */ | 0x80000 /* O_CLOEXEC */, 0x1A4 /* 0644 */);
+        if (fd < 0)
+        {
+            throw new IOException(System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(System.Runtime.InteropServices.Marshal.GetLastPInvokeError()));
+        }
+        var stream = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true), FileAccess.Write, bufferSize: 0);
         _writer = new StreamWriter(stream, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
         _formatter = formatter;
     }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8)]
+    private static partial int OpenForAppend(string path, int flags, int mode);
 
     public void Emit(LogEvent logEvent)
     {

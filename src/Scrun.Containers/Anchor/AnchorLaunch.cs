@@ -1,0 +1,30 @@
+namespace Scrun.Containers.Anchor;
+
+/// <summary>What <c>create</c> hands the anchor process it starts (as JSON in its environment).</summary>
+public sealed record AnchorLaunch
+{
+    public const string EnvironmentVariable = "SCRUN_ANCHOR_LAUNCH";
+
+    /// <summary>The hidden verb that runs an anchor.</summary>
+    public const string Verb = "__anchor";
+
+    public required string Root { get; init; }
+
+    public required string Id { get; init; }
+
+    public required string Bundle { get; init; }
+
+    public string? PidFile { get; init; }
+
+    public string? ConsoleSocket { get; init; }
+
+    public string? LogFile { get; init; }
+
+    public bool JsonLog { get; init; }
+
+    public bool Debug { get; init; }
+
+    public int Verbosity { get; init; }
+
+    public string? SlurmConf { get; init; }
+}

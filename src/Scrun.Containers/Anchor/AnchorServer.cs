@@ -1,0 +1,132 @@
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using Serilog;
+
+namespace Scrun.Containers.Anchor;
+
+/// <summary>
+/// The anchor's socket: mode 0600, and only the container's owner (or root acting for it, as
+/// rootless engines and containerd do) may talk to it, checked with SO_PEERCRED.
+/// </summary>
+internal sealed class AnchorServer : IAsyncDisposable
+{
+    private const int MaxRequestLength = 4096;
+    private readonly ContainerPaths _paths;
+    private readonly uint _ownerUid;
+    private readonly Func<ControlRequest, CancellationToken, Task<ControlResponse>> _handle;
+    private readonly ILogger _log;
+    private readonly Socket _listener = new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _loop = Task.CompletedTask;
+
+    public AnchorServer(ContainerPaths paths, uint ownerUid, Func<ControlRequest, CancellationToken, Task<ControlResponse>> handle, ILogger log)
+    {
+        _paths = paths;
+        _ownerUid = ownerUid;
+        _handle = handle;
+        _log = log;
+    }
+
+    public void Start()
+    {
+        File.Delete(_paths.Socket);
+        AnchorSocket.WithEndPoint(_paths, endPoint =>
+        {
+            _listener.Bind(endPoint);
+            return true;
+        });
+        File.SetUnixFileMode(_paths.Socket, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        _listener.Listen(32);
+        _loop = AcceptAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync();
+        _listener.Dispose();
+        await _loop;
+        if (File.Exists(_paths.Socket))
+        {
+            File.Delete(_paths.Socket);
+        }
+        _stopping.Dispose();
+    }
+
+    private async Task AcceptAsync()
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket connection;
+            try
+            {
+                connection = await _listener.AcceptAsync(_stopping.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                return;
+            }
+            _ = ServeAsync(connection);
+        }
+    }
+
+    private async Task ServeAsync(Socket connection)
+    {
+        using (connection)
+        {
+            try
+            {
+                var peer = AnchorSocket.PeerUid(connection);
+                if (peer != _ownerUid && peer != 0)
+                {
+                    _log.Warning("refused a request from uid {Uid}: the container belongs to uid {Owner}", peer, _ownerUid);
+                    await ReplyAsync(connection, new ControlResponse { Error = "permission denied: the container belongs to another user" });
+                    return;
+                }
+                var request = await ReadRequestAsync(connection);
+                var response = request is null
+                    ? new ControlResponse { Error = "malformed request" }
+                    : await _handle(request, _stopping.Token);
+                await ReplyAsync(connection, response);
+            }
+            catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
+            {
+                _log.Debug("control connection ended early: {Reason}", e.Message);
+            }
+        }
+    }
+
+    private static async Task<ControlRequest?> ReadRequestAsync(Socket connection)
+    {
+        var buffer = new byte[MaxRequestLength];
+        var length = 0;
+        while (length < buffer.Length)
+        {
+            var read = await connection.ReceiveAsync(buffer.AsMemory(length), SocketFlags.None);
+            if (read == 0)
+            {
+                break;
+            }
+            length += read;
+            if (Array.IndexOf(buffer, (byte)'\n', length - read, read) >= 0)
+            {
+                break;
+            }
+        }
+        try
+        {
+            var line = Encoding.UTF8.GetString(buffer, 0, length).Split('\n')[0];
+            return JsonSerializer.Deserialize(line, ControlJsonContext.Default.ControlRequest);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static async Task ReplyAsync(Socket connection, ControlResponse response)
+    {
+        var line = JsonSerializer.Serialize(response, ControlJsonContext.Default.ControlResponse) + "\n";
+        await connection.SendAsync(Encoding.UTF8.GetBytes(line), SocketFlags.None);
+    }
+}

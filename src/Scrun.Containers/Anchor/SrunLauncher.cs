@@ -1,0 +1,87 @@
+using System.Diagnostics;
+
+namespace Scrun.Containers.Anchor;
+
+/// <summary>Everything the step's srun needs.</summary>
+public sealed record SrunLaunch(
+    string? SrunPath,
+    IReadOnlyList<string> SrunArgs,
+    uint JobId,
+    string JobName,
+    string ContainerId,
+    bool PassContainerId,
+    string Bundle,
+    bool Terminal,
+    IReadOnlyList<string> StepArguments,
+    IReadOnlyList<string> Args,
+    IReadOnlyDictionary<string, string> Environment,
+    string WorkingDirectory);
+
+/// <summary>
+/// Runs the container's step: <c>srun --jobid J --container BUNDLE [--container-id ID] [--pty] -- ARGS</c>.
+/// srun inherits the anchor's stdin, stdout and stderr, which are the container's; its
+/// environment is the container's own <c>process.env</c> (slurmstepd makes it the container's
+/// environment) plus what Slurm and scrun add.
+/// </summary>
+public static class SrunLauncher
+{
+    public static IReadOnlyList<string> Arguments(SrunLaunch launch)
+    {
+        var arguments = new List<string>(launch.SrunArgs)
+        {
+            $"--jobid={launch.JobId}",
+            $"--job-name={launch.JobName}",
+            $"--container={launch.Bundle}",
+        };
+        if (launch.PassContainerId)
+        {
+            arguments.Add($"--container-id={launch.ContainerId}");
+        }
+        if (launch.Terminal)
+        {
+            arguments.Add("--pty");
+        }
+        arguments.AddRange(launch.StepArguments);
+        arguments.Add("--");
+        arguments.AddRange(launch.Args);
+        return arguments;
+    }
+
+    public static Process Start(SrunLaunch launch)
+    {
+        var psi = new ProcessStartInfo(Resolve(launch.SrunPath))
+        {
+            UseShellExecute = false,
+            WorkingDirectory = launch.WorkingDirectory,
+        };
+        foreach (var argument in Arguments(launch))
+        {
+            psi.ArgumentList.Add(argument);
+        }
+        psi.Environment.Clear();
+        foreach (var (key, value) in launch.Environment)
+        {
+            psi.Environment[key] = value;
+        }
+        return Process.Start(psi) ?? throw new ContainerException("srun did not start");
+    }
+
+    /// <summary>oci.conf's SrunPath, else srun from the anchor's PATH, else the usual places.</summary>
+    public static string Resolve(string? configured)
+    {
+        if (!string.IsNullOrEmpty(configured))
+        {
+            return File.Exists(configured) ? configured : throw new ContainerException($"SrunPath={configured} (oci.conf) does not exist");
+        }
+        var path = Environment.GetEnvironmentVariable("PATH") ?? "";
+        foreach (var directory in path.Split(':', StringSplitOptions.RemoveEmptyEntries).Append("/usr/bin").Append("/usr/local/bin"))
+        {
+            var candidate = Path.Combine(directory, "srun");
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+        throw new ContainerException("srun not found in PATH, /usr/bin or /usr/local/bin: set SrunPath in oci.conf");
+    }
+}

@@ -1,0 +1,232 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Scrun.Containers.Anchor;
+using Scrun.Containers.Interop;
+using Scrun.Containers.Oci;
+using Scrun.Slurm;
+using Scrun.Slurm.Config;
+
+namespace Scrun.Containers;
+
+/// <summary>What create was asked for.</summary>
+public sealed record CreateRequest(
+    ContainerId Id,
+    string Bundle,
+    string? PidFile,
+    string? ConsoleSocket,
+    string? LogFile,
+    bool JsonLog,
+    bool Debug,
+    int Verbosity,
+    string? SlurmConf);
+
+/// <summary>
+/// The OCI verbs as the CLI performs them: create starts the container's anchor; the others ask
+/// it over its socket, or read state.json when it has gone.
+/// </summary>
+public sealed class ContainerLifecycle(string root)
+{
+    private static readonly TimeSpan s_anchorStartup = TimeSpan.FromSeconds(10);
+
+    public string Root { get; } = root;
+
+    private ContainerPaths Paths(ContainerId id) => new(Root, id);
+
+    public async Task CreateAsync(CreateRequest request, CancellationToken cancellation = default)
+    {
+        var bundle = Path.GetFullPath(request.Bundle);
+        BundleConfig.Load(bundle); // a broken bundle fails here, before anything is made
+        var paths = Paths(request.Id);
+        if (StateStore.Read(paths) is not null)
+        {
+            throw new ContainerException($"container \"{request.Id}\" already exists");
+        }
+        Mounts.DeleteTree(paths.Directory); // the remains of a create that died early
+        Directory.CreateDirectory(Root);
+        Directory.CreateDirectory(paths.Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+
+        Process anchor;
+        try
+        {
+            anchor = StartAnchor(new AnchorLaunch
+            {
+                Root = Root,
+                Id = request.Id.Value,
+                Bundle = bundle,
+                PidFile = request.PidFile is null ? null : Path.GetFullPath(request.PidFile),
+                ConsoleSocket = request.ConsoleSocket,
+                LogFile = request.LogFile,
+                JsonLog = request.JsonLog,
+                Debug = request.Debug,
+                Verbosity = request.Verbosity,
+                SlurmConf = request.SlurmConf,
+            });
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
+        {
+            Mounts.DeleteTree(paths.Directory);
+            throw new ContainerException($"cannot start the container's anchor process: {e.Message}");
+        }
+
+        using (anchor)
+        {
+            var answer = await WaitCreatedAsync(paths, anchor, cancellation);
+            if (answer is { Ok: true })
+            {
+                if (request.PidFile is { } pidFile)
+                {
+                    StateStore.WriteAtomically(Path.GetFullPath(pidFile), anchor.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                }
+                return;
+            }
+            if (!anchor.WaitForExit(TimeSpan.FromSeconds(30)))
+            {
+                anchor.Kill(entireProcessTree: true);
+            }
+            Mounts.DeleteTree(paths.Directory);
+            throw new ContainerException(answer?.Error ?? $"the anchor of container \"{request.Id}\" exited before the container was created (exit status {ExitCodeOf(anchor)})");
+        }
+    }
+
+    private static int ExitCodeOf(Process process) => process.HasExited ? process.ExitCode : -1;
+
+    private static Process StartAnchor(AnchorLaunch launch)
+    {
+        // What our caller passed us beyond stdio (conmon's sync pipes, containerd's socket) must not stay open in the anchor.
+        LibC.CloseExtraDescriptorsOnExec();
+        var psi = new ProcessStartInfo(Environment.ProcessPath ?? throw new InvalidOperationException("cannot find the scrun executable"))
+        {
+            UseShellExecute = false,
+            ArgumentList = { AnchorLaunch.Verb },
+        };
+        psi.Environment[AnchorLaunch.EnvironmentVariable] = JsonSerializer.Serialize(launch, ControlJsonContext.Default.AnchorLaunch);
+        return Process.Start(psi) ?? throw new InvalidOperationException("the anchor did not start");
+    }
+
+    private static async Task<ControlResponse?> WaitCreatedAsync(ContainerPaths paths, Process anchor, CancellationToken cancellation)
+    {
+        var deadline = DateTime.UtcNow + s_anchorStartup;
+        while (true)
+        {
+            var answer = await AnchorClient.SendAsync(paths, new ControlRequest { Op = "wait-created" }, cancellation);
+            if (answer is not null || anchor.HasExited)
+            {
+                return answer;
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                return new ControlResponse { Error = $"the anchor of container \"{paths.Id}\" did not open its socket within {s_anchorStartup.TotalSeconds} s" };
+            }
+            await Task.Delay(5, cancellation); // only until the anchor listens, a few milliseconds
+        }
+    }
+
+    public async Task StartAsync(ContainerId id, CancellationToken cancellation = default)
+    {
+        var paths = Paths(id);
+        var answer = await AnchorClient.SendAsync(paths, new ControlRequest { Op = "start" }, cancellation);
+        if (answer is null)
+        {
+            _ = StoredState(paths, id);
+            throw new ContainerException($"cannot start container \"{id}\": it has stopped");
+        }
+        ThrowIfRefused(answer);
+    }
+
+    /// <summary>The container's state: from its anchor, else as the anchor last recorded it.</summary>
+    public async Task<ContainerState> StateAsync(ContainerId id, CancellationToken cancellation = default)
+    {
+        var paths = Paths(id);
+        if (await AnchorClient.SendAsync(paths, new ControlRequest { Op = "state" }, cancellation) is { State: { } live })
+        {
+            return live;
+        }
+        var stored = StoredState(paths, id);
+        return stored.Status == ContainerStatus.Stopped || !LibC.IsAlive(stored.AnchorPid)
+            ? stored with { Status = ContainerStatus.Stopped }
+            : stored;
+    }
+
+    public async Task KillAsync(ContainerId id, int signal, bool all, CancellationToken cancellation = default)
+    {
+        var paths = Paths(id);
+        var answer = await AnchorClient.SendAsync(paths, new ControlRequest { Op = "kill", Signal = signal, All = all }, cancellation);
+        if (answer is null)
+        {
+            _ = StoredState(paths, id);
+            throw new ContainerException($"cannot kill container \"{id}\": container not running");
+        }
+        ThrowIfRefused(answer);
+    }
+
+    public async Task DeleteAsync(ContainerId id, bool force, CancellationToken cancellation = default)
+    {
+        var paths = Paths(id);
+        var stored = StateStore.Read(paths);
+        if (stored is null)
+        {
+            if (Directory.Exists(paths.Directory))
+            {
+                Mounts.DeleteTree(paths.Directory);
+                return;
+            }
+            if (force)
+            {
+                return; // like runc: forcing the delete of what is gone is not an error
+            }
+            throw new ContainerNotFoundException(id);
+        }
+        var answer = await AnchorClient.SendAsync(paths, new ControlRequest { Op = "delete", Force = force }, cancellation);
+        if (answer is not null)
+        {
+            ThrowIfRefused(answer);
+            WaitForExit(stored.AnchorPid);
+        }
+        else if (stored.Status != ContainerStatus.Stopped)
+        {
+            await ReleaseOrphanedJobAsync(stored);
+        }
+        if (stored.StagedBundle is { } staged)
+        {
+            Mounts.DeleteTree(staged);
+        }
+        Mounts.DeleteTree(paths.Directory);
+    }
+
+    /// <summary>The anchor died without finishing (killed, crashed): release its job so it does not run to its time limit.</summary>
+    private static async Task ReleaseOrphanedJobAsync(ContainerState state)
+    {
+        if (state.JobId is not { } job || state.ExistingAllocation)
+        {
+            return;
+        }
+        try
+        {
+            var slurm = SlurmController.Create(SlurmConfig.Load(null, Environment.GetEnvironmentVariable("SLURM_CONF")), Environment.GetEnvironmentVariable("SLURM_JWT"));
+            await slurm.SignalJobAsync(job, 9);
+        }
+        catch (Exception e) when (e is SlurmException or SlurmUnreachableException or SlurmConfigException or Slurm.Auth.MungeException or SlurmProtocolException)
+        {
+            // best effort: the job ends at its time limit anyway
+        }
+    }
+
+    private static void WaitForExit(int pid)
+    {
+        for (var i = 0; i < 200 && LibC.IsAlive(pid); i++)
+        {
+            Thread.Sleep(25);
+        }
+    }
+
+    private static ContainerState StoredState(ContainerPaths paths, ContainerId id) =>
+        StateStore.Read(paths) ?? throw new ContainerNotFoundException(id);
+
+    private static void ThrowIfRefused(ControlResponse answer)
+    {
+        if (!answer.Ok)
+        {
+            throw new ContainerException(answer.Error ?? "the anchor refused the request", answer.ExitCode);
+        }
+    }
+}

@@ -1,0 +1,76 @@
+using Scrun.Slurm.Interop;
+
+namespace Scrun.Containers;
+
+/// <summary>Where a container's files live under <c>--root</c>.</summary>
+public sealed class ContainerPaths
+{
+    private const int MaxSocketPath = 107;
+
+    public ContainerPaths(string root, ContainerId id)
+    {
+        Root = Path.GetFullPath(root);
+        Id = id;
+        Directory = Path.Combine(Root, id.Value);
+    }
+
+    public string Root { get; }
+
+    public ContainerId Id { get; }
+
+    /// <summary><c>&lt;root&gt;/&lt;id&gt;/</c>: state.json, the anchor's socket, the built-in staged bundle.</summary>
+    public string Directory { get; }
+
+    public string StateFile => Path.Combine(Directory, "state.json");
+
+    public string Socket => Path.Combine(Directory, "anchor.sock");
+
+    /// <summary>
+    /// The socket path to bind or connect to: the real one when it fits in <c>sun_path</c>,
+    /// else a short alias through an open directory descriptor (<c>/proc/self/fd/N/anchor.sock</c>).
+    /// </summary>
+    public string SocketAddress(int directoryDescriptor) =>
+        Socket.Length <= MaxSocketPath ? Socket : $"/proc/self/fd/{directoryDescriptor}/anchor.sock";
+
+    public bool SocketNeedsAlias => Socket.Length > MaxSocketPath;
+
+    public string StagedBundle => Path.Combine(Directory, "bundle");
+
+    /// <summary>
+    /// <c>--root</c> if given; else <c>$XDG_RUNTIME_DIR/scrun</c>; else <c>/run/user/&lt;uid&gt;/scrun</c>
+    /// when that directory exists; else, for the real root (rootful Podman passes an empty
+    /// XDG_RUNTIME_DIR), <c>/run/scrun</c> as runc uses <c>/run/runc</c>; else an error: root
+    /// inside a user namespace cannot tell whose directory to use.
+    /// </summary>
+    public static string ResolveRoot(string? explicitRoot, string? xdgRuntimeDir, ProcessIdentity identity)
+    {
+        if (!string.IsNullOrEmpty(explicitRoot))
+        {
+            return explicitRoot;
+        }
+        if (!string.IsNullOrEmpty(xdgRuntimeDir))
+        {
+            return Path.Combine(xdgRuntimeDir, "scrun");
+        }
+        var runUser = $"/run/user/{identity.Uid}";
+        if (System.IO.Directory.Exists(runUser))
+        {
+            return Path.Combine(runUser, "scrun");
+        }
+        if (identity.Uid == 0 && !identity.InUserNamespace)
+        {
+            return "/run/scrun";
+        }
+        throw new ContainerException($"cannot choose a state directory: neither --root nor XDG_RUNTIME_DIR is set and {runUser} does not exist; pass --root");
+    }
+}
+
+/// <summary>A container operation failed in a way the user must hear about (one line).</summary>
+public class ContainerException(string message, int exitCode = 1) : Exception(message)
+{
+    public int ExitCode { get; } = exitCode;
+}
+
+/// <summary>No container of that id.</summary>
+public sealed class ContainerNotFoundException(ContainerId id)
+    : ContainerException($"container \"{id}\" does not exist");

@@ -1,0 +1,86 @@
+using System.Text.Json.Serialization;
+
+namespace Scrun.Containers;
+
+/// <summary>
+/// The container's life. The OCI statuses are creating, created, running, stopped; the
+/// anchor's internal steps map onto them (<see cref="ContainerStateExtensions.OciStatus"/>).
+/// </summary>
+[JsonConverter(typeof(JsonStringEnumConverter<ContainerStatus>))]
+public enum ContainerStatus
+{
+    /// <summary>The anchor is asking for the job, waiting for it, or staging the bundle.</summary>
+    Creating,
+
+    /// <summary>The job is allocated and the bundle staged; srun has not been launched.</summary>
+    Created,
+
+    /// <summary>srun is being launched.</summary>
+    Starting,
+
+    /// <summary>srun runs the container's step.</summary>
+    Running,
+
+    /// <summary>The step has ended (or never will); the job is being released.</summary>
+    Stopping,
+
+    /// <summary>Everything is over; the exit code is final.</summary>
+    Stopped,
+}
+
+/// <summary>What <c>state.json</c> holds: enough for state, kill and delete to answer after the anchor is gone.</summary>
+public sealed record ContainerState
+{
+    public required string Id { get; init; }
+
+    public required ContainerStatus Status { get; init; }
+
+    public string OciVersion { get; init; } = "1.0.0";
+
+    /// <summary>The bundle given to create.</summary>
+    public required string Bundle { get; init; }
+
+    /// <summary>The bundle the compute node runs (staged copy).</summary>
+    public string? StagedBundle { get; init; }
+
+    public string RootPath { get; init; } = "";
+
+    /// <summary>The anchor's process id (what --pid-file names).</summary>
+    public int AnchorPid { get; init; }
+
+    public string? PidFile { get; init; }
+
+    public DateTimeOffset Created { get; init; }
+
+    public uint OwnerUid { get; init; }
+
+    public string Owner { get; init; } = "";
+
+    public IReadOnlyDictionary<string, string> Annotations { get; init; } = new Dictionary<string, string>();
+
+    public uint? JobId { get; init; }
+
+    /// <summary>The job was allocated by someone else (SLURM_JOB_ID): never completed by scrun.</summary>
+    public bool ExistingAllocation { get; init; }
+
+    /// <summary>The container's exit code once stopped (0-255, 128+signal for a signal).</summary>
+    public int? ExitCode { get; init; }
+
+    /// <summary>Why the container stopped without running or ran short (a failed allocation, a time limit).</summary>
+    public string? StopReason { get; init; }
+}
+
+public static class ContainerStateExtensions
+{
+    public static string OciStatus(this ContainerStatus status) => status switch
+    {
+        ContainerStatus.Creating => "creating",
+        ContainerStatus.Created => "created",
+        ContainerStatus.Starting or ContainerStatus.Running => "running",
+        _ => "stopped",
+    };
+}
+
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(ContainerState))]
+internal sealed partial class StateJsonContext : JsonSerializerContext;

@@ -1,0 +1,98 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Scrun.Containers.Interop;
+
+/// <summary>Bind mounts for staged root filesystems, and deleting directories without ever crossing into a mount.</summary>
+internal static partial class Mounts
+{
+    private const ulong MsBind = 4096;
+    private const ulong MsRec = 16384;
+    private const int MntDetach = 2;
+
+    [LibraryImport("libc", EntryPoint = "mount", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Mount(string source, string target, string? type, ulong flags, nint data);
+
+    [LibraryImport("libc", EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Unmount(string target, int flags);
+
+    /// <summary>Whether this process may bind-mount in the host's mount namespace (real root).</summary>
+    public static bool CanBindMount => LibC.geteuid() == 0 && !Slurm.Interop.ProcessIdentity.Current.InUserNamespace;
+
+    public static void Bind(string source, string target)
+    {
+        if (Mount(source, target, null, MsBind | MsRec, 0) != 0)
+        {
+            throw new IOException($"cannot bind-mount {source} on {target}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        }
+    }
+
+    /// <summary>Every mount point at or below <paramref name="directory"/>, deepest first.</summary>
+    public static IReadOnlyList<string> Under(string directory)
+    {
+        var prefix = directory.TrimEnd('/') + "/";
+        var mounts = new List<string>();
+        foreach (var line in File.ReadLines("/proc/self/mountinfo"))
+        {
+            var fields = line.Split(' ');
+            if (fields.Length > 4)
+            {
+                var point = Unescape(fields[4]);
+                if (point == directory.TrimEnd('/') || point.StartsWith(prefix, StringComparison.Ordinal))
+                {
+                    mounts.Add(point);
+                }
+            }
+        }
+        return mounts.OrderByDescending(m => m.Length).ToList();
+    }
+
+    /// <summary>
+    /// Deletes a directory tree, first detaching whatever is mounted inside it (a staged root
+    /// filesystem is the container's image: a recursive delete must never walk into it).
+    /// </summary>
+    public static void DeleteTree(string directory)
+    {
+        if (!Directory.Exists(directory) && !File.Exists(directory))
+        {
+            return;
+        }
+        foreach (var point in Under(directory))
+        {
+            Unmount(point, MntDetach);
+        }
+        if (Under(directory).Count > 0)
+        {
+            throw new IOException($"{directory} still has mounts inside; not deleting it");
+        }
+        if (File.Exists(directory))
+        {
+            File.Delete(directory);
+            return;
+        }
+        Directory.Delete(directory, recursive: true);
+    }
+
+    /// <summary>/proc/self/mountinfo writes space, tab, newline and backslash as octal escapes.</summary>
+    private static string Unescape(string text)
+    {
+        if (!text.Contains('\\'))
+        {
+            return text;
+        }
+        var bytes = new List<byte>();
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (text[i] == '\\' && i + 3 < text.Length)
+            {
+                bytes.Add(Convert.ToByte(text.Substring(i + 1, 3), 8));
+                i += 3;
+            }
+            else
+            {
+                bytes.AddRange(Encoding.UTF8.GetBytes(text[i].ToString()));
+            }
+        }
+        return Encoding.UTF8.GetString(bytes.ToArray());
+    }
+}

@@ -1,0 +1,180 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Scrun.Containers.Oci;
+
+/// <summary>A bundle's config.json is missing, unreadable or not a usable OCI configuration.</summary>
+public sealed class BundleException(string message) : Exception(message);
+
+/// <summary>
+/// A bundle's <c>config.json</c>: the few members scrun reads, typed, over the whole document,
+/// which is kept as it is (unknown members included) so the staged copy loses nothing.
+/// </summary>
+public sealed class BundleConfig
+{
+    private readonly JsonObject _document;
+
+    private BundleConfig(JsonObject document, string bundle)
+    {
+        _document = document;
+        Bundle = bundle;
+    }
+
+    /// <summary>The absolute bundle directory the config came from.</summary>
+    public string Bundle { get; }
+
+    public string OciVersion => _document["ociVersion"]?.GetValue<string>() ?? "1.0.0";
+
+    public IReadOnlyList<string> Args { get; private init; } = [];
+
+    public IReadOnlyList<string> Env { get; private init; } = [];
+
+    public string Cwd { get; private init; } = "/";
+
+    public bool Terminal { get; private init; }
+
+    /// <summary>The root filesystem, made absolute against the bundle.</summary>
+    public string RootPath { get; private init; } = "";
+
+    public IReadOnlyDictionary<string, string> Annotations { get; private init; } = new Dictionary<string, string>();
+
+    public static BundleConfig Load(string bundle)
+    {
+        var path = Path.Combine(bundle, "config.json");
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new BundleException($"cannot read {path}: {e.Message}");
+        }
+        JsonNode? node;
+        try
+        {
+            node = JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = false, MaxDepth = 128 });
+        }
+        catch (JsonException e)
+        {
+            throw new BundleException($"{path} is not valid JSON: {e.Message}");
+        }
+        if (node is not JsonObject document)
+        {
+            throw new BundleException($"{path} is not a JSON object");
+        }
+        return Parse(document, Path.GetFullPath(bundle), path);
+    }
+
+    private static BundleConfig Parse(JsonObject document, string bundle, string path)
+    {
+        string Where(string member) => $"{path}: {member}";
+        if (document["process"] is not JsonObject process)
+        {
+            throw new BundleException($"{Where("process")} is missing: the container has nothing to run");
+        }
+        var args = ReadStrings(process["args"], Where("process.args"));
+        if (args.Count == 0)
+        {
+            throw new BundleException($"{Where("process.args")} is empty: the container has nothing to run");
+        }
+        var env = process["env"] is null ? [] : ReadStrings(process["env"], Where("process.env"));
+        var cwd = ReadString(process["cwd"], Where("process.cwd")) ?? "/";
+        if (!cwd.StartsWith('/'))
+        {
+            throw new BundleException($"{Where("process.cwd")} must be an absolute path, not \"{cwd}\"");
+        }
+        var terminal = process["terminal"] switch
+        {
+            null => false,
+            JsonValue v when v.TryGetValue<bool>(out var b) => b,
+            _ => throw new BundleException($"{Where("process.terminal")} must be true or false"),
+        };
+        var root = (document["root"] as JsonObject)?["path"] is { } rootNode
+            ? ReadString(rootNode, Where("root.path")) ?? ""
+            : throw new BundleException($"{Where("root.path")} is missing");
+        if (root.Length == 0)
+        {
+            throw new BundleException($"{Where("root.path")} is empty");
+        }
+        var annotations = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (document["annotations"] is JsonObject map)
+        {
+            foreach (var (key, value) in map)
+            {
+                annotations[key] = ReadString(value, Where($"annotations.{key}")) ?? "";
+            }
+        }
+        else if (document["annotations"] is not null)
+        {
+            throw new BundleException($"{Where("annotations")} must be an object of strings");
+        }
+        if (document["ociVersion"] is { } version && ReadString(version, Where("ociVersion")) is null)
+        {
+            throw new BundleException($"{Where("ociVersion")} must be a string");
+        }
+        return new BundleConfig(document, bundle)
+        {
+            Args = args,
+            Env = env,
+            Cwd = cwd,
+            Terminal = terminal,
+            RootPath = Path.GetFullPath(root, bundle),
+            Annotations = annotations,
+        };
+    }
+
+    /// <summary>
+    /// The config the compute node will run: the same document with the root filesystem made
+    /// absolute and the hooks that cannot run on a node removed (Docker's libnetwork prestart
+    /// hook points at dockerd's own executable in /proc).
+    /// </summary>
+    public string ToStagedJson(string rootPath)
+    {
+        var copy = (JsonObject)_document.DeepClone();
+        ((JsonObject)copy["root"]!)["path"] = rootPath;
+        if (copy["hooks"] is JsonObject hooks)
+        {
+            foreach (var (kind, list) in hooks.ToList())
+            {
+                if (list is not JsonArray entries)
+                {
+                    continue;
+                }
+                foreach (var hook in entries.OfType<JsonObject>().Where(IsNodeLocal).ToList())
+                {
+                    entries.Remove(hook);
+                }
+                if (entries.Count == 0)
+                {
+                    hooks.Remove(kind);
+                }
+            }
+            if (hooks.Count == 0)
+            {
+                copy.Remove("hooks");
+            }
+        }
+        return copy.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    }
+
+    private static bool IsNodeLocal(JsonObject hook) =>
+        hook["path"]?.GetValue<string>() is { } path && (path.StartsWith("/proc/", StringComparison.Ordinal)
+            || hook["args"] is JsonArray args && args.Any(a => a?.GetValue<string>() == "libnetwork-setkey"));
+
+    private static string? ReadString(JsonNode? node, string where) => node switch
+    {
+        null => null,
+        JsonValue v when v.TryGetValue<string>(out var s) => s,
+        _ => throw new BundleException($"{where} must be a string"),
+    };
+
+    private static List<string> ReadStrings(JsonNode? node, string where)
+    {
+        if (node is not JsonArray array)
+        {
+            throw new BundleException($"{where} must be a list of strings");
+        }
+        return array.Select((item, i) => ReadString(item, $"{where}[{i}]") ?? throw new BundleException($"{where}[{i}] must be a string")).ToList();
+    }
+}

@@ -1,0 +1,44 @@
+using Scrun.Containers.Interop;
+
+namespace Scrun.Containers.Staging;
+
+/// <summary>
+/// A bundle for the node beside the container's state: its config.json (root made absolute,
+/// node-local hooks removed) and <c>rootfs</c>, which Slurm 22.05 runs whatever config.json
+/// says. runc refuses a symbolic link there, so as root the caller's root filesystem is
+/// bind-mounted on it; otherwise it is a link (enough for crun, and for 23.02+, which run the
+/// config's absolute root.path). The staging directory must be visible on the compute nodes:
+/// <c>SCRUN_STAGING_DIR</c> names a shared one.
+/// </summary>
+public sealed class BuiltInStaging(string? stagingRoot) : IStaging
+{
+    public const string Variable = "SCRUN_STAGING_DIR";
+
+    public string BundleFor(StagingContext context) =>
+        stagingRoot is { Length: > 0 } root ? Path.Combine(root, context.Id.Value) : context.Paths.StagedBundle;
+
+    public Task<StagedBundle> StageInAsync(StagingContext context, CancellationToken cancellation)
+    {
+        var bundle = BundleFor(context);
+        Mounts.DeleteTree(bundle);
+        Directory.CreateDirectory(bundle);
+        var rootfs = Path.Combine(bundle, "rootfs");
+        if (Mounts.CanBindMount)
+        {
+            Directory.CreateDirectory(rootfs);
+            Mounts.Bind(context.Config.RootPath, rootfs);
+        }
+        else
+        {
+            File.CreateSymbolicLink(rootfs, context.Config.RootPath);
+        }
+        File.WriteAllText(Path.Combine(bundle, "config.json"), context.Config.ToStagedJson(context.Config.RootPath));
+        return Task.FromResult(new StagedBundle(bundle, rootfs));
+    }
+
+    public Task StageOutAsync(StagingContext context, StagedBundle staged, CancellationToken cancellation)
+    {
+        Mounts.DeleteTree(staged.Bundle);
+        return Task.CompletedTask;
+    }
+}

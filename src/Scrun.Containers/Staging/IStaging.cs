@@ -1,0 +1,28 @@
+using Scrun.Containers.Oci;
+
+namespace Scrun.Containers.Staging;
+
+/// <summary>What the compute node will run: a bundle directory visible to it, and its root filesystem.</summary>
+public sealed record StagedBundle(string Bundle, string RootPath);
+
+/// <summary>What staging knows about the container and its job (Slurm's hook arguments).</summary>
+public sealed record StagingContext(
+    ContainerId Id,
+    BundleConfig Config,
+    ContainerPaths Paths,
+    uint JobId,
+    uint UserId,
+    uint GroupId,
+    IReadOnlyDictionary<string, string> JobEnvironment);
+
+/// <summary>
+/// Moves a bundle to where the compute node can run it and cleans up afterwards. The built-in
+/// staging works where the login node's files are visible on the node; site scripts
+/// (<c>scrun.lua</c>) plug in here.
+/// </summary>
+public interface IStaging
+{
+    Task<StagedBundle> StageInAsync(StagingContext context, CancellationToken cancellation);
+
+    Task StageOutAsync(StagingContext context, StagedBundle staged, CancellationToken cancellation);
+}

@@ -1,0 +1,73 @@
+namespace Scrun.Slurm.Config;
+
+/// <summary>
+/// The login-node side of <c>oci.conf</c> (beside slurm.conf): how scrun launches srun and at
+/// which levels it logs. The node-side keys (RunTime*, ContainerPath, ...) are accepted and ignored.
+/// A missing file is fine.
+/// </summary>
+public sealed record OciConfig
+{
+    public string? SrunPath { get; init; }
+
+    public IReadOnlyList<string> SrunArgs { get; init; } = [];
+
+    public string? StdIODebug { get; init; }
+
+    public string? FileDebug { get; init; }
+
+    public string? SyslogDebug { get; init; }
+
+    public static OciConfig LoadBeside(SlurmConfig slurm) => Load(Path.Combine(slurm.Directory, "oci.conf"));
+
+    public static OciConfig Load(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return new OciConfig();
+        }
+        var config = new OciConfig();
+        var srunArgs = new List<string>();
+        var number = 0;
+        foreach (var raw in File.ReadLines(path))
+        {
+            number++;
+            var line = raw.Trim();
+            if (line.Length == 0 || line[0] == '#')
+            {
+                continue;
+            }
+            var eq = line.IndexOf('=');
+            if (eq <= 0)
+            {
+                throw new SlurmConfigException($"{path}:{number}: expected Key=Value, found \"{line}\"");
+            }
+            var key = line[..eq].Trim();
+            var value = line[(eq + 1)..].Trim();
+            if (value.Length >= 2 && value[0] == '"' && value[^1] == '"')
+            {
+                value = value[1..^1];
+            }
+            switch (key.ToLowerInvariant())
+            {
+                case "srunpath":
+                    config = config with { SrunPath = value };
+                    break;
+                case "srunargs":
+                    srunArgs.Add(value);
+                    break;
+                case "stdiodebug":
+                    config = config with { StdIODebug = value };
+                    break;
+                case "filedebug":
+                    config = config with { FileDebug = value };
+                    break;
+                case "syslogdebug":
+                    config = config with { SyslogDebug = value };
+                    break;
+                default:
+                    break; // keys for slurmstepd on the compute nodes
+            }
+        }
+        return config with { SrunArgs = srunArgs };
+    }
+}

@@ -1,0 +1,81 @@
+using System.Text;
+using System.Text.Json;
+using Scrun.Cli;
+using Scrun.Containers;
+using Scrun.Containers.Oci;
+using Scrun.Slurm.Interop;
+using Serilog;
+
+namespace Scrun.Verbs;
+
+/// <summary>create, start, state, kill and delete: options in, lifecycle calls out, errors as one line.</summary>
+internal static class LifecycleVerbs
+{
+    public static int Run(GlobalOptions global, ContainerVerbOptions verb, ILogger log, TextWriter stdout)
+    {
+        try
+        {
+            var lifecycle = new ContainerLifecycle(ContainerPaths.ResolveRoot(global.Root, Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR"), ProcessIdentity.Current));
+            switch (verb)
+            {
+                case CreateOptions create:
+                    lifecycle.CreateAsync(new CreateRequest(
+                        create.ContainerId,
+                        create.Bundle ?? Directory.GetCurrentDirectory(),
+                        create.PidFile,
+                        create.ConsoleSocket,
+                        global.LogFile,
+                        global.LogFormat == LogFormat.Json,
+                        global.Debug,
+                        global.Verbosity,
+                        global.SlurmConf)).GetAwaiter().GetResult();
+                    return 0;
+                case StartOptions start:
+                    lifecycle.StartAsync(start.ContainerId).GetAwaiter().GetResult();
+                    return 0;
+                case StateOptions state:
+                    stdout.Write(OciStateJson(lifecycle.StateAsync(state.ContainerId).GetAwaiter().GetResult()));
+                    return 0;
+                case KillOptions kill:
+                    lifecycle.KillAsync(kill.ContainerId, kill.Signal, kill.All).GetAwaiter().GetResult();
+                    return 0;
+                case DeleteOptions delete:
+                    lifecycle.DeleteAsync(delete.ContainerId, delete.Force).GetAwaiter().GetResult();
+                    return 0;
+                default:
+                    return UnavailableVerb.Run(verb, log);
+            }
+        }
+        catch (Exception e) when (e is ContainerException or BundleException)
+        {
+            log.Error("{Message}", e.Message);
+            return e is ContainerException c ? c.ExitCode : 1;
+        }
+    }
+
+    /// <summary>The OCI state document, with runc's extra members (rootfs, created, owner).</summary>
+    public static string OciStateJson(ContainerState state)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            json.WriteStartObject();
+            json.WriteString("ociVersion", state.OciVersion);
+            json.WriteString("id", state.Id);
+            json.WriteNumber("pid", state.Status == ContainerStatus.Stopped ? 0 : state.AnchorPid);
+            json.WriteString("status", state.Status.OciStatus());
+            json.WriteString("bundle", state.Bundle);
+            json.WriteString("rootfs", state.RootPath);
+            json.WriteString("created", state.Created.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", System.Globalization.CultureInfo.InvariantCulture));
+            json.WriteString("owner", state.Owner);
+            json.WriteStartObject("annotations");
+            foreach (var (key, value) in state.Annotations)
+            {
+                json.WriteString(key, value);
+            }
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
+    }
+}
