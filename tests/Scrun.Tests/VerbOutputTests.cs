@@ -28,7 +28,7 @@ public class VerbOutputTests
     }
 
     [Theory]
-    [InlineData("create", "not implemented yet")]
+    [InlineData("run", "not implemented yet")]
     [InlineData("exec", "not supported by scrun yet")]
     public void Verbs_without_machinery_fail_loudly(string verb, string reason)
     {
