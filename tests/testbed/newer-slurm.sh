@@ -134,7 +134,10 @@ write_config() {
     echo "MailProg=/bin/true"
     echo "CommunicationParameters=NoCtldInAddrAny,NoInAddrAny"
   } >"$C/etc/slurm/slurm.conf"
-  sed "s#/run/slurm-oci#$s/oci-root#g" "$(dirname "$(readlink -f "$0")")/../../samples/oci.conf" >"$C/etc/slurm/oci.conf"
+  local samples
+  samples=$(dirname "$(readlink -f "$0")")/../../samples
+  install -D -m 755 "$samples/oci-run" "$C/usr/local/libexec/scrun/oci-run"
+  sed "s#/run/slurm-oci#$s/oci-root#g" "$samples/oci.conf" >"$C/etc/slurm/oci.conf"
   # The host-side view: the same cluster, reached through the chroot's munged socket.
   { cat "$C/etc/slurm/slurm.conf"; echo "AuthInfo=socket=$MUNGE_SOCKET"; } >"$ST/slurm.conf"
 }

@@ -147,7 +147,8 @@ bed_healthy() {
     [ -f "$RUN/podman.ok" ] && [ -f "$TB/env.sh" ] &&
     { [ "$WITH_DOCKER" != 1 ] || { recorded_alive dockerd && [ -f "$RUN/docker.ok" ] && cmp -s "$TB/docker/daemon.json" <(engine_ulimits && docker_config); }; } &&
     grep -qF "scrun = [\"$SCRUN\"]" "$TB/containers/containers.conf" 2>/dev/null &&
-    cmp -s "$TB/etc/slurm.conf" <(desired_slurm_conf) && links_in_place && node_usable
+    cmp -s "$TB/etc/slurm.conf" <(desired_slurm_conf) && cmp -s "$TB/etc/oci.conf" <(desired_oci_conf) &&
+    cmp -s "$TB/libexec/scrun/oci-run" "$REPO/samples/oci-run" && links_in_place && node_usable
 }
 
 # ----------------------------------------------------------------------------- up
@@ -208,6 +209,10 @@ link_into_etc() { # name: /etc/slurm/<name> -> $TB/etc/<name>; a real file there
   ln -sfn "$TB/etc/$name" "$target"
 }
 
+desired_oci_conf() {
+  sed -e "s#/run/slurm-oci#$TB/oci-root#g" -e "s#/usr/local/libexec/scrun/#$TB/libexec/scrun/#g" "$REPO/samples/oci.conf"
+}
+
 write_slurm_config() {
   local sl=$TB/slurm
   if [ ! -s "$sl/state/jwt_hs256.key" ]; then
@@ -221,8 +226,10 @@ write_slurm_config() {
   fi
   # The compute side: the sample oci.conf a site would install (runc, "run" style), with our
   # runc root. crun is not used: it refuses this machine's hybrid cgroup v1/v2 layout.
-  sed "s#/run/slurm-oci#$TB/oci-root#g" "$REPO/samples/oci.conf" | write_file "$TB/etc/oci.conf"
-  grep -q "^RunTimeRun=\"/usr/sbin/runc --root=$TB/oci-root run --bundle %b %n.%u.%j.%s.%t\"" "$TB/etc/oci.conf" ||
+  # samples/oci-run is installed where a site would, under the bed's own directory.
+  install -D -m 755 "$REPO/samples/oci-run" "$TB/libexec/scrun/oci-run"
+  desired_oci_conf | write_file "$TB/etc/oci.conf"
+  grep -q "^RunTimeRun=\"$TB/libexec/scrun/oci-run /usr/sbin/runc --root=$TB/oci-root run --bundle %b %n.%u.%j.%s.%t\"" "$TB/etc/oci.conf" ||
     die "samples/oci.conf no longer has the runc RunTimeRun line the bed expects"
   # Podman calls a runtime with almost no environment: the default paths must lead here.
   link_into_etc slurm.conf

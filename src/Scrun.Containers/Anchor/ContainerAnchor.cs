@@ -38,6 +38,8 @@ public sealed class ContainerAnchor
     private StagedBundle? _staged;
     private StagingContext? _stagingContext;
     private int? _abortExitCode;
+    private volatile bool _sigkilled;
+    private string? _terminal;
     private string? _failure;
 
     public ContainerAnchor(AnchorLaunch launch, IReadOnlyDictionary<string, string> environment, ILogger log, TextWriter stderr)
@@ -70,10 +72,13 @@ public sealed class ContainerAnchor
             _config = BundleConfig.Load(_launch.Bundle);
             Update(s => s with { OciVersion = _config.OciVersion, RootPath = _config.RootPath, Annotations = _config.Annotations });
             server.Start();
+            OpenTerminal();
         }
         catch (Exception e) when (e is BundleException or IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
         {
-            return FailCreation(e.Message);
+            return FailCreation(e is System.Net.Sockets.SocketException && _launch.ConsoleSocket is { } console
+                ? $"cannot reach the console socket {console}: {e.Message}"
+                : e.Message);
         }
 
         var exitCode = await LiveAsync();
@@ -85,6 +90,34 @@ public sealed class ContainerAnchor
         _stopped.TrySetResult();
         _log.Debug("container {Id} stopped with exit code {ExitCode}", _launch.Id, exitCode);
         return exitCode;
+    }
+
+    /// <summary>
+    /// With <c>process.terminal</c>: a pty whose master goes to the caller at once (runc sends it
+    /// during create) and whose slave will be srun's terminal (srun --pty).
+    /// </summary>
+    private void OpenTerminal()
+    {
+        if (!_config.Terminal)
+        {
+            return;
+        }
+        var (master, slave) = Terminal.Open();
+        try
+        {
+            if (_launch.ConsoleSocket is { } console)
+            {
+                Terminal.SendDescriptor(console, master);
+            }
+            _terminal = slave;
+            // create's stdio is not the container's here (the pty is), and containerd waits
+            // for it to close before it starts the container.
+            LibC.DetachStdio();
+        }
+        finally
+        {
+            LibC.close(master);
+        }
     }
 
     private async Task<int> LiveAsync()
@@ -264,7 +297,8 @@ public sealed class ContainerAnchor
             Update(s => s with { Status = ContainerStatus.Running });
             _running.TrySetResult();
             await srun.WaitForExitAsync();
-            return srun.ExitCode;
+            // SIGKILL cannot be caught: whatever srun makes of the killed step, the container died of it.
+            return _sigkilled ? 128 + 9 : srun.ExitCode;
         }
     }
 
@@ -297,7 +331,7 @@ public sealed class ContainerAnchor
             ContainerId: _launch.Id,
             PassContainerId: _slurm?.Version is { } v && v >= ProtocolVersion.V23_02,
             Bundle: _staged?.Bundle ?? throw new ContainerException("the bundle was not staged"),
-            Terminal: _config.Terminal,
+            Terminal: _terminal,
             StepArguments: options.StepArguments(),
             Args: _config.Args,
             Environment: environment,
@@ -498,6 +532,10 @@ public sealed class ContainerAnchor
     private async Task SignalStepAsync(int signal)
     {
         await _running.Task;
+        if (signal == 9)
+        {
+            _sigkilled = true;
+        }
         var job = _state.JobId!.Value;
         try
         {

@@ -11,7 +11,7 @@ public sealed record SrunLaunch(
     string ContainerId,
     bool PassContainerId,
     string Bundle,
-    bool Terminal,
+    string? Terminal,
     IReadOnlyList<string> StepArguments,
     IReadOnlyList<string> Args,
     IReadOnlyDictionary<string, string> Environment,
@@ -37,7 +37,7 @@ public static class SrunLauncher
         {
             arguments.Add($"--container-id={launch.ContainerId}");
         }
-        if (launch.Terminal)
+        if (launch.Terminal is not null)
         {
             arguments.Add("--pty");
         }
@@ -49,19 +49,37 @@ public static class SrunLauncher
 
     public static Process Start(SrunLaunch launch)
     {
-        var psi = new ProcessStartInfo(Resolve(launch.SrunPath))
+        var srun = Resolve(launch.SrunPath);
+        ProcessStartInfo psi;
+        if (launch.Terminal is { } terminal)
         {
-            UseShellExecute = false,
-            WorkingDirectory = launch.WorkingDirectory,
-        };
+            // srun --pty needs the pty as its stdio and controlling terminal: a new session
+            // (setsid --ctty makes stdin the controlling terminal).
+            psi = new ProcessStartInfo("/bin/sh")
+            {
+                ArgumentList = { "-c", "exec setsid --ctty \"$0\" \"$@\" <\"$SCRUN_TERMINAL\" >\"$SCRUN_TERMINAL\" 2>&1", srun },
+            };
+            psi.Environment["SCRUN_TERMINAL"] = terminal;
+        }
+        else
+        {
+            psi = new ProcessStartInfo(srun);
+        }
+        psi.UseShellExecute = false;
+        psi.WorkingDirectory = launch.WorkingDirectory;
         foreach (var argument in Arguments(launch))
         {
             psi.ArgumentList.Add(argument);
         }
+        var terminalVariable = psi.Environment.TryGetValue("SCRUN_TERMINAL", out var path) ? path : null;
         psi.Environment.Clear();
         foreach (var (key, value) in launch.Environment)
         {
             psi.Environment[key] = value;
+        }
+        if (terminalVariable is not null)
+        {
+            psi.Environment["SCRUN_TERMINAL"] = terminalVariable;
         }
         return Process.Start(psi) ?? throw new ContainerException("srun did not start");
     }

@@ -29,6 +29,24 @@ internal static partial class LibC
     [LibraryImport("libc")]
     public static partial uint geteuid();
 
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int dup2(int oldfd, int newfd);
+
+    /// <summary>Points stdin, stdout and stderr at /dev/null (a terminal container's stdio is its pty, not ours).</summary>
+    public static void DetachStdio()
+    {
+        var devNull = open("/dev/null", ORdwr | OCloexec);
+        if (devNull < 0)
+        {
+            return;
+        }
+        for (var fd = 0; fd <= 2; fd++)
+        {
+            dup2(devNull, fd);
+        }
+        close(devNull);
+    }
+
     /// <summary>Marks every descriptor above stderr close-on-exec, so no child inherits what our caller passed us.</summary>
     public static void CloseExtraDescriptorsOnExec()
     {

@@ -1,0 +1,85 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace Scrun.Containers.Interop;
+
+/// <summary>
+/// A pseudo-terminal for <c>process.terminal</c>: the master goes to the caller's
+/// <c>--console-socket</c> (SCM_RIGHTS, as runc does), the slave becomes srun's terminal.
+/// </summary>
+internal static unsafe partial class Terminal
+{
+    private const int SolSocket = 1;
+    private const int ScmRights = 1;
+
+    [LibraryImport("libc", EntryPoint = "posix_openpt", SetLastError = true)]
+    private static partial int OpenMaster(int flags);
+
+    [LibraryImport("libc", EntryPoint = "grantpt", SetLastError = true)]
+    private static partial int Grant(int fd);
+
+    [LibraryImport("libc", EntryPoint = "unlockpt", SetLastError = true)]
+    private static partial int Unlock(int fd);
+
+    [LibraryImport("libc", EntryPoint = "ptsname_r", SetLastError = true)]
+    private static partial int SlaveName(int fd, byte* buffer, nuint length);
+
+    [LibraryImport("libc", EntryPoint = "sendmsg", SetLastError = true)]
+    private static partial nint SendMessage(nint socket, MessageHeader* message, int flags);
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct MessageHeader
+    {
+        public void* Name;
+        public uint NameLength;
+        public IoVector* Vectors;
+        public nuint VectorCount;
+        public void* Control;
+        public nuint ControlLength;
+        public int Flags;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct IoVector
+    {
+        public void* Base;
+        public nuint Length;
+    }
+
+    /// <summary>Opens a pty pair: the master's descriptor and the slave's path (/dev/pts/N).</summary>
+    public static (int Master, string Slave) Open()
+    {
+        var master = OpenMaster(LibC.ORdwr | LibC.ONoctty | LibC.OCloexec);
+        if (master < 0 || Grant(master) != 0 || Unlock(master) != 0)
+        {
+            throw new IOException($"cannot open a pseudo-terminal: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        }
+        var name = stackalloc byte[128];
+        if (SlaveName(master, name, 128) != 0)
+        {
+            LibC.close(master);
+            throw new IOException($"cannot name the pseudo-terminal: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        }
+        return (master, Marshal.PtrToStringUTF8((nint)name)!);
+    }
+
+    /// <summary>Sends <paramref name="fd"/> over the Unix socket at <paramref name="socketPath"/>, with a one-byte payload.</summary>
+    public static void SendDescriptor(string socketPath, int fd)
+    {
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        socket.Connect(new UnixDomainSocketEndPoint(socketPath));
+        byte payload = 0;
+        var vector = new IoVector { Base = &payload, Length = 1 };
+        var control = stackalloc byte[24]; // CMSG_SPACE(sizeof(int))
+        new Span<byte>(control, 24).Clear();
+        *(nuint*)control = 20; // CMSG_LEN(sizeof(int))
+        *(int*)(control + 8) = SolSocket;
+        *(int*)(control + 12) = ScmRights;
+        *(int*)(control + 16) = fd;
+        var message = new MessageHeader { Vectors = &vector, VectorCount = 1, Control = control, ControlLength = 24 };
+        if (SendMessage(socket.SafeHandle.DangerousGetHandle(), &message, 0) < 0)
+        {
+            throw new IOException($"cannot send the terminal to {socketPath}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        }
+    }
+}
