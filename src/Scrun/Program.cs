@@ -1,3 +1,4 @@
+using Microsoft.Win32.SafeHandles;
 using Scrun.Cli;
 using Scrun.Logging;
 using Scrun.Verbs;
@@ -8,25 +9,25 @@ internal static class Program
 {
     private static int Main(string[] args)
     {
-        var stdout = Console.Out;
-        var stderr = Console.Error;
         switch (new ScrunCommandLine().Parse(args))
         {
             case CommandLineOutcome.Invalid invalid:
-                stderr.Write($"scrun: error: {invalid.Message}\n");
+                Console.Error.Write($"scrun: error: {invalid.Message}\n");
                 return 1;
             case CommandLineOutcome.Help help:
                 return help.ParseResult.Invoke();
-            case CommandLineOutcome.Run { Verb: AnchorOptions } anchor:
-                // The anchor's stderr is the container's: its log goes to --log only.
+            case CommandLineOutcome.Run { Verb: AnchorOptions }:
+                // The anchor's stderr is the container's: it writes there through descriptor 2 itself
+                // (Console would keep duplicates of it open), and its log goes to --log only.
+                using (var stderr = new StreamWriter(new FileStream(new SafeFileHandle(2, ownsHandle: false), FileAccess.Write, 1)) { AutoFlush = true })
                 using (var log = ScrunLogging.ForAnchor())
                 {
                     return AnchorVerb.Run(log, stderr);
                 }
             case CommandLineOutcome.Run run:
-                using (var log = ScrunLogging.Create(run.Global, stderr))
+                using (var log = ScrunLogging.Create(run.Global, Console.Error))
                 {
-                    return VerbRunner.Run(run.Global, run.Verb, log, stdout);
+                    return VerbRunner.Run(run.Global, run.Verb, log, Console.Out);
                 }
             default:
                 throw new InvalidOperationException("unreachable");

@@ -76,7 +76,7 @@ public sealed class ScrunBinaryTests : IDisposable
         Assert.NotEqual(0, result.ExitCode);
         using var line = JsonDocument.Parse(Assert.Single(File.ReadAllLines(log)));
         Assert.Equal("error", line.RootElement.GetProperty("level").GetString());
-        Assert.Contains("start", line.RootElement.GetProperty("msg").GetString());
+        Assert.Equal("container \"abc\" does not exist", line.RootElement.GetProperty("msg").GetString());
     }
 
     [Fact]
