@@ -72,25 +72,29 @@ int Test(string[] extra)
 
 int Demo()
 {
-    var rc = Sh(testbed, "up", "--docker");
+    // Publish first: the bed registers artifacts/publish/scrun/scrun as the runtime "scrun".
+    var rc = Publish();
     if (rc == 0)
     {
-        rc = Publish();
+        rc = Sh(testbed, "up", "--docker");
     }
     if (rc != 0)
     {
         return rc;
     }
-    Console.WriteLine();
-    Console.WriteLine($"$ {scrun} --version");
-    Run(scrun, ["--version"]);
-    Console.WriteLine();
-    Console.WriteLine("scrun's container lifecycle (create/start/kill/delete) has not landed yet, so this demo does not");
-    Console.WriteLine("run Podman through scrun. It shows the floor scrun stands on: a container run by Slurm itself.");
     var env = ReadTestbedEnv();
-    var bundle = env["TESTBED_BUNDLE"];
-    Console.WriteLine($"$ srun --container={bundle} cat /etc/os-release");
-    return Run("srun", [$"--container={bundle}", "cat", "/etc/os-release"], env);
+    var image = env["TESTBED_IMAGE"];
+    Console.WriteLine();
+    Console.WriteLine($"$ podman run --rm --runtime scrun {image} echo hello   # a Slurm job, run by runc on node n1");
+    rc = Run("podman", ["run", "--rm", "--runtime", "scrun", image, "echo", "hello"], env);
+    if (rc != 0)
+    {
+        return rc;
+    }
+    Console.WriteLine();
+    const string newestJob = "squeue --states=all --sort=-i --format='%i %j %T %N %u' | head -2";
+    Console.WriteLine($"$ {newestJob}   # the job it became");
+    return Run("sh", ["-c", newestJob], env);
 }
 
 int Bench()

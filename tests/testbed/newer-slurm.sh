@@ -68,7 +68,7 @@ build_chroot() {
   [ -e "/usr/share/debootstrap/scripts/$SUITE" ] || script=/usr/share/debootstrap/scripts/sid
   say "debootstrap --variant=minbase $SUITE (a few minutes, once)"
   debootstrap --variant=minbase "$SUITE" "$C" "$url" $script >"$ST/logs/debootstrap.log" 2>&1 ||
-    { tail -5 "$ST/logs/debootstrap.log" >&2; die "debootstrap failed"; }
+    { tail -n 5 "$ST/logs/debootstrap.log" >&2; die "debootstrap failed"; }
   rm -f "$C/etc/apt/sources.list"
   date -u +%FT%TZ >"$ST/debootstrap.done"
 }
@@ -110,7 +110,7 @@ install_packages() {
   done
   rm -f "$C/etc/apt/sources.list"
   "${IN[@]}" apt-get clean
-  [ $ok = 1 ] || { tail -20 "$ST/logs/apt.log" >&2; die "apt-get install failed in the $SUITE chroot"; }
+  [ $ok = 1 ] || { tail -n 20 "$ST/logs/apt.log" >&2; die "apt-get install failed in the $SUITE chroot"; }
 }
 
 start_munged() {
@@ -161,18 +161,18 @@ start_slurm() {
   local s=$C/srv/slurm
   if ! recorded_alive slurmctld; then
     rm -f "$s/run/slurmctld.pid"
-    "${IN[@]}" slurmctld -i
-    wait_for 15 test -s "$s/run/slurmctld.pid" || { tail -5 "$s/log/slurmctld.log" >&2; die "slurmctld did not start"; }
+    "${IN[@]}" slurmctld -c -i # a new life of the bed: no jobs from the last one
+    wait_for 15 test -s "$s/run/slurmctld.pid" || { tail -n 5 "$s/log/slurmctld.log" >&2; die "slurmctld did not start"; }
     record_pid slurmctld "$(cat "$s/run/slurmctld.pid")"
   fi
   if ! recorded_alive slurmd-n1; then
     rm -f "$s/run/slurmd-n1.pid"
     "${IN[@]}" slurmd -N n1
-    wait_for 15 test -s "$s/run/slurmd-n1.pid" || { tail -5 "$s/log/slurmd-n1.log" >&2; die "slurmd did not start"; }
+    wait_for 15 test -s "$s/run/slurmd-n1.pid" || { tail -n 5 "$s/log/slurmd-n1.log" >&2; die "slurmd did not start"; }
     record_pid slurmd-n1 "$(cat "$s/run/slurmd-n1.pid")"
   fi
   node_idle() { [ "$("${IN[@]}" sinfo -h -N -n n1 -o %t)" = idle ]; }
-  wait_for 60 node_idle || { tail -5 "$s/log/slurmctld.log" "$s/log/slurmd-n1.log" >&2; die "n1 did not become idle"; }
+  wait_for 60 node_idle || { tail -n 5 "$s/log/slurmctld.log" "$s/log/slurmd-n1.log" >&2; die "n1 did not become idle"; }
 }
 
 cmd_up() {

@@ -229,7 +229,7 @@ write_slurm_config() {
   # samples/oci-run is installed where a site would, under the bed's own directory.
   install -D -m 755 "$REPO/samples/oci-run" "$TB/libexec/scrun/oci-run"
   desired_oci_conf | write_file "$TB/etc/oci.conf"
-  grep -q "^RunTimeRun=\"$TB/libexec/scrun/oci-run /usr/sbin/runc --root=$TB/oci-root run --bundle %b %n.%u.%j.%s.%t\"" "$TB/etc/oci.conf" ||
+  grep -q "^RunTimeRun=\"exec $TB/libexec/scrun/oci-run /usr/sbin/runc --root=$TB/oci-root run --bundle %b %n.%u.%j.%s.%t\"" "$TB/etc/oci.conf" ||
     die "samples/oci.conf no longer has the runc RunTimeRun line the bed expects"
   # Podman calls a runtime with almost no environment: the default paths must lead here.
   link_into_etc slurm.conf
@@ -242,7 +242,8 @@ start_slurm() {
   local senv=(env -i PATH="$CLEAN_PATH" SLURM_CONF="$TB/etc/slurm.conf")
   if ! recorded_alive slurmctld; then
     rm -f "$sl/run/slurmctld.pid"
-    (close_fds && exec "${senv[@]}" slurmctld -i) </dev/null >>"$TB/logs/slurmctld.out" 2>&1 ||
+    # -c: a new life of the bed starts with no jobs of the last one (their steps died with it).
+    (close_fds && exec "${senv[@]}" slurmctld -c -i) </dev/null >>"$TB/logs/slurmctld.out" 2>&1 ||
       { tail_logs "$TB/logs/slurmctld.out" "$sl/log/slurmctld.log"; die "slurmctld did not start"; }
     wait_for 15 test -s "$sl/run/slurmctld.pid" || { tail_logs "$sl/log/slurmctld.log"; die "slurmctld wrote no pid file"; }
     record_daemon slurmctld "$(cat "$sl/run/slurmctld.pid")" slurmctld

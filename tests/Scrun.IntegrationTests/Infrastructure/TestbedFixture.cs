@@ -11,7 +11,9 @@ public sealed class TestbedFixture
 {
     public TestbedFixture()
     {
-        var up = ProcessRunner.Run(Repository.TestbedScript, ["up", "--docker"], timeout: TimeSpan.FromMinutes(20));
+        // The bed registers this very binary as the runtime "scrun" of Podman and Docker.
+        var up = ProcessRunner.Run(Repository.TestbedScript, ["up", "--docker"],
+            new Dictionary<string, string> { ["TESTBED_SCRUN"] = ScrunBinary.Path }, timeout: TimeSpan.FromMinutes(20));
         if (up.ExitCode != 0)
         {
             throw new InvalidOperationException($"the test bed did not come up ({Repository.TestbedScript} up --docker):\n{up}");

@@ -1,0 +1,245 @@
+using Scrun.IntegrationTests.Infrastructure;
+using Xunit;
+
+namespace Scrun.IntegrationTests;
+
+/// <summary>
+/// Podman and Docker with scrun as their runtime, against the bed's real Slurm: every container
+/// here is a Slurm job whose step runc runs on node n1.
+/// </summary>
+[Collection(TestbedCollection.Name)]
+public sealed class ContainerEngineTests(TestbedFixture bed) : IDisposable
+{
+    private readonly List<(string Engine, string Name)> _started = [];
+
+    public static TheoryData<string> Engines => new() { "podman", "docker" };
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public void Echo_hello_is_a_slurm_job_that_completes(string engine)
+    {
+        var job = UniqueName("hello");
+        var run = Run(engine, ["--rm", "-e", $"SCRUN_JOB_NAME={job}", bed.Image, "echo", "hello"]);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal("hello\n", run.Stdout);
+        var record = WaitForJob(job, state => state is "COMPLETED");
+        Assert.Equal("n1", record.Nodes);
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public void The_exit_code_and_both_streams_come_back(string engine)
+    {
+        var run = Run(engine, ["--rm", bed.Image, "sh", "-c", "echo to-stdout; echo to-stderr >&2; exit 3"]);
+        Assert.Equal(3, run.ExitCode);
+        Assert.Equal("to-stdout\n", run.Stdout);
+        Assert.Contains("to-stderr\n", run.Stderr);
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public void Stdin_reaches_the_container(string engine)
+    {
+        var run = Run(engine, ["--rm", "-i", bed.Image, "sh", "-c", "read a; read b; echo got:$a:$b"], stdin: "one\ntwo\n");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal("got:one:two\n", run.Stdout);
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public void A_terminal_reaches_the_container(string engine)
+    {
+        var command = string.Join(' ', [Cli(engine), "run", .. RuntimeFlags(engine),
+            "--rm", "-t", bed.Image, "sh", "-c", "'test -t 0 && test -t 1 && echo tty-yes; stty size'"]);
+        var run = bed.Run("script", ["-qec", command, "/dev/null"], stdin: null);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("tty-yes", run.Stdout);
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public void Stop_sends_term_to_the_trap_and_its_exit_code_comes_back(string engine)
+    {
+        var name = StartDetached(engine, "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.2; done");
+        WaitForLog(engine, name, "ready");
+        var stop = bed.Run(Cli(engine), "stop", "-t", "20", name);
+        Assert.True(stop.ExitCode == 0, stop.ToString());
+        Assert.Equal("7", Wait(engine, name));
+        WaitForLog(engine, name, "got-term");
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public void Kill_ends_the_container_with_137(string engine)
+    {
+        var name = StartDetached(engine, "trap '' TERM; echo ready; while :; do sleep 0.2; done");
+        WaitForLog(engine, name, "ready");
+        var kill = bed.Run(Cli(engine), "kill", name);
+        Assert.True(kill.ExitCode == 0, kill.ToString());
+        Assert.Equal("137", Wait(engine, name));
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public void Hangup_reaches_the_trap_and_the_container_goes_on(string engine)
+    {
+        var name = StartDetached(engine, "trap 'echo got-hup' HUP; echo ready; while :; do sleep 0.2; done");
+        WaitForLog(engine, name, "ready");
+        var kill = bed.Run(Cli(engine), "kill", "-s", "HUP", name);
+        Assert.True(kill.ExitCode == 0, kill.ToString());
+        WaitForLog(engine, name, "got-hup");
+        var inspect = bed.Run(Cli(engine), "inspect", "-f", "{{.State.Running}}", name);
+        Assert.Equal("true", inspect.Stdout.Trim());
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public void Removing_a_running_container_by_force_ends_its_job(string engine)
+    {
+        var job = UniqueName("rmf");
+        var name = StartDetached(engine, "echo ready; while :; do sleep 0.2; done", "-e", $"SCRUN_JOB_NAME={job}");
+        WaitForLog(engine, name, "ready");
+        Assert.Equal("RUNNING", FindJob(job)?.State);
+        // sh is the container's PID 1 and ignores SIGTERM: Podman waits its stop timeout, then kills.
+        var rm = engine == "podman" ? bed.Run("podman", "rm", "-f", "-t", "1", name) : bed.Run(Cli(engine), "rm", "-f", name);
+        Assert.True(rm.ExitCode == 0, rm.ToString());
+        WaitForJob(job, state => state is not ("RUNNING" or "PENDING" or "COMPLETING"));
+        Assert.DoesNotContain(name, bed.Run(Cli(engine), "ps", "-a", "--format", "{{.Names}}").Stdout);
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public void Scrun_variables_shape_the_job(string engine)
+    {
+        var job = UniqueName("vars");
+        var name = StartDetached(engine, "echo ready; while :; do sleep 0.2; done",
+            "-e", $"SCRUN_JOB_NAME={job}", "-e", "SCRUN_TIME_LIMIT=7");
+        WaitForLog(engine, name, "ready");
+        var record = FindJob(job) ?? throw new InvalidOperationException($"no job named {job}");
+        Assert.Equal("RUNNING", record.State);
+        Assert.Equal("7:00", record.TimeLimit);
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public void A_missing_binary_fails_with_a_message(string engine)
+    {
+        var run = Run(engine, ["--rm", bed.Image, "/no/such-binary"]);
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.Contains("such-binary", run.Stderr);
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task Ten_containers_run_at_once(string engine)
+    {
+        var runs = await Task.WhenAll(Enumerable.Range(0, 10)
+            .Select(i => Task.Run(() => Run(engine, ["--rm", bed.Image, "sh", "-c", $"sleep 0.5; echo container-{i}"]))));
+        for (var i = 0; i < runs.Length; i++)
+        {
+            var run = runs[i];
+            Assert.True(run.ExitCode == 0, run.ToString());
+            Assert.Equal($"container-{i}\n", run.Stdout);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task A_pending_job_is_reported_then_runs(string engine)
+    {
+        var job = UniqueName("pending");
+        var name = UniqueName(engine);
+        _started.Add((engine, name));
+        var drain = bed.Run("scontrol", "update", "nodename=n1", "state=drain", "reason=scrun-pending-test");
+        Assert.True(drain.ExitCode == 0, drain.ToString());
+        Task<ProcessResult> run;
+        try
+        {
+            run = Task.Run(() => Run(engine, ["--name", name, "-e", $"SCRUN_JOB_NAME={job}", bed.Image, "echo", "finally"]));
+            WaitForJob(job, state => state is "PENDING");
+        }
+        finally
+        {
+            var resume = bed.Run("scontrol", "update", "nodename=n1", "state=resume");
+            Assert.True(resume.ExitCode == 0, resume.ToString());
+        }
+        var result = await run.WaitAsync(TimeSpan.FromSeconds(90));
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal("finally\n", result.Stdout);
+        // Docker shows what create wrote on stderr at once; Podman keeps it in the container's log.
+        var logs = bed.Run(Cli(engine), "logs", name);
+        Assert.Matches(@"scrun: waiting for job \d+ \(", result.Stderr + logs.Stdout + logs.Stderr);
+    }
+
+    public void Dispose()
+    {
+        foreach (var (engine, name) in _started)
+        {
+            bed.Run(Cli(engine), "rm", "-f", name);
+        }
+    }
+
+    private string Cli(string engine) => engine == "docker" ? bed.DockerCli : "podman";
+
+    private static string[] RuntimeFlags(string engine) =>
+        engine == "docker" ? ["--runtime", "scrun", "--net=none"] : ["--runtime", "scrun"];
+
+    private ProcessResult Run(string engine, string[] arguments, string? stdin = null) =>
+        bed.Run(Cli(engine), ["run", .. RuntimeFlags(engine), .. arguments], stdin, TimeSpan.FromMinutes(2));
+
+    private string StartDetached(string engine, string script, params string[] flags)
+    {
+        var name = UniqueName(engine);
+        _started.Add((engine, name));
+        var run = Run(engine, ["-d", "--name", name, .. flags, bed.Image, "sh", "-c", script]);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        return name;
+    }
+
+    private string Wait(string engine, string name)
+    {
+        var wait = bed.Run(Cli(engine), ["wait", name], stdin: null, TimeSpan.FromSeconds(60));
+        Assert.True(wait.ExitCode == 0, wait.ToString());
+        return wait.Stdout.Trim();
+    }
+
+    private void WaitForLog(string engine, string name, string text)
+    {
+        var logs = new ProcessResult(0, "", "");
+        for (var deadline = DateTime.UtcNow.AddSeconds(60); DateTime.UtcNow < deadline; Thread.Sleep(100))
+        {
+            logs = bed.Run(Cli(engine), "logs", name);
+            if (logs.Stdout.Contains(text, StringComparison.Ordinal))
+            {
+                return;
+            }
+        }
+        Assert.Fail($"'{text}' never reached the logs of {name}:\n{logs}");
+    }
+
+    private static string UniqueName(string prefix) => $"scrun-{prefix}-{Guid.NewGuid().ToString("n")[..8]}";
+
+    private sealed record JobRecord(string State, string Nodes, string TimeLimit);
+
+    private JobRecord? FindJob(string jobName)
+    {
+        var squeue = bed.Run("squeue", "--states=all", "-h", "-n", jobName, "-o", "%T|%N|%l");
+        Assert.True(squeue.ExitCode == 0, squeue.ToString());
+        var fields = squeue.Stdout.Trim().Split('|');
+        return fields.Length == 3 ? new JobRecord(fields[0], fields[1], fields[2]) : null;
+    }
+
+    private JobRecord WaitForJob(string jobName, Func<string, bool> state)
+    {
+        JobRecord? record = null;
+        for (var deadline = DateTime.UtcNow.AddSeconds(60); DateTime.UtcNow < deadline; Thread.Sleep(100))
+        {
+            record = FindJob(jobName);
+            if (record is not null && state(record.State))
+            {
+                return record;
+            }
+        }
+        throw new InvalidOperationException($"job {jobName} never reached the expected state (last seen: {record?.State ?? "absent"})");
+    }
+}
