@@ -1,3 +1,4 @@
+using Microsoft.Win32.SafeHandles;
 using System.Diagnostics;
 using System.Text.Json;
 using Scrun.Containers.Anchor;
@@ -46,9 +47,10 @@ public sealed class ContainerLifecycle(string root)
         Directory.CreateDirectory(paths.Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
 
         Process anchor;
+        int report;
         try
         {
-            anchor = StartAnchor(new AnchorLaunch
+            (anchor, report) = StartAnchor(new AnchorLaunch
             {
                 Root = Root,
                 Id = request.Id.Value,
@@ -62,7 +64,7 @@ public sealed class ContainerLifecycle(string root)
                 SlurmConf = request.SlurmConf,
             });
         }
-        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException or IOException)
         {
             Mounts.DeleteTree(paths.Directory);
             throw new ContainerException($"cannot start the container's anchor process: {e.Message}");
@@ -70,7 +72,7 @@ public sealed class ContainerLifecycle(string root)
 
         using (anchor)
         {
-            var answer = await WaitCreatedAsync(paths, anchor, cancellation);
+            var answer = await ReadReportAsync(report, cancellation);
             if (answer is { Ok: true })
             {
                 if (request.PidFile is { } pidFile)
@@ -90,34 +92,46 @@ public sealed class ContainerLifecycle(string root)
 
     private static int ExitCodeOf(Process process) => process.HasExited ? process.ExitCode : -1;
 
-    private static Process StartAnchor(AnchorLaunch launch)
+    /// <summary>Starts the anchor with the write end of a pipe it reports creation on; returns the read end.</summary>
+    private static (Process Anchor, int Report) StartAnchor(AnchorLaunch launch)
     {
         // What our caller passed us beyond stdio (conmon's sync pipes, containerd's socket) must not stay open in the anchor.
         LibC.CloseExtraDescriptorsOnExec();
-        var psi = new ProcessStartInfo(Environment.ProcessPath ?? throw new InvalidOperationException("cannot find the scrun executable"))
+        var (read, write) = LibC.InheritablePipe();
+        try
         {
-            UseShellExecute = false,
-            ArgumentList = { AnchorLaunch.Verb },
-        };
-        psi.Environment[AnchorLaunch.EnvironmentVariable] = JsonSerializer.Serialize(launch, ControlJsonContext.Default.AnchorLaunch);
-        return Process.Start(psi) ?? throw new InvalidOperationException("the anchor did not start");
+            var psi = new ProcessStartInfo(Environment.ProcessPath ?? throw new InvalidOperationException("cannot find the scrun executable"))
+            {
+                UseShellExecute = false,
+                ArgumentList = { AnchorLaunch.Verb },
+            };
+            psi.Environment[AnchorLaunch.EnvironmentVariable] =
+                JsonSerializer.Serialize(launch with { ReportDescriptor = write }, ControlJsonContext.Default.AnchorLaunch);
+            return (Process.Start(psi) ?? throw new InvalidOperationException("the anchor did not start"), read);
+        }
+        catch
+        {
+            LibC.close(read);
+            throw;
+        }
+        finally
+        {
+            LibC.close(write); // the anchor holds the only write end: its exit means end of file
+        }
     }
 
-    private static async Task<ControlResponse?> WaitCreatedAsync(ContainerPaths paths, Process anchor, CancellationToken cancellation)
+    /// <summary>The anchor's one-line report on creation, or null when it exited without one.</summary>
+    private static async Task<ControlResponse?> ReadReportAsync(int report, CancellationToken cancellation)
     {
-        var deadline = DateTime.UtcNow + s_anchorStartup;
-        while (true)
+        using var reader = new StreamReader(new FileStream(new SafeFileHandle(report, ownsHandle: true), FileAccess.Read, 1));
+        var line = await reader.ReadLineAsync(cancellation);
+        try
         {
-            var answer = await AnchorClient.SendAsync(paths, new ControlRequest { Op = "wait-created" }, cancellation);
-            if (answer is not null || anchor.HasExited)
-            {
-                return answer;
-            }
-            if (DateTime.UtcNow > deadline)
-            {
-                return new ControlResponse { Error = $"the anchor of container \"{paths.Id}\" did not open its socket within {s_anchorStartup.TotalSeconds} s" };
-            }
-            await Task.Delay(5, cancellation); // only until the anchor listens, a few milliseconds
+            return line is null ? null : JsonSerializer.Deserialize(line, ControlJsonContext.Default.ControlResponse);
+        }
+        catch (JsonException)
+        {
+            return new ControlResponse { Error = $"the anchor sent a broken report: {line}" };
         }
     }
 

@@ -27,4 +27,10 @@ public sealed record AnchorLaunch
     public int Verbosity { get; init; }
 
     public string? SlurmConf { get; init; }
+
+    /// <summary>
+    /// The write end of a pipe create reads: the anchor writes how creation ended there (one JSON
+    /// line) and closes it, so create learns it even when the anchor exits at once.
+    /// </summary>
+    public int ReportDescriptor { get; init; } = -1;
 }

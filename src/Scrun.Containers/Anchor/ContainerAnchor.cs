@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.Win32.SafeHandles;
 using Scrun.Containers.Interop;
 using Scrun.Containers.Oci;
 using Scrun.Containers.Staging;
@@ -22,6 +24,8 @@ public sealed class ContainerAnchor
     private static readonly TimeSpan s_pollInterval = TimeSpan.FromSeconds(5);
 
     private readonly AnchorLaunch _launch;
+    private int _reportDescriptor;
+    private bool _stoppedBeforeStart;
     private readonly ILogger _log;
     private readonly TextWriter _stderr;
     private readonly IReadOnlyDictionary<string, string> _environment;
@@ -45,6 +49,11 @@ public sealed class ContainerAnchor
     public ContainerAnchor(AnchorLaunch launch, IReadOnlyDictionary<string, string> environment, ILogger log, TextWriter stderr)
     {
         _launch = launch;
+        _reportDescriptor = launch.ReportDescriptor;
+        if (_reportDescriptor >= 0)
+        {
+            LibC.SetCloseOnExec(_reportDescriptor, true); // srun and staging hooks must not hold create's pipe open
+        }
         _environment = environment;
         _log = log;
         _stderr = stderr;
@@ -129,6 +138,7 @@ public sealed class ContainerAnchor
             await StageInAsync();
             Update(s => s with { Status = ContainerStatus.Created });
             _created.TrySetResult();
+            ReportCreation();
         }
         catch (Exception e) when (IsExpected(e))
         {
@@ -146,7 +156,14 @@ public sealed class ContainerAnchor
         var exitCode = await RunStepAsync();
         Update(s => s with { Status = ContainerStatus.Stopping, ExitCode = exitCode });
         await StageOutAsync();
-        await ReleaseJobAsync(exitCode);
+        if (_stoppedBeforeStart)
+        {
+            await CancelJobAsync(); // killed or deleted while created: the job is cancelled, as scancel would
+        }
+        else
+        {
+            await ReleaseJobAsync(exitCode);
+        }
         if (listener is not null)
         {
             await listener.DisposeAsync();
@@ -167,6 +184,7 @@ public sealed class ContainerAnchor
         _created.TrySetException(new ContainerException(reason));
         _running.TrySetException(new ContainerException(reason));
         _stopped.TrySetResult();
+        ReportCreation();
         // create removes the directory once it has our answer; do it too in case it is gone.
         try
         {
@@ -177,6 +195,25 @@ public sealed class ContainerAnchor
             _log.Warning("could not remove {Directory}: {Reason}", _paths.Directory, e.Message);
         }
         return 1;
+    }
+
+    /// <summary>Tells create how creation ended, once, through the pipe it gave us.</summary>
+    private void ReportCreation()
+    {
+        var fd = Interlocked.Exchange(ref _reportDescriptor, -1);
+        if (fd < 0)
+        {
+            return;
+        }
+        try
+        {
+            using var report = new FileStream(new SafeFileHandle(fd, ownsHandle: true), FileAccess.Write, 1);
+            report.Write(System.Text.Encoding.UTF8.GetBytes(JsonSerializer.Serialize(Reply(), ControlJsonContext.Default.ControlResponse) + "\n"));
+        }
+        catch (IOException e)
+        {
+            _log.Warning("create is gone, it did not read how creation ended: {Reason}", e.Message);
+        }
     }
 
     private static bool IsExpected(Exception e) =>
@@ -279,6 +316,7 @@ public sealed class ContainerAnchor
         if (first != _startRequested.Task || _abortExitCode is not null)
         {
             _running.TrySetException(new ContainerException("the container was stopped before it started"));
+            _stoppedBeforeStart = true;
             return _abortExitCode ?? 128 + 9;
         }
         Process srun;
@@ -462,7 +500,6 @@ public sealed class ContainerAnchor
             return request.Op switch
             {
                 "state" => Reply(),
-                "wait-created" => await WaitCreatedAsync(cancellation),
                 "start" => await StartAsync(cancellation),
                 "kill" => await KillAsync(request.Signal),
                 "delete" => await DeleteAsync(request.Force, cancellation),
@@ -473,12 +510,6 @@ public sealed class ContainerAnchor
         {
             return new ControlResponse { Error = e.Message, ExitCode = e.ExitCode, State = Snapshot() };
         }
-    }
-
-    private async Task<ControlResponse> WaitCreatedAsync(CancellationToken cancellation)
-    {
-        await _created.Task.WaitAsync(cancellation);
-        return Reply();
     }
 
     private async Task<ControlResponse> StartAsync(CancellationToken cancellation)

@@ -32,6 +32,30 @@ internal static partial class LibC
     [LibraryImport("libc", SetLastError = true)]
     private static partial int dup2(int oldfd, int newfd);
 
+    [LibraryImport("libc", SetLastError = true)]
+    private static unsafe partial int pipe2(int* fds, int flags);
+
+    /// <summary>A pipe whose write end a child inherits (the read end stays ours).</summary>
+    public static unsafe (int Read, int Write) InheritablePipe()
+    {
+        var fds = stackalloc int[2];
+        if (pipe2(fds, OCloexec) != 0)
+        {
+            throw new IOException($"pipe2: {Marshal.GetLastPInvokeErrorMessage()}");
+        }
+        SetCloseOnExec(fds[1], false);
+        return (fds[0], fds[1]);
+    }
+
+    public static void SetCloseOnExec(int fd, bool closeOnExec)
+    {
+        var flags = fcntl(fd, FGetfd, 0);
+        if (flags >= 0)
+        {
+            fcntl(fd, FSetfd, closeOnExec ? flags | FdCloexec : flags & ~FdCloexec);
+        }
+    }
+
     /// <summary>Points stdin, stdout and stderr at /dev/null (a terminal container's stdio is its pty, not ours).</summary>
     public static void DetachStdio()
     {

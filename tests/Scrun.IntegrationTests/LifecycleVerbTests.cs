@@ -1,0 +1,282 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Scrun.IntegrationTests.Infrastructure;
+using Xunit;
+
+namespace Scrun.IntegrationTests;
+
+/// <summary>
+/// scrun's OCI verbs called directly, the way conmon and containerd-shim call them, against the
+/// bed's real Slurm: every state transition, and every refusal with its one-line error.
+/// </summary>
+[Collection(TestbedCollection.Name)]
+public sealed class LifecycleVerbTests : IDisposable
+{
+    private readonly TestbedFixture _bed;
+    private readonly string _directory = Directory.CreateTempSubdirectory("scrun-verbs-").FullName;
+    private readonly string _root;
+    private readonly List<string> _ids = [];
+
+    public LifecycleVerbTests(TestbedFixture bed)
+    {
+        _bed = bed;
+        _root = Path.Combine(_directory, "root");
+    }
+
+    [Fact]
+    public void A_container_goes_from_created_to_running_to_stopped_and_is_deleted()
+    {
+        var job = UniqueName("life");
+        var bundle = Bundle(["sh", "-c", "echo to-out; echo to-err >&2; sleep 1; exit 4"], job);
+        var pidFile = Path.Combine(_directory, "pid");
+        var id = NewId();
+
+        var create = Create(bundle, id, ["--pid-file", pidFile]);
+        Assert.True(create.ExitCode == 0, create.ToString());
+        var created = State(id);
+        Assert.Equal("created", created.GetProperty("status").GetString());
+        Assert.Equal(File.ReadAllText(pidFile).Trim(), created.GetProperty("pid").GetInt32().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(bundle, created.GetProperty("bundle").GetString());
+        Assert.Equal("RUNNING", JobState(job)); // allocated at create, as Slurm's scrun does
+
+        var start = Scrun("start", id);
+        Assert.True(start.ExitCode == 0, start.ToString());
+        Assert.Equal("running", State(id).GetProperty("status").GetString());
+
+        WaitFor(() => State(id).GetProperty("status").GetString() == "stopped", "the container to stop");
+        Assert.Equal("to-out\n", File.ReadAllText(StdoutOf(id)));
+        Assert.Contains("to-err\n", File.ReadAllText(StderrOf(id)));
+        WaitFor(() => JobState(job) is "FAILED", "the job to end with the container's exit code 4");
+
+        var delete = Scrun("delete", id);
+        Assert.True(delete.ExitCode == 0, delete.ToString());
+        var state = Scrun("state", id);
+        Assert.Equal(1, state.ExitCode);
+        Assert.Equal($"scrun: error: container \"{id}\" does not exist\n", state.Stderr);
+        Assert.False(Directory.Exists(Path.Combine(_root, id)));
+    }
+
+    [Fact]
+    public void Wrong_transitions_are_refused_with_one_line_each()
+    {
+        var bundle = Bundle(["sh", "-c", "echo ready; while :; do sleep 0.2; done"]);
+        var id = NewId();
+        Assert.Equal(0, Create(bundle, id).ExitCode);
+
+        AssertRefused(Create(bundle, id), $"container \"{id}\" already exists");
+        Assert.Equal("created", State(id).GetProperty("status").GetString());
+
+        Assert.Equal(0, Scrun("start", id).ExitCode);
+        AssertRefused(Scrun("start", id), $"cannot start container \"{id}\": it is already running");
+        AssertRefused(Scrun("delete", id), $"cannot delete container \"{id}\" that is not stopped: running");
+
+        Assert.Equal(0, Scrun("kill", id, "KILL").ExitCode);
+        WaitFor(() => State(id).GetProperty("status").GetString() == "stopped", "the killed container to stop");
+        AssertRefused(Scrun("kill", id, "TERM"), $"cannot kill container \"{id}\": container not running");
+        AssertRefused(Scrun("start", id), $"cannot start container \"{id}\": it has stopped");
+        Assert.Equal(0, Scrun("delete", id).ExitCode);
+    }
+
+    [Fact]
+    public void Killing_a_created_container_ends_it_and_cancels_its_job()
+    {
+        var job = UniqueName("kill-created");
+        var id = NewId();
+        Assert.Equal(0, Create(Bundle(["true"], job), id).ExitCode);
+        Assert.Equal("RUNNING", JobState(job));
+
+        Assert.Equal(0, Scrun("kill", id, "TERM").ExitCode);
+        WaitFor(() => State(id).GetProperty("status").GetString() == "stopped", "the created container to stop");
+        WaitFor(() => JobState(job) is "CANCELLED", "its job to be cancelled");
+        Assert.Equal(0, Scrun("delete", id).ExitCode);
+    }
+
+    [Fact]
+    public void Force_delete_of_a_running_container_ends_its_job()
+    {
+        var job = UniqueName("force");
+        var id = NewId();
+        Assert.Equal(0, Create(Bundle(["sh", "-c", "while :; do sleep 0.2; done"], job), id).ExitCode);
+        Assert.Equal(0, Scrun("start", id).ExitCode);
+
+        var delete = Scrun("delete", "--force", id);
+        Assert.True(delete.ExitCode == 0, delete.ToString());
+        Assert.Equal(1, Scrun("state", id).ExitCode);
+        WaitFor(() => JobState(job) is not ("RUNNING" or "COMPLETING"), "the job to end");
+        Assert.False(Directory.Exists(Path.Combine(_root, id)));
+    }
+
+    [Theory]
+    [InlineData("state")]
+    [InlineData("start")]
+    [InlineData("kill")]
+    [InlineData("delete")]
+    public void An_unknown_id_is_one_line_and_exit_1(string verb)
+    {
+        AssertRefused(Scrun(verb, "no-such-container"), "container \"no-such-container\" does not exist");
+    }
+
+    [Fact]
+    public void Force_delete_of_an_unknown_id_succeeds_as_with_runc()
+    {
+        var delete = Scrun("delete", "--force", "no-such-container");
+        Assert.True(delete.ExitCode == 0, delete.ToString());
+        Assert.Equal("", delete.Stderr);
+    }
+
+    [Theory]
+    [InlineData("missing", "config.json")]
+    [InlineData("{ not json", "config.json")]
+    [InlineData("""{"ociVersion":"1.0.2","root":{"path":"rootfs"}}""", "process")]
+    [InlineData("""{"ociVersion":"1.0.2","process":{"args":["true"],"cwd":"/"}}""", "root")]
+    [InlineData("""{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":[],"cwd":"/"}}""", "args")]
+    public void A_broken_bundle_is_refused_and_leaves_nothing_behind(string config, string mentioned)
+    {
+        var bundle = Path.Combine(_directory, "broken");
+        Directory.CreateDirectory(Path.Combine(bundle, "rootfs"));
+        if (config != "missing")
+        {
+            File.WriteAllText(Path.Combine(bundle, "config.json"), config);
+        }
+        var id = NewId();
+        var create = Create(bundle, id);
+        AssertRefused(create, null);
+        Assert.Contains(mentioned, create.Stderr);
+        Assert.False(Directory.Exists(Path.Combine(_root, id)));
+        Assert.Equal(1, Scrun("state", id).ExitCode);
+    }
+
+    [Fact]
+    public void An_unreachable_slurmctld_fails_create_clearly_and_leaves_nothing_behind()
+    {
+        var conf = SlurmConfWith(line => line.StartsWith("SlurmctldPort=", StringComparison.Ordinal) ? "SlurmctldPort=1" : line);
+        var id = NewId();
+        var create = Create(Bundle(["true"]), id, environment: new() { ["SLURM_CONF"] = conf });
+        AssertRefused(create, null);
+        Assert.Contains("slurmctld", create.Stderr);
+        Assert.False(Directory.Exists(Path.Combine(_root, id)));
+    }
+
+    [Fact]
+    public void A_dead_munged_fails_create_clearly_and_leaves_nothing_behind()
+    {
+        var conf = SlurmConfWith(line => line.StartsWith("AuthType=", StringComparison.Ordinal)
+            ? line + "\nAuthInfo=socket=" + Path.Combine(_directory, "no-munged.socket")
+            : line);
+        var id = NewId();
+        var create = Create(Bundle(["true"]), id, environment: new() { ["SLURM_CONF"] = conf });
+        AssertRefused(create, null);
+        Assert.Contains("munge", create.Stderr, StringComparison.OrdinalIgnoreCase);
+        Assert.False(Directory.Exists(Path.Combine(_root, id)));
+    }
+
+    public void Dispose()
+    {
+        foreach (var id in _ids)
+        {
+            Scrun("delete", "--force", id);
+        }
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    private static void AssertRefused(ProcessResult result, string? message)
+    {
+        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.Single(result.Stderr.TrimEnd('\n').Split('\n'));
+        Assert.StartsWith("scrun: error: ", result.Stderr);
+        if (message is not null)
+        {
+            Assert.Equal($"scrun: error: {message}\n", result.Stderr);
+        }
+    }
+
+    private string NewId()
+    {
+        var id = UniqueName("c");
+        _ids.Add(id);
+        return id;
+    }
+
+    private static string UniqueName(string prefix) => $"scrun-{prefix}-{Guid.NewGuid().ToString("n")[..8]}";
+
+    /// <summary>A bundle over the bed's busybox rootfs running <paramref name="args"/>, as job <paramref name="jobName"/>.</summary>
+    private string Bundle(string[] args, string? jobName = null)
+    {
+        var bundle = Path.Combine(_directory, $"bundle-{Guid.NewGuid().ToString("n")[..8]}");
+        Directory.CreateDirectory(bundle);
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(_bed.Bundle, "config.json")))!.AsObject();
+        config["root"]!["path"] = Path.Combine(_bed.Bundle, "rootfs");
+        var process = config["process"]!.AsObject();
+        process["terminal"] = false;
+        process["args"] = new JsonArray([.. args.Select(a => JsonValue.Create(a))]);
+        var env = process["env"] as JsonArray ?? [];
+        if (jobName is not null)
+        {
+            env.Add($"SCRUN_JOB_NAME={jobName}");
+        }
+        process["env"] = env.DeepClone();
+        File.WriteAllText(Path.Combine(bundle, "config.json"), config.ToJsonString());
+        return bundle;
+    }
+
+    private string StdoutOf(string id) => Path.Combine(_directory, $"{id}.out");
+
+    private string StderrOf(string id) => Path.Combine(_directory, $"{id}.err");
+
+    /// <summary>
+    /// create with files as stdio, as an engine gives it pipes: the anchor keeps them for the
+    /// container, so a pipe here would stay open until the container ends.
+    /// </summary>
+    private ProcessResult Create(string bundle, string id, string[]? flags = null, Dictionary<string, string>? environment = null)
+    {
+        var env = new Dictionary<string, string>(_bed.Environment);
+        foreach (var (key, value) in environment ?? [])
+        {
+            env[key] = value;
+        }
+        string[] arguments = ["--root", _root, "create", "--bundle", bundle, .. flags ?? [], id];
+        var command = $"exec \"$0\" \"$@\" </dev/null >'{StdoutOf(id)}' 2>'{StderrOf(id)}'";
+        var run = ProcessRunner.Run("sh", ["-c", command, ScrunBinary.Path, .. arguments], env, timeout: TimeSpan.FromSeconds(90));
+        return run with { Stderr = File.Exists(StderrOf(id)) && run.ExitCode != 0 ? File.ReadAllText(StderrOf(id)) : run.Stderr };
+    }
+
+    private ProcessResult Scrun(params string[] arguments) =>
+        ProcessRunner.Run(ScrunBinary.Path, ["--root", _root, .. arguments], new Dictionary<string, string>(_bed.Environment), timeout: TimeSpan.FromSeconds(60));
+
+    private JsonElement State(string id)
+    {
+        var state = Scrun("state", id);
+        Assert.True(state.ExitCode == 0, state.ToString());
+        return JsonDocument.Parse(state.Stdout).RootElement.Clone();
+    }
+
+    private string? JobState(string jobName)
+    {
+        var squeue = _bed.Run("squeue", "--states=all", "-h", "-n", jobName, "-o", "%T");
+        Assert.True(squeue.ExitCode == 0, squeue.ToString());
+        return squeue.Stdout.Trim() is { Length: > 0 } state ? state : null;
+    }
+
+    private string SlurmConfWith(Func<string, string> edit)
+    {
+        var source = _bed.Environment["SLURM_CONF"];
+        var directory = Path.Combine(_directory, $"etc-{Guid.NewGuid().ToString("n")[..8]}");
+        Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, "slurm.conf");
+        File.WriteAllLines(path, File.ReadAllLines(source).Select(edit));
+        File.Copy(Path.Combine(Path.GetDirectoryName(source)!, "oci.conf"), Path.Combine(directory, "oci.conf"));
+        return path;
+    }
+
+    private static void WaitFor(Func<bool> condition, string what)
+    {
+        for (var deadline = DateTime.UtcNow.AddSeconds(60); DateTime.UtcNow < deadline; Thread.Sleep(100))
+        {
+            if (condition())
+            {
+                return;
+            }
+        }
+        Assert.Fail($"timed out waiting for {what}");
+    }
+}
