@@ -16,7 +16,7 @@ public sealed record CreateRequest(
     string? PidFile,
     string? ConsoleSocket,
     string? LogFile,
-    bool JsonLog,
+    string LogFormat,
     bool Debug,
     int Verbosity,
     string? SlurmConf);
@@ -58,7 +58,7 @@ public sealed class ContainerLifecycle(string root)
                 PidFile = request.PidFile is null ? null : Path.GetFullPath(request.PidFile),
                 ConsoleSocket = request.ConsoleSocket,
                 LogFile = request.LogFile,
-                JsonLog = request.JsonLog,
+                LogFormat = request.LogFormat,
                 Debug = request.Debug,
                 Verbosity = request.Verbosity,
                 SlurmConf = request.SlurmConf,

@@ -18,16 +18,26 @@ internal static class Program
                 return help.ParseResult.Invoke();
             case CommandLineOutcome.Run { Verb: AnchorOptions }:
                 // The anchor's stderr is the container's: it writes there through descriptor 2 itself
-                // (Console would keep duplicates of it open), and its log goes to --log only.
+                // (Console would keep duplicates of it open); its log goes to --log, and to stderr only if oci.conf asks.
                 using (var stderr = new StreamWriter(new FileStream(new SafeFileHandle(2, ownsHandle: false), FileAccess.Write, 1)) { AutoFlush = true })
-                using (var log = ScrunLogging.ForAnchor())
+                using (var log = ScrunLogging.ForAnchor(stderr))
                 {
                     return AnchorVerb.Run(log, stderr);
                 }
             case CommandLineOutcome.Run run:
-                using (var log = ScrunLogging.Create(run.Global, Console.Error))
+                Serilog.Core.Logger logger;
+                try
                 {
-                    return VerbRunner.Run(run.Global, run.Verb, log, Console.Out);
+                    logger = ScrunLogging.Create(run.Global, Console.Error);
+                }
+                catch (LogConfigurationException e)
+                {
+                    Console.Error.Write($"scrun: error: {e.Message}\n");
+                    return 1;
+                }
+                using (logger)
+                {
+                    return VerbRunner.Run(run.Global, run.Verb, logger, Console.Out);
                 }
             default:
                 throw new InvalidOperationException("unreachable");

@@ -78,6 +78,29 @@ public sealed class LifecycleVerbTests : IDisposable
     }
 
     [Fact]
+    public async Task Concurrent_starts_launch_one_step()
+    {
+        var id = NewId();
+        Assert.Equal(0, Create(Bundle(["sh", "-c", "echo launched; sleep 1"]), id).ExitCode);
+        var starts = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => Task.Run(() => Scrun("start", id))));
+        Assert.Contains(starts, s => s.ExitCode == 0);
+        Assert.All(starts.Where(s => s.ExitCode != 0), s => Assert.Contains("already running", s.Stderr));
+        WaitFor(() => State(id).GetProperty("status").GetString() == "stopped", "the container to stop");
+        Assert.Equal("launched\n", File.ReadAllText(StdoutOf(id)));
+    }
+
+    [Fact]
+    public void Kill_accepts_all_as_runc_callers_pass_it()
+    {
+        var id = NewId();
+        Assert.Equal(0, Create(Bundle(["sh", "-c", "while :; do sleep 0.2; done"]), id).ExitCode);
+        Assert.Equal(0, Scrun("start", id).ExitCode);
+        var kill = Scrun("kill", "--all", id, "9");
+        Assert.True(kill.ExitCode == 0, kill.ToString());
+        WaitFor(() => State(id).GetProperty("status").GetString() == "stopped", "the killed container to stop");
+    }
+
+    [Fact]
     public void Killing_a_created_container_ends_it_and_cancels_its_job()
     {
         var job = UniqueName("kill-created");

@@ -79,6 +79,31 @@ public sealed class ScrunBinaryTests : IDisposable
         Assert.Equal("container \"abc\" does not exist", line.RootElement.GetProperty("msg").GetString());
     }
 
+    [Theory]
+    [InlineData("SCRUN_DEBUG", "loud")]
+    [InlineData("SCRUN_FILE_DEBUG", "debug9x")]
+    [InlineData("SCRUN_LOG_FORMAT", "xml")]
+    public void A_bad_logging_variable_is_one_line_and_exit_1(string name, string value)
+    {
+        var result = ProcessRunner.Run(ScrunBinary.Path, ["--root", _directory, "state", "abc"], new Dictionary<string, string> { [name] = value });
+        Assert.Equal(1, result.ExitCode);
+        Assert.Single(result.Stderr.TrimEnd('\n').Split('\n'));
+        Assert.StartsWith("scrun: error: ", result.Stderr);
+        Assert.Contains(name, result.Stderr);
+    }
+
+    [Fact]
+    public void Scrun_log_format_overrides_the_flag_callers_hard_wire()
+    {
+        var log = Path.Combine(_directory, "log.json");
+        var result = ProcessRunner.Run(ScrunBinary.Path, ["--root", _directory, "--log", log, "--log-format", "json", "start", "abc"],
+            new Dictionary<string, string> { ["SCRUN_LOG_FORMAT"] = "json-file" });
+        Assert.Equal(1, result.ExitCode);
+        using var line = JsonDocument.Parse(Assert.Single(File.ReadAllLines(log)));
+        Assert.Equal("error: container \"abc\" does not exist\n", line.RootElement.GetProperty("log").GetString());
+        Assert.Equal("stderr", line.RootElement.GetProperty("stream").GetString());
+    }
+
     [Fact]
     public void Check_reports_a_missing_slurm_conf_and_fails()
     {

@@ -80,4 +80,69 @@ public sealed class LoggingTests : IDisposable
         Assert.Contains("scrun: warning: cannot open log file", stderr.ToString());
         Assert.EndsWith("scrun: error: still reported\n", stderr.ToString());
     }
+    [Theory]
+    [InlineData("quiet", SlurmLogLevel.Quiet)]
+    [InlineData("FATAL", Serilog.Events.LogEventLevel.Fatal)]
+    [InlineData("error", Serilog.Events.LogEventLevel.Error)]
+    [InlineData("info", Serilog.Events.LogEventLevel.Information)]
+    [InlineData("verbose", Serilog.Events.LogEventLevel.Debug)]
+    [InlineData("debug", Serilog.Events.LogEventLevel.Debug)]
+    [InlineData("debug3", Serilog.Events.LogEventLevel.Verbose)]
+    [InlineData("0", SlurmLogLevel.Quiet)]
+    [InlineData("3", Serilog.Events.LogEventLevel.Information)]
+    [InlineData("5", Serilog.Events.LogEventLevel.Debug)]
+    [InlineData("42", Serilog.Events.LogEventLevel.Verbose)]
+    public void Slurm_level_names_and_numbers_map_to_levels(string text, Serilog.Events.LogEventLevel expected)
+    {
+        Assert.True(SlurmLogLevel.TryParse(text, out var level));
+        Assert.Equal(expected, level);
+    }
+
+    [Theory]
+    [InlineData("loud")]
+    [InlineData("-1")]
+    [InlineData("")]
+    public void Anything_else_is_no_level(string text) => Assert.False(SlurmLogLevel.TryParse(text, out _));
+
+    [Fact]
+    public void Scrun_debug_sets_both_levels_and_the_specific_variables_win()
+    {
+        var environment = new Dictionary<string, string> { ["SCRUN_DEBUG"] = "error", ["SCRUN_FILE_DEBUG"] = "debug2" };
+        var levels = LogLevels.Resolve(new GlobalOptions(), environment.GetValueOrDefault);
+        Assert.Equal(new LogLevels(Serilog.Events.LogEventLevel.Error, Serilog.Events.LogEventLevel.Verbose), levels);
+    }
+
+    [Fact]
+    public void Flags_can_only_make_a_variable_level_more_talkative()
+    {
+        var environment = new Dictionary<string, string> { ["SCRUN_STDERR_DEBUG"] = "error" };
+        var levels = LogLevels.Resolve(new GlobalOptions { Debug = true }, environment.GetValueOrDefault);
+        Assert.Equal(new LogLevels(Serilog.Events.LogEventLevel.Debug, Serilog.Events.LogEventLevel.Debug), levels);
+    }
+
+    [Fact]
+    public void A_variable_that_is_no_level_is_refused_by_name()
+    {
+        var environment = new Dictionary<string, string> { ["SCRUN_SYSLOG_DEBUG"] = "loud" };
+        var e = Assert.Throws<LogConfigurationException>(() => LogLevels.Resolve(new GlobalOptions(), environment.GetValueOrDefault));
+        Assert.StartsWith("invalid SCRUN_SYSLOG_DEBUG=loud", e.Message);
+    }
+
+    [Fact]
+    public void Json_file_lines_are_dockers_container_log_format_with_their_stream()
+    {
+        var path = Path.Combine(_directory, "log.json");
+        using (var log = ScrunLogging.Create(new GlobalOptions { LogFile = path, LogFormat = LogFormat.DockerJsonFile, Debug = true }, new StringWriter()))
+        {
+            log.Error("no job for {Id}", "abc");
+            log.Information("allocated");
+        }
+        var lines = File.ReadAllLines(path).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        Assert.Equal(2, lines.Length);
+        Assert.Equal(["log", "stream", "time"], lines[0].EnumerateObject().Select(p => p.Name));
+        Assert.Equal("error: no job for abc\n", lines[0].GetProperty("log").GetString());
+        Assert.Equal("stderr", lines[0].GetProperty("stream").GetString());
+        Assert.Equal("allocated\n", lines[1].GetProperty("log").GetString());
+        Assert.True(DateTimeOffset.TryParse(lines[1].GetProperty("time").GetString(), out _));
+    }
 }

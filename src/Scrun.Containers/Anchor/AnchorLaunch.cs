@@ -20,7 +20,8 @@ public sealed record AnchorLaunch
 
     public string? LogFile { get; init; }
 
-    public bool JsonLog { get; init; }
+    /// <summary>The --log file's format: "text", "json" (runc's) or "json-file" (Docker's).</summary>
+    public string LogFormat { get; init; } = "text";
 
     public bool Debug { get; init; }
 

@@ -401,7 +401,7 @@ public sealed class ContainerAnchor
         if (_launch.LogFile is { } log)
         {
             variables["SCRUN_LOG_FILE"] = log;
-            variables["SCRUN_LOG_FORMAT"] = _launch.JsonLog ? "json" : "text";
+            variables["SCRUN_LOG_FORMAT"] = _launch.LogFormat;
         }
         foreach (var (key, value) in _config.Annotations)
         {

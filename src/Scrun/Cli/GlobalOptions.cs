@@ -2,8 +2,14 @@ namespace Scrun.Cli;
 
 public enum LogFormat
 {
+    /// <summary>runc's text lines.</summary>
     Text,
+
+    /// <summary>runc's (logrus) JSON lines, which containerd and Podman read back on failure.</summary>
     Json,
+
+    /// <summary>Docker's json-file lines, <c>{"log","stream","time"}</c>, as Slurm's scrun writes them.</summary>
+    DockerJsonFile,
 }
 
 /// <summary>The flags that come before the verb, as runc, Podman (conmon) and containerd pass them.</summary>
@@ -15,7 +21,7 @@ public sealed record GlobalOptions
     /// <summary><c>--log FILE</c>.</summary>
     public string? LogFile { get; init; }
 
-    /// <summary><c>--log-format text|json</c>.</summary>
+    /// <summary><c>--log-format text|json|json-file</c> (SCRUN_LOG_FORMAT overrides it: callers hard-wire the flag).</summary>
     public LogFormat LogFormat { get; init; } = LogFormat.Text;
 
     /// <summary><c>--debug</c>.</summary>

@@ -178,12 +178,11 @@ public sealed class ScrunCommandLine
             }
             ignored.Add($"--rootless {rootless}");
         }
-        var logFormat = result.GetValue(_logFormat) switch
+        var logFormat = ParseLogFormat(result.GetValue(_logFormat), "--log-format");
+        if (Environment.GetEnvironmentVariable("SCRUN_LOG_FORMAT") is { Length: > 0 } overridden)
         {
-            null or "text" => LogFormat.Text,
-            "json" => LogFormat.Json,
-            var other => throw new UsageException($"unknown log format '{other}' (expected text or json)"),
-        };
+            logFormat = ParseLogFormat(overridden, "SCRUN_LOG_FORMAT");
+        }
         return new GlobalOptions
         {
             Root = NullIfEmpty(result.GetValue(_rootDirectory)),
@@ -195,6 +194,14 @@ public sealed class ScrunCommandLine
             IgnoredFlags = ignored,
         };
     }
+
+    private static LogFormat ParseLogFormat(string? text, string source) => text switch
+    {
+        null or "text" => LogFormat.Text,
+        "json" => LogFormat.Json,
+        "json-file" => LogFormat.DockerJsonFile,
+        var other => throw new UsageException($"unknown log format '{other}' in {source} (expected text, json or json-file)"),
+    };
 
     private void AddCreate()
     {

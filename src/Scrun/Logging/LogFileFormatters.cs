@@ -37,3 +37,27 @@ internal sealed class RuncTextFormatter : ITextFormatter
         output.Write("\"\n");
     }
 }
+
+/// <summary>
+/// Docker's json-file container-log lines, the format Slurm's scrun writes its --log in:
+/// <c>{"log":"error: ...\n","stream":"stderr","time":"..."}</c>. The stream is stderr for what
+/// would also reach stderr at its level, stdout for the rest.
+/// </summary>
+internal sealed class DockerJsonFileFormatter(LogEventLevel stderrLevel) : ITextFormatter
+{
+    public void Format(LogEvent logEvent, TextWriter output)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            var prefix = logEvent.Level == LogEventLevel.Information ? "" : LogEventText.Level(logEvent.Level) + ": ";
+            json.WriteString("log", prefix + LogEventText.Message(logEvent) + "\n");
+            json.WriteString("stream", logEvent.Level >= stderrLevel ? "stderr" : "stdout");
+            json.WriteString("time", LogEventText.Time(logEvent.Timestamp));
+            json.WriteEndObject();
+        }
+        output.Write(System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
+        output.Write('\n');
+    }
+}

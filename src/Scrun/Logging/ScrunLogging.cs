@@ -1,18 +1,22 @@
 using Scrun.Cli;
+using Scrun.Slurm.Config;
 using Serilog;
 using Serilog.Core;
 using Serilog.Events;
+using Serilog.Formatting;
 
 namespace Scrun.Logging;
 
-/// <summary>Builds the process's logger from the global flags: stderr always, plus <c>--log FILE</c>.</summary>
+/// <summary>Builds the process's logger: stderr, plus <c>--log FILE</c> in the chosen format, each at its own level.</summary>
 internal static class ScrunLogging
 {
     /// <summary>
-    /// The anchor's logger: the --log file that create was given (from the launch parameters),
-    /// never stderr, which belongs to the container.
+    /// The anchor's logger: the --log file create was given (from the launch parameters). The
+    /// anchor's stderr is the container's, so nothing goes there unless oci.conf's StdIODebug asks,
+    /// as with Slurm's scrun; FileDebug sets the file's level. Problems with levels only warn here:
+    /// the container must run.
     /// </summary>
-    public static Logger ForAnchor()
+    public static Logger ForAnchor(TextWriter containerStderr)
     {
         var text = Environment.GetEnvironmentVariable(Containers.Anchor.AnchorLaunch.EnvironmentVariable);
         Containers.Anchor.AnchorLaunch? launch = null;
@@ -26,43 +30,90 @@ internal static class ScrunLogging
         var options = new GlobalOptions
         {
             LogFile = launch?.LogFile,
-            LogFormat = launch?.JsonLog == true ? LogFormat.Json : LogFormat.Text,
+            LogFormat = launch?.LogFormat switch { "json" => LogFormat.Json, "json-file" => LogFormat.DockerJsonFile, _ => LogFormat.Text },
             Debug = launch?.Debug ?? false,
             Verbosity = launch?.Verbosity ?? 0,
         };
-        return Create(options, TextWriter.Null);
+        var problems = new List<string>();
+        LogLevels levels;
+        try
+        {
+            levels = LogLevels.Resolve(options, Environment.GetEnvironmentVariable);
+        }
+        catch (LogConfigurationException e)
+        {
+            problems.Add(e.Message);
+            levels = new LogLevels(LogEventLevel.Information, LogEventLevel.Information);
+        }
+        var stderrLevel = SlurmLogLevel.Quiet;
+        try
+        {
+            var oci = OciConfig.Load(Path.Combine(SlurmConfDirectory(launch?.SlurmConf), "oci.conf"));
+            stderrLevel = Override(oci.StdIODebug, "StdIODebug", SlurmLogLevel.Quiet, problems);
+            levels = levels with { File = Override(oci.FileDebug, "FileDebug", levels.File, problems) };
+        }
+        catch (Exception e) when (e is SlurmConfigException or IOException or UnauthorizedAccessException)
+        {
+            problems.Add(e.Message);
+        }
+        var logger = Build(options, levels with { Stderr = stderrLevel }, containerStderr, problems);
+        return logger;
     }
 
-    public static Logger Create(GlobalOptions options, TextWriter stderr)
+    /// <summary>The CLI's logger; a level variable that is no level is a <see cref="LogConfigurationException"/>.</summary>
+    public static Logger Create(GlobalOptions options, TextWriter stderr) =>
+        Build(options, LogLevels.Resolve(options, Environment.GetEnvironmentVariable), stderr, []);
+
+    private static Logger Build(GlobalOptions options, LogLevels levels, TextWriter stderr, List<string> problems)
     {
-        var level = options switch
-        {
-            { Verbosity: >= 2 } => LogEventLevel.Verbose,
-            { Debug: true } or { Verbosity: 1 } => LogEventLevel.Debug,
-            _ => LogEventLevel.Information,
-        };
         var configuration = new LoggerConfiguration()
-            .MinimumLevel.Is(level)
-            .WriteTo.Sink(new StderrSink(stderr));
-        string? fileProblem = null;
+            .MinimumLevel.Is(SlurmLogLevel.MostVerbose(levels.Stderr, levels.File))
+            .WriteTo.Sink(new StderrSink(stderr), restrictedToMinimumLevel: levels.Stderr);
         if (options.LogFile is { } path)
         {
             try
             {
-                configuration.WriteTo.Sink(new AppendFileSink(path, options.LogFormat == LogFormat.Json
-                    ? new RuncJsonFormatter()
-                    : new RuncTextFormatter()));
+                configuration.WriteTo.Sink(new AppendFileSink(path, Formatter(options.LogFormat, levels)), restrictedToMinimumLevel: levels.File);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                fileProblem = $"cannot open log file {path}: {e.Message}";
+                problems.Add($"cannot open log file {path}: {e.Message}");
             }
         }
         var logger = configuration.CreateLogger();
-        if (fileProblem is not null)
+        foreach (var problem in problems)
         {
-            logger.Warning("{Problem}", fileProblem);
+            logger.Warning("{Problem}", problem);
         }
         return logger;
+    }
+
+    private static ITextFormatter Formatter(LogFormat format, LogLevels levels) => format switch
+    {
+        LogFormat.Json => new RuncJsonFormatter(),
+        LogFormat.DockerJsonFile => new DockerJsonFileFormatter(levels.Stderr),
+        _ => new RuncTextFormatter(),
+    };
+
+    private static LogEventLevel Override(string? value, string key, LogEventLevel fallback, List<string> problems)
+    {
+        if (value is null)
+        {
+            return fallback;
+        }
+        if (SlurmLogLevel.TryParse(value, out var level))
+        {
+            return level;
+        }
+        problems.Add($"oci.conf: {key}={value} is not a Slurm debug level; ignored");
+        return fallback;
+    }
+
+    private static string SlurmConfDirectory(string? explicitPath)
+    {
+        var path = !string.IsNullOrEmpty(explicitPath) ? explicitPath
+            : Environment.GetEnvironmentVariable("SLURM_CONF") is { Length: > 0 } fromEnvironment ? fromEnvironment
+            : SlurmConfig.DefaultPath;
+        return Path.GetDirectoryName(Path.GetFullPath(path)) ?? "/";
     }
 }

@@ -25,7 +25,7 @@ internal static class LifecycleVerbs
                         create.PidFile,
                         create.ConsoleSocket,
                         global.LogFile,
-                        global.LogFormat == LogFormat.Json,
+                        global.LogFormat switch { LogFormat.Json => "json", LogFormat.DockerJsonFile => "json-file", _ => "text" },
                         global.Debug,
                         global.Verbosity,
                         global.SlurmConf)).GetAwaiter().GetResult();
