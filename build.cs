@@ -102,6 +102,7 @@ int Bench()
     var rc = Publish();
     rc = rc == 0 ? Sh(testbed, "up", "--docker") : rc;
     rc = rc == 0 ? Run(Path.Combine(repo, "bench", "startup.sh"), [scrun]) : rc;
+    rc = rc == 0 ? Run(Path.Combine(repo, "bench", "containers.sh"), ["15"]) : rc;
     return rc == 0
         ? Run("dotnet", ["run", "--project", Path.Combine(repo, "bench", "Scrun.Bench"), "-c", "Release", "--", "20"], ReadTestbedEnv())
         : rc;

@@ -65,17 +65,30 @@ public sealed class ContainerEngineTests(TestbedFixture bed) : IDisposable
         Assert.Matches(@"scrun: error: container [0-9a-f]+: job \d+ reached its time limit\n", run.Stderr);
     }
 
-    /// <summary>
-    /// Podman sizes the console before start. Docker resizes it right after start, which srun
-    /// 22.05 cannot take while its pty thread waits in accept() (no EINTR retry): not tested there.
-    /// </summary>
+    /// <summary>Podman sizes the console before start: the container's first look sees the caller's size.</summary>
     [Fact]
-    public void The_callers_window_size_reaches_the_container()
+    public void The_callers_window_size_is_there_from_the_start()
     {
         var command = "stty cols 123 rows 45; podman run --runtime scrun --rm -t " + bed.Image + " stty size";
         var run = bed.Run("script", ["-qec", command, "/dev/null"], stdin: null);
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Contains("45 123", run.Stdout);
+    }
+
+    /// <summary>
+    /// Docker resizes right after start, while srun waits for its pty connection, where a
+    /// SIGWINCH breaks srun (up to 25.05): the anchor holds the resize until the step talks.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public void A_resize_reaches_the_container_without_breaking_srun(string engine)
+    {
+        var command = string.Join(' ', ["stty cols 123 rows 45;", Cli(engine), "run", .. RuntimeFlags(engine),
+            "--rm", "-t", bed.Image, "sh", "-c", "'echo started; sleep 1; stty size'"]);
+        var run = bed.Run("script", ["-qec", command, "/dev/null"], stdin: null);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("45 123", run.Stdout);
+        Assert.DoesNotContain("accept failure", run.Stdout);
     }
 
     [Theory]

@@ -44,6 +44,7 @@ public sealed class ContainerAnchor
     private int? _abortExitCode;
     private volatile bool _sigkilled;
     private string? _terminal;
+    private TerminalRelay? _terminalRelay;
     private string? _failure;
 
     public ContainerAnchor(AnchorLaunch launch, IReadOnlyDictionary<string, string> environment, ILogger log, TextWriter stderr)
@@ -103,7 +104,7 @@ public sealed class ContainerAnchor
 
     /// <summary>
     /// With <c>process.terminal</c>: a pty whose master goes to the caller at once (runc sends it
-    /// during create) and whose slave will be srun's terminal (srun --pty).
+    /// during create), relayed by the anchor to the pty srun runs on (srun --pty).
     /// </summary>
     private void OpenTerminal()
     {
@@ -111,22 +112,11 @@ public sealed class ContainerAnchor
         {
             return;
         }
-        var (master, slave) = Terminal.Open();
-        try
-        {
-            if (_launch.ConsoleSocket is { } console)
-            {
-                Terminal.SendDescriptor(console, master);
-            }
-            _terminal = slave;
-            // create's stdio is not the container's here (the pty is), and containerd waits
-            // for it to close before it starts the container.
-            LibC.DetachStdio();
-        }
-        finally
-        {
-            LibC.close(master);
-        }
+        _terminalRelay = TerminalRelay.Open(_launch.ConsoleSocket);
+        _terminal = _terminalRelay.StepTerminal;
+        // create's stdio is not the container's here (the pty is), and containerd waits
+        // for it to close before it starts the container.
+        LibC.DetachStdio();
     }
 
     private async Task<int> LiveAsync()
@@ -322,6 +312,7 @@ public sealed class ContainerAnchor
         Process srun;
         try
         {
+            _terminalRelay?.BeforeLaunch();
             srun = SrunLauncher.Start(BuildLaunch());
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or ContainerException or InvalidOperationException)
@@ -331,10 +322,13 @@ public sealed class ContainerAnchor
             return 127;
         }
         using (srun)
+        using (_terminalRelay)
         {
+            _terminalRelay?.Start();
             Update(s => s with { Status = ContainerStatus.Running });
             _running.TrySetResult();
             await srun.WaitForExitAsync();
+            _terminalRelay?.Drain(TimeSpan.FromSeconds(5));
             // SIGKILL cannot be caught: whatever srun makes of the killed step, the container died of it.
             return _sigkilled ? 128 + 9 : srun.ExitCode;
         }

@@ -1,0 +1,235 @@
+using System.Runtime.InteropServices;
+
+namespace Scrun.Containers.Interop;
+
+/// <summary>
+/// The terminal of a <c>process.terminal</c> container, as two ptys joined by the anchor: the
+/// caller's (its master went to <c>--console-socket</c>) and the step's (its slave is srun's
+/// terminal). The anchor holds the caller's slave as its controlling terminal, so it gets the
+/// SIGWINCH when the caller resizes, and passes the size on to srun.
+/// </summary>
+/// <remarks>
+/// srun 22.05 waits in accept() for slurmstepd's pty connection with SIGWINCH unblocked and
+/// no EINTR retry: a resize in that window (Docker resizes right after start) kills its window
+/// thread ("pty: accept failure") and the container's terminal goes wrong. So a resize is held
+/// until the step has written something, or a few seconds have passed, then applied.
+/// </remarks>
+internal sealed unsafe partial class TerminalRelay : IDisposable
+{
+    private const uint TiocGetWindowSize = 0x5413;
+    private const uint TiocSetWindowSize = 0x5414;
+    private const uint TiocSetControllingTty = 0x540E;
+    private const int Eintr = 4;
+    private static readonly TimeSpan s_stepConnectGrace = TimeSpan.FromSeconds(3);
+
+    private readonly int _callerSlave;
+    private readonly int _stepMaster;
+    private readonly Lock _gate = new();
+    private readonly List<PosixSignalRegistration> _signals = [];
+    private Thread? _output;
+    private Timer? _graceTimer;
+    private bool _stepReady;
+    private bool _resizePending;
+
+    private TerminalRelay(int callerSlave, int stepMaster, string stepTerminal)
+    {
+        _callerSlave = callerSlave;
+        _stepMaster = stepMaster;
+        StepTerminal = stepTerminal;
+    }
+
+    /// <summary>The step's terminal (/dev/pts/N): srun's stdio and controlling terminal.</summary>
+    public string StepTerminal { get; }
+
+    /// <summary>Makes both ptys and sends the caller's master to <paramref name="consoleSocket"/> (when given).</summary>
+    public static TerminalRelay Open(string? consoleSocket)
+    {
+        var (callerMaster, callerSlavePath) = Terminal.Open();
+        int callerSlave = -1, stepMaster = -1;
+        try
+        {
+            // A session of our own whose controlling terminal is the caller's pty: resizes reach
+            // us. Should that fail, the container still runs, at the size it started with.
+            setsid();
+            callerSlave = LibC.open(callerSlavePath, LibC.ORdwr | LibC.ONoctty | LibC.OCloexec);
+            if (callerSlave < 0)
+            {
+                throw new IOException($"cannot open the terminal {callerSlavePath}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+            }
+            ioctl(callerSlave, TiocSetControllingTty, null);
+            MakeRaw(callerSlave); // the line discipline that counts is the container's, on the node
+            string stepTerminal;
+            (stepMaster, stepTerminal) = Terminal.Open();
+            var relay = new TerminalRelay(callerSlave, stepMaster, stepTerminal);
+            relay.FollowSignals(); // before the caller has the master: no resize may be lost
+            if (consoleSocket is not null)
+            {
+                Terminal.SendDescriptor(consoleSocket, callerMaster);
+            }
+            return relay;
+        }
+        catch
+        {
+            if (callerSlave >= 0)
+            {
+                LibC.close(callerSlave);
+            }
+            if (stepMaster >= 0)
+            {
+                LibC.close(stepMaster);
+            }
+            throw;
+        }
+        finally
+        {
+            LibC.close(callerMaster);
+        }
+    }
+
+    /// <summary>Gives the step's pty the caller's current size: srun reads it once, when it starts.</summary>
+    public void BeforeLaunch() => CopyWindowSize();
+
+    /// <summary>Starts copying both ways and passing resizes on; call once srun has been started.</summary>
+    public void Start()
+    {
+        StartThread("terminal input", () => Copy(_callerSlave, _stepMaster, onFirstBytes: null));
+        _output = StartThread("terminal output", () => Copy(_stepMaster, _callerSlave, onFirstBytes: MarkStepReady));
+        _graceTimer = new Timer(_ => MarkStepReady(), null, s_stepConnectGrace, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>Waits for the step's last output to reach the caller (srun has exited).</summary>
+    public void Drain(TimeSpan timeout) => _output?.Join(timeout);
+
+    public void Dispose()
+    {
+        _graceTimer?.Dispose();
+        foreach (var signal in _signals)
+        {
+            signal.Dispose();
+        }
+        // The copying threads are background threads blocked in read(); the process exit ends them.
+    }
+
+    private void FollowSignals()
+    {
+        // The caller closing its master hangs up our session: the container goes on regardless.
+        _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGHUP, context => context.Cancel = true));
+        _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGWINCH, context =>
+        {
+            context.Cancel = true;
+            OnResize();
+        }));
+    }
+
+    private void OnResize()
+    {
+        lock (_gate)
+        {
+            if (!_stepReady)
+            {
+                _resizePending = true;
+                return;
+            }
+        }
+        CopyWindowSize();
+    }
+
+    private void MarkStepReady()
+    {
+        bool apply;
+        lock (_gate)
+        {
+            if (_stepReady)
+            {
+                return;
+            }
+            _stepReady = true;
+            apply = _resizePending;
+        }
+        if (apply)
+        {
+            CopyWindowSize();
+        }
+    }
+
+    private void CopyWindowSize()
+    {
+        var size = stackalloc ushort[4];
+        if (ioctl(_callerSlave, TiocGetWindowSize, size) == 0)
+        {
+            ioctl(_stepMaster, TiocSetWindowSize, size);
+        }
+    }
+
+    private static Thread StartThread(string name, Action body)
+    {
+        var thread = new Thread(() => body()) { IsBackground = true, Name = name };
+        thread.Start();
+        return thread;
+    }
+
+    /// <summary>Copies until the source hangs up; a gone destination only drops what it would have shown.</summary>
+    private static void Copy(int from, int to, Action? onFirstBytes)
+    {
+        var buffer = new byte[16 * 1024];
+        var destinationGone = false;
+        fixed (byte* data = buffer)
+        {
+            while (true)
+            {
+                var count = read(from, data, (nuint)buffer.Length);
+                if (count < 0 && Marshal.GetLastPInvokeError() == Eintr)
+                {
+                    continue;
+                }
+                if (count <= 0)
+                {
+                    return; // EIO: every holder of the other side has closed it
+                }
+                onFirstBytes?.Invoke();
+                onFirstBytes = null;
+                for (nint done = 0; done < count && !destinationGone;)
+                {
+                    var written = write(to, data + done, (nuint)(count - done));
+                    if (written < 0 && Marshal.GetLastPInvokeError() == Eintr)
+                    {
+                        continue;
+                    }
+                    destinationGone = written <= 0;
+                    done += Math.Max(written, 0);
+                }
+            }
+        }
+    }
+
+    private static void MakeRaw(int fd)
+    {
+        var attributes = stackalloc byte[64]; // struct termios is 60 bytes on Linux
+        if (tcgetattr(fd, attributes) == 0)
+        {
+            cfmakeraw(attributes);
+            tcsetattr(fd, 0 /* TCSANOW */, attributes);
+        }
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int setsid();
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int ioctl(int fd, nuint request, void* argument);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint read(int fd, byte* buffer, nuint count);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint write(int fd, byte* buffer, nuint count);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int tcgetattr(int fd, byte* attributes);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int tcsetattr(int fd, int when, byte* attributes);
+
+    [LibraryImport("libc")]
+    private static partial void cfmakeraw(byte* attributes);
+}
