@@ -157,6 +157,28 @@ public sealed class ContainerEngineTests(TestbedFixture bed) : IDisposable
 
     [Theory]
     [MemberData(nameof(Engines))]
+    public void Slurm_job_id_joins_an_existing_allocation_and_leaves_it_running(string engine)
+    {
+        var salloc = bed.Run("salloc", "--no-shell", "-N1", "-J", UniqueName("existing"));
+        var job = System.Text.RegularExpressions.Regex.Match(salloc.Stderr + salloc.Stdout, @"Granted job allocation (\d+)").Groups[1].Value;
+        Assert.True(job.Length > 0, salloc.ToString());
+        try
+        {
+            var run = Run(engine, ["--rm", "-e", $"SLURM_JOB_ID={job}", bed.Image, "sh", "-c", "echo in-job $SLURM_JOB_ID"]);
+            Assert.True(run.ExitCode == 0, run.ToString());
+            Assert.Equal($"in-job {job}\n", run.Stdout);
+            Assert.Equal("RUNNING", bed.Run("squeue", "-h", "-j", job, "-o", "%T").Stdout.Trim());
+            var newest = bed.Run("squeue", "--states=all", "-h", "-o", "%i").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Max(uint.Parse);
+            Assert.Equal(uint.Parse(job), newest); // no job of its own
+        }
+        finally
+        {
+            bed.Run("scancel", job);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
     public void A_missing_binary_fails_with_a_message(string engine)
     {
         var run = Run(engine, ["--rm", bed.Image, "/no/such-binary"]);
