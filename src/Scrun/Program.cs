@@ -1,4 +1,3 @@
-using Microsoft.Win32.SafeHandles;
 using Scrun.Cli;
 using Scrun.Logging;
 using Scrun.Verbs;
@@ -18,8 +17,8 @@ internal static class Program
                 return help.ParseResult.Invoke();
             case CommandLineOutcome.Run { Verb: AnchorOptions }:
                 // The anchor's stderr is the container's: it writes there through descriptor 2 itself
-                // (Console would keep duplicates of it open); its log goes to --log, and to stderr only if oci.conf asks.
-                using (var stderr = new StreamWriter(new FileStream(new SafeFileHandle(2, ownsHandle: false), FileAccess.Write, 1)) { AutoFlush = true })
+                // (Console would keep duplicates of it open, a FileStream its own file offset); its log goes to --log, and to stderr only if oci.conf asks.
+                using (var stderr = new StreamWriter(new Scrun.Containers.Interop.DescriptorStream(2)) { AutoFlush = true })
                 using (var log = ScrunLogging.ForAnchor(stderr))
                 {
                     return AnchorVerb.Run(log, stderr);

@@ -57,6 +57,21 @@ public sealed class LifecycleVerbTests : IDisposable
     }
 
     [Fact]
+    public void The_most_detailed_log_never_holds_a_credential()
+    {
+        var log = Path.Combine(_directory, "debug.log");
+        var id = NewId();
+        var create = Create(Bundle(["true"]), id, environment: new() { ["SCRUN_DEBUG"] = "debug5" }, globals: ["--log", log, "--debug"]);
+        Assert.True(create.ExitCode == 0, create.ToString());
+        Assert.Equal(0, Scrun("start", id).ExitCode);
+        WaitFor(() => State(id).GetProperty("status").GetString() == "stopped", "the container to stop");
+        Assert.Equal(0, Scrun("delete", id).ExitCode);
+        var text = File.ReadAllText(log);
+        Assert.Contains("level=debug", text);
+        Assert.DoesNotContain("MUNGE:", text);
+    }
+
+    [Fact]
     public void Wrong_transitions_are_refused_with_one_line_each()
     {
         var bundle = Bundle(["sh", "-c", "echo ready; while :; do sleep 0.2; done"]);
@@ -112,6 +127,35 @@ public sealed class LifecycleVerbTests : IDisposable
         WaitFor(() => State(id).GetProperty("status").GetString() == "stopped", "the created container to stop");
         WaitFor(() => JobState(job) is "CANCELLED", "its job to be cancelled");
         Assert.Equal(0, Scrun("delete", id).ExitCode);
+    }
+
+    [Fact]
+    public async Task Force_delete_of_a_container_whose_job_pends_cancels_it_and_fails_create()
+    {
+        var job = UniqueName("pending-delete");
+        var id = NewId();
+        var drain = _bed.Run("scontrol", "update", "nodename=n1", "state=drain", "reason=scrun-pending-delete");
+        Assert.True(drain.ExitCode == 0, drain.ToString());
+        try
+        {
+            var create = Task.Run(() => Create(Bundle(["true"], job), id));
+            WaitFor(() => JobState(job) is "PENDING", "the job to pend");
+            WaitFor(() => File.Exists(StderrOf(id)) && File.ReadAllText(StderrOf(id)).Contains("waiting for job", StringComparison.Ordinal), "the anchor to say it waits");
+            Assert.Equal("creating", State(id).GetProperty("status").GetString());
+
+            var delete = Scrun("delete", "--force", id);
+            Assert.True(delete.ExitCode == 0, delete.ToString());
+            var created = await create.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.True(created.ExitCode == 1, created.ToString());
+            Assert.Matches(@"^scrun: waiting for job \d+ \(", created.Stderr); // the anchor's, as salloc says it
+            Assert.EndsWith("scrun: error: the container was stopped before its job started\n", created.Stderr);
+            WaitFor(() => JobState(job) is "CANCELLED", "the pending job to be cancelled");
+            Assert.False(Directory.Exists(Path.Combine(_root, id)));
+        }
+        finally
+        {
+            _bed.Run("scontrol", "update", "nodename=n1", "state=resume");
+        }
     }
 
     [Fact]
@@ -250,14 +294,14 @@ public sealed class LifecycleVerbTests : IDisposable
     /// create with files as stdio, as an engine gives it pipes: the anchor keeps them for the
     /// container, so a pipe here would stay open until the container ends.
     /// </summary>
-    private ProcessResult Create(string bundle, string id, string[]? flags = null, Dictionary<string, string>? environment = null)
+    private ProcessResult Create(string bundle, string id, string[]? flags = null, Dictionary<string, string>? environment = null, string[]? globals = null)
     {
         var env = new Dictionary<string, string>(_bed.Environment);
         foreach (var (key, value) in environment ?? [])
         {
             env[key] = value;
         }
-        string[] arguments = ["--root", _root, "create", "--bundle", bundle, .. flags ?? [], id];
+        string[] arguments = ["--root", _root, .. globals ?? [], "create", "--bundle", bundle, .. flags ?? [], id];
         var command = $"exec \"$0\" \"$@\" </dev/null >'{StdoutOf(id)}' 2>'{StderrOf(id)}'";
         var run = ProcessRunner.Run("sh", ["-c", command, ScrunBinary.Path, .. arguments], env, timeout: TimeSpan.FromSeconds(90));
         return run with { Stderr = File.Exists(StderrOf(id)) && run.ExitCode != 0 ? File.ReadAllText(StderrOf(id)) : run.Stderr };

@@ -600,7 +600,8 @@ public sealed class ContainerAnchor
             Abort(128 + 9, "deleted");
         }
         await _stopped.Task.WaitAsync(cancellation);
-        return Reply();
+        // Deleted, whatever stopped it: a creation that failed is create's error, not delete's.
+        return new ControlResponse { Ok = true, State = Snapshot() };
     }
 
     private ControlResponse Reply() => new() { Ok = _failure is null, Error = _failure, State = Snapshot() };

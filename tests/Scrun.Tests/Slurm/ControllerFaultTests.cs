@@ -110,7 +110,10 @@ public class ControllerFaultTests
     {
         await using var fake = new FakeSlurmctld(_ => new FakeReply.Silence());
 
-        var error = await Assert.ThrowsAsync<SlurmUnreachableException>(() => Client(fake, ProtocolVersion.V24_11).PingAsync());
+        var config = FakeSlurmctld.Config(fake.Port, "127.0.0.1") with { MessageTimeout = TimeSpan.FromSeconds(1) };
+        var client = new SlurmController(config, new StubAuthenticator(), ProtocolVersion.V24_11);
+
+        var error = await Assert.ThrowsAsync<SlurmUnreachableException>(() => client.PingAsync());
 
         Assert.Contains($"no reply from 127.0.0.1:{fake.Port} within 1 s", error.Message);
     }

@@ -54,7 +54,7 @@ internal sealed class FakeSlurmctld : IAsyncDisposable
         Controllers = addresses.Select((a, i) => new ControllerHost($"ctl{i}", a)).ToList(),
         FirstPort = port,
         LastPort = port,
-        MessageTimeout = TimeSpan.FromSeconds(1),
+        MessageTimeout = TimeSpan.FromSeconds(15), // generous: a loaded CI machine must not turn a reply into a timeout
     };
 
     public static byte[] Frame(ProtocolVersion version, ISlurmRequest message)
