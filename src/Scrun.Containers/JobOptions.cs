@@ -1,4 +1,5 @@
 using System.Globalization;
+using Scrun.Slurm;
 using Scrun.Slurm.Messages;
 using Scrun.Slurm.Wire;
 
@@ -203,39 +204,8 @@ public sealed class JobOptions
     /// Slurm's time formats, in minutes: <c>M</c>, <c>M:S</c>, <c>H:M:S</c>, <c>D-H</c>, <c>D-H:M</c>,
     /// <c>D-H:M:S</c>, or <c>infinite</c>/<c>unlimited</c>. Seconds round up.
     /// </summary>
-    public static uint ParseMinutes(string name, string value)
-    {
-        var text = value.Trim();
-        if (text.Equals("infinite", StringComparison.OrdinalIgnoreCase) || text.Equals("unlimited", StringComparison.OrdinalIgnoreCase) || text == "-1")
-        {
-            return NoValue.Infinite32;
-        }
-        long days = 0;
-        var dash = text.IndexOf('-');
-        if (dash > 0)
-        {
-            days = Number(text[..dash]);
-            text = text[(dash + 1)..];
-        }
-        var parts = text.Split(':').Select(Number).ToArray();
-        long seconds = (dash > 0, parts.Length) switch
-        {
-            (false, 1) => parts[0] * 60,
-            (false, 2) => (parts[0] * 60) + parts[1],
-            (_, 3) => (parts[0] * 3600) + (parts[1] * 60) + parts[2],
-            (true, 1) => parts[0] * 3600,
-            (true, 2) => (parts[0] * 3600) + (parts[1] * 60),
-            _ => -1,
-        };
-        if (seconds < 0 || days < 0 || parts.Any(p => p < 0))
-        {
-            throw Invalid(name, value, "a time limit such as 30, 2:00:00 or 1-12:00");
-        }
-        var minutes = ((days * 24 * 3600) + seconds + 59) / 60;
-        return minutes < NoValue.U32 ? (uint)minutes : throw Invalid(name, value, "a time limit such as 30, 2:00:00 or 1-12:00");
-
-        long Number(string part) => long.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : -1;
-    }
+    public static uint ParseMinutes(string name, string value) =>
+        SlurmTime.TryParseMinutes(value, out var minutes) ? minutes : throw Invalid(name, value, "a time limit such as 30, 2:00:00 or 1-12:00");
 
     private static ContainerException Invalid(string name, string value, string expected) =>
         new($"{name}={value} is not valid: expected {expected}");

@@ -41,6 +41,9 @@ public static class SlurmErrors
     /// <summary>"Invalid job id specified (ESLURM_INVALID_JOB_ID, 2017)".</summary>
     public static string Describe(int errorNumber) => $"{Message(errorNumber)} ({Name(errorNumber)}, {errorNumber})";
 
+    /// <summary>Every named Slurm error (ESLURM_*, SLURM_*, ESPANK_*, ...) with its number.</summary>
+    public static IEnumerable<(string Name, int Number)> Named => s_table.Select(entry => (entry.Name, entry.Number));
+
     private static Entry? Find(int errorNumber)
     {
         var table = s_table;

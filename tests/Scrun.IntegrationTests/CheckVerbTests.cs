@@ -25,6 +25,47 @@ public sealed class CheckVerbTests(SlurmClustersFixture slurm) : IDisposable
         Assert.EndsWith("scrun can talk to this cluster.\n", result.Stdout);
     }
 
+    /// <summary>The Lua in the native binary (Debian's liblua5.4.a, linked in): errors raised and caught in bulk.</summary>
+    [Fact]
+    public void A_site_scrun_lua_loads_in_the_native_binary_through_thousands_of_caught_errors()
+    {
+        var conf = SlurmConfWithScript("""
+            local json = require 'json'
+            local caught = 0
+            for i = 1, 2000 do
+              if not pcall(json.decode, "{") then caught = caught + 1 end
+              if not pcall(slurm.to_json, print) then caught = caught + 1 end
+            end
+            assert(caught == 4000, "caught " .. caught)
+            assert(slurm.to_json(slurm.from_json('{"a":[1,"é"]}')) == '{"a":[1,"é"]}')
+            function slurm_scrun_stage_in() return slurm.SUCCESS end
+            function slurm_scrun_stage_out() return slurm.SUCCESS end
+            return slurm.SUCCESS
+            """);
+        var result = ScrunBinary.Run("-f", conf, "check");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains($"ok      scrun.lua: {Path.Combine(Path.GetDirectoryName(conf)!, "scrun.lua")} loads and defines slurm_scrun_stage_in and slurm_scrun_stage_out", result.Stdout);
+    }
+
+    [Fact]
+    public void A_scrun_lua_that_fails_to_load_is_named_with_its_line()
+    {
+        var conf = SlurmConfWithScript("function slurm_scrun_stage_in() end\nlocal broken = nil + 1\n");
+        var result = ScrunBinary.Run("-f", conf, "check");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("FAILED  scrun.lua: ", result.Stdout);
+        Assert.Contains("scrun.lua:2: attempt to perform arithmetic on a nil value", result.Stdout);
+    }
+
+    private string SlurmConfWithScript(string script)
+    {
+        var directory = Directory.CreateDirectory(Path.Combine(_directory, Guid.NewGuid().ToString("n"))).FullName;
+        var conf = Path.Combine(directory, "slurm.conf");
+        File.Copy(slurm.Clusters["22.05"].SlurmConf, conf);
+        File.WriteAllText(Path.Combine(directory, "scrun.lua"), script);
+        return conf;
+    }
+
     [Fact]
     public void A_pinned_protocol_skips_probing_and_a_wrong_one_is_named()
     {

@@ -34,6 +34,8 @@ internal static class CheckVerb
             return 1;
         }
 
+        CheckLuaScript(Path.Combine(config.Directory, "scrun.lua"), Ok, Fail);
+
         var jwt = Environment.GetEnvironmentVariable("SLURM_JWT");
         if (!string.IsNullOrEmpty(jwt))
         {
@@ -88,6 +90,25 @@ internal static class CheckVerb
         }
         stdout.Write(problems == 0 ? "scrun can talk to this cluster.\n" : $"{problems} problem(s) found.\n");
         return problems == 0 ? 0 : 1;
+    }
+
+    /// <summary>The site's stage-in/stage-out script loads as Slurm would load it (or there is none).</summary>
+    private static void CheckLuaScript(string path, Action<string, string> ok, Action<string, string> fail)
+    {
+        if (!File.Exists(path))
+        {
+            ok("scrun.lua", $"none at {path}: containers use the built-in staging");
+            return;
+        }
+        try
+        {
+            using var script = Lua.StagingScript.Load(path, Serilog.Core.Logger.None);
+            ok("scrun.lua", $"{path} loads and defines {Lua.StagingScript.StageIn} and {Lua.StagingScript.StageOut}");
+        }
+        catch (Lua.LuaScriptException e)
+        {
+            fail("scrun.lua", e.Message);
+        }
     }
 
     private static string Ports(SlurmConfig config) =>

@@ -1,0 +1,92 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Scrun.Lua;
+
+/// <summary>
+/// <c>slurm.allocator_command</c> (here) and <c>slurm.remote_command</c> (a step on the job's
+/// nodes through srun): <c>/bin/sh -c SCRIPT</c> with the job's environment, stdout and stderr
+/// together, in a session of its own so that a timeout kills everything it started.
+/// </summary>
+internal static partial class HookCommand
+{
+    public static (int Status, string Output) Run(bool remote, string script, StagingContext context)
+    {
+        var psi = new ProcessStartInfo("setsid")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        if (remote)
+        {
+            psi.ArgumentList.Add(context.Srun);
+            foreach (var argument in context.SrunArgs)
+            {
+                psi.ArgumentList.Add(argument);
+            }
+            psi.ArgumentList.Add($"--jobid={context.JobId}");
+            psi.ArgumentList.Add("--no-kill");
+            psi.ArgumentList.Add("--job-name=lua-command");
+            psi.ArgumentList.Add("--");
+        }
+        psi.ArgumentList.Add("/bin/sh");
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add(script);
+        if (context.JobEnvironment.Count > 0)
+        {
+            psi.Environment.Clear();
+            foreach (var entry in context.JobEnvironment)
+            {
+                var eq = entry.IndexOf('=', StringComparison.Ordinal);
+                if (eq > 0)
+                {
+                    psi.Environment[entry[..eq]] = entry[(eq + 1)..];
+                }
+            }
+            if (!psi.Environment.ContainsKey("PATH"))
+            {
+                psi.Environment["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+            }
+        }
+        using var process = Process.Start(psi) ?? throw new InvalidOperationException("cannot start /bin/sh");
+        process.StandardInput.Close();
+        var output = new StringBuilder();
+        var gate = new Lock();
+        process.OutputDataReceived += (_, e) => Append(e.Data);
+        process.ErrorDataReceived += (_, e) => Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        if (!process.WaitForExit(context.CommandTimeout))
+        {
+            // setsid made the shell a session and process-group leader: the group is everything it started.
+            _ = kill(-process.Id, 9);
+            process.WaitForExit();
+            var what = remote ? "slurm.remote_command" : "slurm.allocator_command";
+            throw new TimeoutException($"{what}(\"{Shorten(script)}\") did not finish within {context.CommandTimeout.TotalSeconds:0} s and was killed");
+        }
+        process.WaitForExit();
+        lock (gate)
+        {
+            return (process.ExitCode, output.ToString());
+        }
+
+        void Append(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+            lock (gate)
+            {
+                output.Append(line).Append('\n');
+            }
+        }
+    }
+
+    private static string Shorten(string script) => script.Length <= 60 ? script : script[..57] + "...";
+
+    [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true)]
+    private static partial int kill(int pid, int signal);
+}
