@@ -28,6 +28,7 @@ public sealed class LoggingTests : IDisposable
         Assert.Equal("error", json.RootElement.GetProperty("level").GetString());
         Assert.Equal("container abc failed: no \"job\"", json.RootElement.GetProperty("msg").GetString());
         Assert.True(DateTimeOffset.TryParse(json.RootElement.GetProperty("time").GetString(), out _));
+        Assert.Matches(GoTime, line); // containerd reads the raw text: "+" escaped as \u002B hid every create error from Docker
         Assert.Equal("scrun: error: container abc failed: no \"job\"\n", stderr.ToString());
     }
 
@@ -144,5 +145,9 @@ public sealed class LoggingTests : IDisposable
         Assert.Equal("stderr", lines[0].GetProperty("stream").GetString());
         Assert.Equal("allocated\n", lines[1].GetProperty("log").GetString());
         Assert.True(DateTimeOffset.TryParse(lines[1].GetProperty("time").GetString(), out _));
+        Assert.All(File.ReadAllLines(path), line => Assert.Matches(GoTime, line));
     }
+
+    /// <summary>RFC 3339 as Go's time.Time.UnmarshalJSON takes it, on the unescaped JSON text.</summary>
+    private const string GoTime = @"""time"":""\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)""";
 }

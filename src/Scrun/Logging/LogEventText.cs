@@ -43,6 +43,15 @@ internal static class LogEventText
         _ => "fatal",
     };
 
+    /// <summary>
+    /// JSON as Go reads it: Go's time.Time takes the raw string without unescaping, so the "+"
+    /// of an offset must not become <c>\u002B</c> (containerd then fails to show the error).
+    /// </summary>
+    public static System.Text.Json.JsonWriterOptions JsonOptions { get; } = new()
+    {
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
     public static string Time(DateTimeOffset time) =>
         time.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffffzzz", System.Globalization.CultureInfo.InvariantCulture);
 

@@ -10,7 +10,7 @@ internal sealed class RuncJsonFormatter : ITextFormatter
     public void Format(LogEvent logEvent, TextWriter output)
     {
         using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
+        using (var json = new Utf8JsonWriter(buffer, LogEventText.JsonOptions))
         {
             json.WriteStartObject();
             json.WriteString("level", LogEventText.Level(logEvent.Level));
@@ -48,7 +48,7 @@ internal sealed class DockerJsonFileFormatter(LogEventLevel stderrLevel) : IText
     public void Format(LogEvent logEvent, TextWriter output)
     {
         using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
+        using (var json = new Utf8JsonWriter(buffer, LogEventText.JsonOptions))
         {
             json.WriteStartObject();
             var prefix = logEvent.Level == LogEventLevel.Information ? "" : LogEventText.Level(logEvent.Level) + ": ";
