@@ -37,10 +37,10 @@ public sealed class ContainerPaths
     public string StagedBundle => Path.Combine(Directory, "bundle");
 
     /// <summary>
-    /// <c>--root</c> if given; else <c>$XDG_RUNTIME_DIR/scrun</c>; else <c>/run/user/&lt;uid&gt;/scrun</c>
-    /// when that directory exists; else, for the real root (rootful Podman passes an empty
-    /// XDG_RUNTIME_DIR), <c>/run/scrun</c> as runc uses <c>/run/runc</c>; else an error: root
-    /// inside a user namespace cannot tell whose directory to use.
+    /// <c>--root</c> if given; else <c>$XDG_RUNTIME_DIR/scrun</c>; else, for the real root
+    /// (rootful Podman passes an empty XDG_RUNTIME_DIR), <c>/run/scrun</c> as runc uses
+    /// <c>/run/runc</c>; else <c>/run/user/&lt;uid&gt;/scrun</c> when that directory exists; else
+    /// an error: root inside a user namespace cannot tell whose directory to use.
     /// </summary>
     public static string ResolveRoot(string? explicitRoot, string? xdgRuntimeDir, ProcessIdentity identity)
     {
@@ -52,14 +52,16 @@ public sealed class ContainerPaths
         {
             return Path.Combine(xdgRuntimeDir, "scrun");
         }
+        // The real root first: /run/user/0 may appear between create and start (a staging
+        // script writing there, a login), and the two would then look in different places.
+        if (identity.Uid == 0 && !identity.InUserNamespace)
+        {
+            return "/run/scrun";
+        }
         var runUser = $"/run/user/{identity.Uid}";
         if (System.IO.Directory.Exists(runUser))
         {
             return Path.Combine(runUser, "scrun");
-        }
-        if (identity.Uid == 0 && !identity.InUserNamespace)
-        {
-            return "/run/scrun";
         }
         throw new ContainerException($"cannot choose a state directory: neither --root nor XDG_RUNTIME_DIR is set and {runUser} does not exist; pass --root");
     }
