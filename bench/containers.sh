@@ -25,6 +25,20 @@ jq -r '
   "docker+scrun \($m[2]*10|round/10) ms | docker+runc \($m[3]*10|round/10) ms",
   "  ratio docker+scrun / (docker+runc + srun --container) = \($m[2] / ($m[3] + $m[4]) * 100 | round / 100)"' "$out/r.json"
 
+# Lua staging: the same Podman run with samples/scrun.lua beside slurm.conf (rsync of the
+# image to a scratch directory, a rewritten config.json, clean-up) against built-in staging.
+script=$TESTBED_DIR/etc/scrun.lua
+[ ! -e "$script" ] || { echo "$script exists: not replacing a script someone installed" >&2; exit 1; }
+hyperfine -N --warmup 2 --runs "$runs" --export-json "$out/lua.json" \
+  --prepare "rm -f $script" "podman run --rm --runtime scrun $TESTBED_IMAGE true" \
+  --prepare "cp $here/samples/scrun.lua $script" "podman run --rm --runtime scrun $TESTBED_IMAGE true" \
+  >/dev/null 2>&1 || { rm -f "$script"; exit 1; }
+rm -f "$script"
+jq -r '
+  [.results[] | .median * 1000] as $m |
+  "podman+scrun, built-in staging \($m[0]*10|round/10) ms | with samples/scrun.lua (rsync) \($m[1]*10|round/10) ms",
+  "  ratio rsync staging / built-in = \($m[1] / $m[0] * 100 | round / 100)"' "$out/lua.json"
+
 # An idle anchor: a container that sleeps, its anchor's resident memory and CPU over 10 s.
 name=scrun-bench-idle-$$
 podman run -d --name "$name" --runtime scrun "$TESTBED_IMAGE" sleep 300 >/dev/null

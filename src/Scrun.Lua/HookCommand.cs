@@ -8,9 +8,9 @@ namespace Scrun.Lua;
 /// nodes through srun): <c>/bin/sh -c SCRIPT</c> with the job's environment, stdout and stderr
 /// together, in a session of its own so that a timeout kills everything it started.
 /// </summary>
-internal static partial class HookCommand
+internal static class HookCommand
 {
-    public static (int Status, string Output) Run(bool remote, string script, StagingContext context)
+    public static (int Status, string Output) Run(bool remote, string script, HookContext context, CommandGroups groups)
     {
         var psi = new ProcessStartInfo("setsid")
         {
@@ -50,7 +50,8 @@ internal static partial class HookCommand
                 psi.Environment["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
             }
         }
-        using var process = Process.Start(psi) ?? throw new InvalidOperationException("cannot start /bin/sh");
+        var what = remote ? "slurm.remote_command" : "slurm.allocator_command";
+        using var process = groups.Start(psi, what);
         process.StandardInput.Close();
         var output = new StringBuilder();
         var gate = new Lock();
@@ -61,12 +62,17 @@ internal static partial class HookCommand
         if (!process.WaitForExit(context.CommandTimeout))
         {
             // setsid made the shell a session and process-group leader: the group is everything it started.
-            _ = kill(-process.Id, 9);
+            CommandGroups.Kill(process.Id);
             process.WaitForExit();
-            var what = remote ? "slurm.remote_command" : "slurm.allocator_command";
+            groups.Ended(process);
             throw new TimeoutException($"{what}(\"{Shorten(script)}\") did not finish within {context.CommandTimeout.TotalSeconds:0} s and was killed");
         }
         process.WaitForExit();
+        groups.Ended(process);
+        if (groups.Interrupted)
+        {
+            throw new OperationCanceledException($"{what}(\"{Shorten(script)}\") was killed: the staging hook was interrupted");
+        }
         lock (gate)
         {
             return (process.ExitCode, output.ToString());
@@ -86,6 +92,69 @@ internal static partial class HookCommand
     }
 
     private static string Shorten(string script) => script.Length <= 60 ? script : script[..57] + "...";
+}
+
+/// <summary>
+/// The process groups of the commands a script is running, so that an interrupted hook (its
+/// time limit, or <c>delete --force</c>) can kill them, and no new one starts afterwards.
+/// </summary>
+internal sealed partial class CommandGroups
+{
+    private readonly HashSet<int> _running = [];
+    private readonly Lock _gate = new();
+    private bool _interrupted;
+
+    public bool Interrupted
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _interrupted;
+            }
+        }
+    }
+
+    public Process Start(ProcessStartInfo psi, string what)
+    {
+        lock (_gate)
+        {
+            if (_interrupted)
+            {
+                throw new OperationCanceledException($"{what} refused: the staging hook was interrupted");
+            }
+            var process = Process.Start(psi) ?? throw new InvalidOperationException("cannot start /bin/sh");
+            _running.Add(process.Id);
+            return process;
+        }
+    }
+
+    public void Ended(Process process)
+    {
+        lock (_gate)
+        {
+            _running.Remove(process.Id);
+        }
+    }
+
+    /// <summary>Kills every running command and refuses new ones.</summary>
+    public void Interrupt()
+    {
+        lock (_gate)
+        {
+            _interrupted = true;
+            foreach (var leader in _running)
+            {
+                Kill(leader);
+            }
+        }
+    }
+
+    public static void Kill(int leader)
+    {
+        _ = kill(-leader, 9);
+        _ = kill(leader, 9);
+    }
 
     [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true)]
     private static partial int kill(int pid, int signal);

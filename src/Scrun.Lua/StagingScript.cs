@@ -20,7 +20,7 @@ public readonly record struct HookResult(long ReturnCode, string? Error)
 }
 
 /// <summary>What the hooks see and may change through <c>slurm.set_bundle_path</c> and <c>slurm.set_root_path</c>.</summary>
-public sealed class StagingContext
+public sealed class HookContext
 {
     public required string Bundle { get; set; }
 
@@ -38,6 +38,9 @@ public sealed class StagingContext
 
     /// <summary>The limit on each <c>remote_command</c> / <c>allocator_command</c>.</summary>
     public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>The paths as they are now, for the next hook (a hook still running may change these).</summary>
+    public HookContext Copy() => (HookContext)MemberwiseClone();
 }
 
 /// <summary>
@@ -59,12 +62,15 @@ public sealed partial class StagingScript : IDisposable
     private static readonly LuaFunction s_timeToMinutes = TimeToMinutes;
     private static readonly LuaFunction s_toJson = ToJson;
     private static readonly LuaFunction s_fromJson = FromJson;
+    private static readonly LuaFunction s_interrupted = IsInterrupted;
 
     private readonly LuaState _lua;
     private readonly ILogger _log;
     private readonly string _path;
+    private readonly CommandGroups _commands = new();
     private GCHandle _self;
-    private StagingContext? _context;
+    private HookContext? _context;
+    private int _busy;
 
     static StagingScript() => LuaLibrary.Register();
 
@@ -117,20 +123,44 @@ public sealed partial class StagingScript : IDisposable
 
     public string ScriptPath => _path;
 
+    /// <summary>
+    /// Whether there is a script to load at <paramref name="path"/>: a dangling symbolic link
+    /// (which File.Exists reports as present) is no script.
+    /// </summary>
+    public static bool IsPresent(string path)
+    {
+        var file = new FileInfo(path);
+        return file.Exists && (file.LinkTarget is null || file.ResolveLinkTarget(returnFinalTarget: true) is { Exists: true });
+    }
+
+    /// <summary>A hook is running (Lua states run one call at a time).</summary>
+    public bool Busy => Volatile.Read(ref _busy) != 0;
+
+    /// <summary>
+    /// Stops the running hook as far as it can be stopped from outside: its commands are killed
+    /// and new ones fail, which raises in the script. For good: the state is not for another
+    /// hook. Safe from any thread.
+    /// </summary>
+    public void Interrupt() => _commands.Interrupt();
+
     /// <summary>Calls <c>slurm_scrun_stage_in(id, bundle, spool_dir, config_file, job_id, user_id, group_id, job_env)</c>.</summary>
-    public HookResult RunStageIn(StagingContext context, string id, string spoolDirectory, string configFile, uint userId, uint groupId) =>
+    public HookResult RunStageIn(HookContext context, string id, string spoolDirectory, string configFile, uint userId, uint groupId) =>
         Call(StageIn, context, [id, context.Bundle, spoolDirectory, configFile, (long)context.JobId, (long)userId, (long)groupId, context.JobEnvironment]);
 
     /// <summary>
     /// Calls <c>slurm_scrun_stage_out(id, bundle, orig_bundle, root_path, orig_root_path, spool_dir,
     /// config_file, job_id, user_id, group_id)</c>.
     /// </summary>
-    public HookResult RunStageOut(StagingContext context, string id, string originalBundle, string? originalRootPath, string spoolDirectory, string configFile, uint userId, uint groupId) =>
+    public HookResult RunStageOut(HookContext context, string id, string originalBundle, string? originalRootPath, string spoolDirectory, string configFile, uint userId, uint groupId) =>
         Call(StageOut, context, [id, context.Bundle, originalBundle, context.RootPath, originalRootPath, spoolDirectory, configFile, (long)context.JobId, (long)userId, (long)groupId]);
 
     /// <summary>Calls any global function with plain arguments (strings, integers, nil, string lists as sequences).</summary>
-    internal HookResult Call(string function, StagingContext context, IReadOnlyList<object?> arguments)
+    internal HookResult Call(string function, HookContext context, IReadOnlyList<object?> arguments)
     {
+        if (Interlocked.Exchange(ref _busy, 1) != 0)
+        {
+            throw new InvalidOperationException($"{_path}: a hook is still running in this Lua state");
+        }
         _context = context;
         var top = _lua.GetTop();
         try
@@ -163,6 +193,7 @@ public sealed partial class StagingScript : IDisposable
         {
             _lua.SetTop(top);
             _context = null;
+            Volatile.Write(ref _busy, 0);
         }
     }
 
@@ -177,7 +208,7 @@ public sealed partial class StagingScript : IDisposable
 
     private void Run()
     {
-        if (!File.Exists(_path))
+        if (!IsPresent(_path))
         {
             throw new LuaScriptException($"{_path}: no such file");
         }
@@ -263,6 +294,7 @@ public sealed partial class StagingScript : IDisposable
         Register("time_str2mins", s_timeToMinutes);
         Register("to_json", s_toJson);
         Register("from_json", s_fromJson);
+        Register("interrupted", s_interrupted);
         if (_lua.LoadString(Prelude, "=scrun prelude") != LuaStatus.OK)
         {
             throw new InvalidOperationException($"the Lua prelude does not compile: {_lua.ToString(-1)}");
@@ -346,15 +378,22 @@ public sealed partial class StagingScript : IDisposable
 
     private static int Command(nint state) => Guarded(state, static (lua, host) =>
     {
-        var context = host._context ?? new StagingContext { Bundle = "" };
+        var context = host._context ?? new HookContext { Bundle = "" };
         var remote = lua.ToString(1, callMetamethod: false) == "remote";
         var script = lua.ToString(2, callMetamethod: false) ?? throw new InvalidOperationException("a command needs a script");
-        var (status, output) = HookCommand.Run(remote, script, context);
+        var (status, output) = HookCommand.Run(remote, script, context, host._commands);
         lua.PushBoolean(true);
         lua.PushInteger(status);
         lua.PushString(output);
         return 3;
     });
+
+    private static int IsInterrupted(nint state)
+    {
+        var lua = LuaState.FromIntPtr(state);
+        lua.PushBoolean(Host(lua)?._commands.Interrupted ?? false);
+        return 1;
+    }
 
     private static int TimeToMinutes(nint state) => Guarded(state, static (lua, _) =>
     {
@@ -424,6 +463,11 @@ public sealed partial class StagingScript : IDisposable
         slurm.time_str2mins = wrap(native.time_str2mins)
         slurm.to_json = wrap(native.to_json)
         slurm.from_json = wrap(native.from_json)
+        -- A hook stuck in Lua itself (a loop) ends once scrun interrupts it.
+        local interrupted = native.interrupted
+        debug.sethook(function()
+          if interrupted() then error("interrupted by scrun", 0) end
+        end, "", 1000)
         local json = { encode = slurm.to_json, decode = slurm.from_json }
         package.preload['json'] = function() return json end
         package.preload['dkjson'] = function() return json end

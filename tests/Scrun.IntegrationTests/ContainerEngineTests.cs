@@ -228,6 +228,68 @@ public sealed class ContainerEngineTests(TestbedFixture bed) : IDisposable
         Assert.Matches(@"scrun: waiting for job \d+ \(", result.Stderr + logs.Stdout + logs.Stderr);
     }
 
+    /// <summary>samples/scrun.lua as a site installs it: the step runs from an rsynced copy in a user namespace.</summary>
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public void The_sample_scrun_lua_runs_the_container_from_a_staged_copy_and_removes_it(string engine)
+    {
+        using var script = bed.InstallScript(File.ReadAllText(Path.Combine(Repository.Root, "samples", "scrun.lua")));
+        var name = StartDetached(engine, "cat /proc/self/uid_map; echo made > /made-in-the-job; echo ready; while :; do sleep 0.2; done");
+        WaitForLog(engine, name, "ready");
+        var id = bed.Run(Cli(engine), "inspect", "-f", "{{.Id}}", name).Stdout.Trim();
+        var staged = $"/run/user/0/slurm/scrun/{id}";
+        Assert.Equal("made\n", File.ReadAllText($"{staged}/rootfs/made-in-the-job")); // the job writes into the staged copy
+        Assert.Matches(@"(?m)^\s*0\s+0\s+1\s*$", bed.Run(Cli(engine), "logs", name).Stdout); // the rewritten user namespace
+
+        var rm = bed.Run(Cli(engine), "rm", "-f", name);
+        Assert.True(rm.ExitCode == 0, rm.ToString());
+        Assert.False(Directory.Exists(staged), "stage-out left the staged copy");
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public void A_stage_in_that_never_ends_fails_at_its_limit_and_leaves_no_job(string engine)
+    {
+        var hang = $"sleep {Random.Shared.Next(6000, 7000)}";
+        using var script = bed.InstallScript($$"""
+            function slurm_scrun_stage_in()
+              os.execute("{{hang}}")
+              return slurm.SUCCESS
+            end
+            function slurm_scrun_stage_out() return slurm.SUCCESS end
+            """);
+        var job = UniqueName("hang");
+        var name = UniqueName(engine);
+        _started.Add((engine, name));
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var run = Run(engine, ["--name", name, "-e", "SCRUN_STAGE_IN_TIMEOUT=3", "-e", $"SCRUN_JOB_NAME={job}", bed.Image, "true"]);
+
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(60), $"create took {watch.Elapsed}");
+        // The engines run scrun with the default slurm.conf, /etc/slurm/slurm.conf: the script is named from there.
+        Assert.Contains("/etc/slurm/scrun.lua: slurm_scrun_stage_in did not finish within 3 s and was stopped", run.Stderr + bed.Run(Cli(engine), "logs", name));
+        WaitForJob(job, state => state is "CANCELLED");
+        Assert.Equal(1, bed.Run("pgrep", "-f", hang).ExitCode); // the hook's command was killed
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public void A_scrun_lua_that_does_not_load_fails_with_its_line_and_asks_for_no_job(string engine)
+    {
+        using var script = bed.InstallScript("function slurm_scrun_stage_in() end\nlocal broken = nil .. 'x'\n");
+        var before = NewestJobId();
+        var name = UniqueName(engine);
+        _started.Add((engine, name));
+        var run = Run(engine, ["--name", name, bed.Image, "true"]);
+
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.Contains("/etc/slurm/scrun.lua:2: attempt to concatenate a nil value", run.Stderr + bed.Run(Cli(engine), "logs", name));
+        Assert.True(NewestJobId() <= before, "a job was asked for");
+    }
+
+    private uint NewestJobId() =>
+        bed.Run("squeue", "--states=all", "-h", "-o", "%i").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(uint.Parse).DefaultIfEmpty(0u).Max();
+
     public void Dispose()
     {
         foreach (var (engine, name) in _started)

@@ -159,6 +159,69 @@ public sealed class LifecycleVerbTests : IDisposable
     }
 
     [Fact]
+    public async Task Force_delete_during_stage_in_interrupts_it_cancels_the_job_and_fails_create()
+    {
+        var hang = $"sleep {Random.Shared.Next(7000, 8000)}";
+        var conf = SlurmConfWith(line => line);
+        File.WriteAllText(Path.Combine(Path.GetDirectoryName(conf)!, "scrun.lua"), $$"""
+            function slurm_scrun_stage_in()
+              slurm.allocator_command("{{hang}}")
+              return slurm.SUCCESS
+            end
+            function slurm_scrun_stage_out() return slurm.SUCCESS end
+            """);
+        var job = UniqueName("stage-delete");
+        var id = NewId();
+        var create = Task.Run(() => Create(Bundle(["true"], job), id, environment: new() { ["SLURM_CONF"] = conf }));
+        WaitFor(() => _bed.Run("pgrep", "-f", hang).ExitCode == 0, "stage-in to run its command");
+        Assert.Equal("creating", State(id).GetProperty("status").GetString());
+
+        var delete = Scrun("delete", "--force", id);
+        Assert.True(delete.ExitCode == 0, delete.ToString());
+        var created = await create.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(created.ExitCode == 1, created.ToString());
+        Assert.Equal("scrun: error: the container was stopped during stage-in\n", created.Stderr);
+        WaitFor(() => JobState(job) is "CANCELLED", "the job to be cancelled");
+        Assert.Equal(1, _bed.Run("pgrep", "-f", hang).ExitCode);
+        Assert.False(Directory.Exists(Path.Combine(_root, id)));
+    }
+
+    [Fact]
+    public void Stage_in_runs_commands_on_the_jobs_node_and_here_and_stage_out_follows_the_step()
+    {
+        var conf = SlurmConfWith(line => line);
+        var record = Path.Combine(_directory, "hooks.log");
+        File.WriteAllText(Path.Combine(Path.GetDirectoryName(conf)!, "scrun.lua"), $$"""
+            local function note(text)
+              local file = assert(io.open("{{record}}", "a"))
+              file:write(text, "\n")
+              file:close()
+            end
+            function slurm_scrun_stage_in(id, bundle, spool_dir, config_file, job_id, user_id, group_id, job_env)
+              local status, output = slurm.remote_command("echo remote $SLURMD_NODENAME $SLURM_JOB_ID")
+              note("in " .. job_id .. " " .. status .. " " .. output:gsub("%s+$", ""))
+              status, output = slurm.allocator_command("echo local $SCRUN_CONTAINER_ID")
+              note("in " .. status .. " " .. output:gsub("%s+$", ""))
+              return slurm.SUCCESS
+            end
+            function slurm_scrun_stage_out(id, bundle, orig_bundle, root_path, orig_root_path, spool_dir, config_file, job_id)
+              note("out " .. job_id)
+              return slurm.SUCCESS
+            end
+            """);
+        var job = UniqueName("hooks");
+        var id = NewId();
+        var create = Create(Bundle(["true"], job), id, environment: new() { ["SLURM_CONF"] = conf });
+        Assert.True(create.ExitCode == 0, create.ToString());
+        var jobId = JobIdOf(job);
+        Assert.Equal([$"in {jobId} 0 remote n1 {jobId}", $"in 0 local {id}"], File.ReadAllLines(record));
+
+        Assert.Equal(0, Scrun("start", id).ExitCode);
+        WaitFor(() => State(id).GetProperty("status").GetString() == "stopped", "the container to stop");
+        Assert.Equal($"out {jobId}", File.ReadAllLines(record)[^1]);
+    }
+
+    [Fact]
     public void Force_delete_of_a_running_container_ends_its_job()
     {
         var job = UniqueName("force");
@@ -323,6 +386,8 @@ public sealed class LifecycleVerbTests : IDisposable
         Assert.True(squeue.ExitCode == 0, squeue.ToString());
         return squeue.Stdout.Trim() is { Length: > 0 } state ? state : null;
     }
+
+    private string JobIdOf(string jobName) => _bed.Run("squeue", "--states=all", "-h", "-n", jobName, "-o", "%i").Stdout.Trim();
 
     private string SlurmConfWith(Func<string, string> edit)
     {

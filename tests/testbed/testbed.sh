@@ -28,7 +28,7 @@ RUN=$TB/run
 PIDS=$RUN/pids
 NODE=n1 # never "localhost": Slurm 22.05 maps unknown names onto a node called localhost
 PACKAGES=(munge slurmctld slurmd slurm-client slurm-wlm-jwt-plugin runc busybox-static liblua5.4-dev
-  podman docker.io jq uidmap iproute2 hyperfine procps)
+  podman docker.io jq uidmap iproute2 hyperfine procps rsync)
 
 BED_NAME=testbed
 # shellcheck source=lib.sh
@@ -139,7 +139,8 @@ node_state() { with_env sinfo -h -N -n "$NODE" -o %t 2>/dev/null; }
 node_usable() { case "$(node_state)" in idle | mix | alloc | comp) return 0 ;; *) return 1 ;; esac; }
 links_in_place() {
   [ "$(readlink /etc/slurm/slurm.conf)" = "$TB/etc/slurm.conf" ] &&
-    [ "$(readlink /etc/slurm/oci.conf)" = "$TB/etc/oci.conf" ]
+    [ "$(readlink /etc/slurm/oci.conf)" = "$TB/etc/oci.conf" ] &&
+    [ "$(readlink /etc/slurm/scrun.lua)" = "$TB/etc/scrun.lua" ]
 }
 bed_healthy() {
   { [ ! -f "$PIDS/munged.pid" ] || recorded_alive munged; } &&
@@ -234,6 +235,8 @@ write_slurm_config() {
   # Podman calls a runtime with almost no environment: the default paths must lead here.
   link_into_etc slurm.conf
   link_into_etc oci.conf
+  # Dangling until a test (or a developer) puts a scrun.lua in $TB/etc: built-in staging till then.
+  link_into_etc scrun.lua
 }
 
 start_slurm() {
@@ -465,7 +468,7 @@ cmd_down() {
   fi
   for name in "slurmd-$NODE" slurmctld dockerd containerd munged; do stop_recorded "$name"; done
   rm -rf "$PIDS" "$RUN/podman.ok" "$RUN/docker.ok" "$TB/env.sh"
-  for name in slurm.conf oci.conf; do
+  for name in slurm.conf oci.conf scrun.lua; do
     target=/etc/slurm/$name
     if [ "$(readlink "$target")" = "$TB/etc/$name" ]; then rm -f "$target"; fi
     if [ -e "$TB/backup/$name" ]; then
@@ -495,7 +498,7 @@ cmd_status() {
     read -r pid _ <"$f"
     if recorded_alive "$name"; then echo "$name: alive (pid $pid)"; else echo "$name: DEAD (pid $pid)"; rc=1; fi
   done
-  if [ "$rc" = 0 ] && ! links_in_place; then echo "/etc/slurm/{slurm,oci}.conf: not linked to $TB/etc"; rc=1; fi
+  if [ "$rc" = 0 ] && ! links_in_place; then echo "/etc/slurm/{slurm.conf,oci.conf,scrun.lua}: not linked to $TB/etc"; rc=1; fi
   echo "sinfo:"
   with_env sinfo -N 2>&1 || rc=1
   node_usable || rc=1

@@ -39,6 +39,7 @@ public sealed class ContainerAnchor
     private ContainerState _state;
     private BundleConfig _config = null!;
     private SlurmController? _slurm;
+    private IStaging? _staging;
     private StagedBundle? _staged;
     private StagingContext? _stagingContext;
     private int? _abortExitCode;
@@ -132,7 +133,9 @@ public sealed class ContainerAnchor
         }
         catch (Exception e) when (IsExpected(e))
         {
-            var failure = _abort.IsCancellationRequested ? "the container was stopped before its job started" : Describe(e);
+            var failure = !_abort.IsCancellationRequested ? Describe(e)
+                : _stagingContext is null ? "the container was stopped before its job started"
+                : "the container was stopped during stage-in";
             await CancelJobAsync();
             await StageOutAsync();
             if (listener is not null)
@@ -220,6 +223,8 @@ public sealed class ContainerAnchor
     {
         var options = JobOptions.From(_environment, _config.Env);
         var slurmConfig = SlurmConfig.Load(_launch.SlurmConf, _environment.GetValueOrDefault("SLURM_CONF"));
+        // Before the job exists: a script that does not load must not leave one behind.
+        _staging = CreateStaging(slurmConfig, options);
         var jwt = _environment.GetValueOrDefault("SLURM_JWT");
         ProtocolVersion? pinned = _environment.GetValueOrDefault("SCRUN_SLURM_PROTOCOL") is { Length: > 0 } release
             && ProtocolVersion.TryParseRelease(release, out var version) ? version : null;
@@ -272,31 +277,48 @@ public sealed class ContainerAnchor
         }
     }
 
-    private string WorkDirectory() => new BuiltInStaging(_environment.GetValueOrDefault(BuiltInStaging.Variable))
-        .BundleFor(new StagingContext(_paths.Id, _config, _paths, 0, 0, 0, new Dictionary<string, string>()));
+    /// <summary>The site's scrun.lua beside slurm.conf if there is one, else the built-in staging.</summary>
+    private IStaging CreateStaging(SlurmConfig slurmConfig, JobOptions options)
+    {
+        var limits = StagingLimits.From(options.Variables);
+        var script = LuaStaging.LoadBeside(slurmConfig, _log, limits, processToClean: Environment.ProcessId);
+        if (script is not null)
+        {
+            _log.Debug("staging container {Id} with {Script}", _launch.Id, script.ScriptPath);
+        }
+        return (IStaging?)script ?? new BuiltInStaging(_environment.GetValueOrDefault(BuiltInStaging.Variable), _log);
+    }
+
+    /// <summary>The job's working directory: where the built-in staging puts the bundle, else the caller's bundle.</summary>
+    private string WorkDirectory() => _staging is BuiltInStaging builtIn
+        ? builtIn.BundleFor(new StagingContext(_paths.Id, _config, _paths, 0, 0, 0, new Dictionary<string, string>()))
+        : _launch.Bundle;
 
     private async Task StageInAsync()
     {
         var identity = ProcessIdentity.Current;
-        _stagingContext = new StagingContext(_paths.Id, _config, _paths, _state.JobId ?? 0, identity.Uid, identity.Gid, OutputVariables());
-        _staged = await new BuiltInStaging(_environment.GetValueOrDefault(BuiltInStaging.Variable)).StageInAsync(_stagingContext, _abort.Token);
+        var jobEnvironment = OutputVariables();
+        if (_slurm is not null)
+        {
+            jobEnvironment["SLURM_CONF"] = _slurm.Config.Path;
+        }
+        if (_state.JobId is { } job)
+        {
+            jobEnvironment["SLURM_JOB_ID"] = job.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        _stagingContext = new StagingContext(_paths.Id, _config, _paths, _state.JobId ?? 0, identity.Uid, identity.Gid, jobEnvironment);
+        _staged = await _staging!.StageInAsync(_stagingContext, _abort.Token);
         Update(s => s with { StagedBundle = _staged.Bundle });
     }
 
     private async Task StageOutAsync()
     {
-        if (_staged is null || _stagingContext is null)
+        if (_staging is null || _stagingContext is null)
         {
-            return;
+            return; // stage-in never began
         }
-        try
-        {
-            await new BuiltInStaging(_environment.GetValueOrDefault(BuiltInStaging.Variable)).StageOutAsync(_stagingContext, _staged, CancellationToken.None);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            _log.Warning("stage-out of container {Id} failed: {Reason}", _launch.Id, e.Message);
-        }
+        await _staging.StageOutAsync(_stagingContext, CancellationToken.None);
+        (_staging as IDisposable)?.Dispose();
     }
 
     /// <summary>Waits for start (or an early end), runs srun, and returns the container's exit code.</summary>

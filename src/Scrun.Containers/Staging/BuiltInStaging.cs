@@ -1,4 +1,5 @@
 using Scrun.Containers.Interop;
+using Serilog;
 
 namespace Scrun.Containers.Staging;
 
@@ -10,7 +11,7 @@ namespace Scrun.Containers.Staging;
 /// config's absolute root.path). The staging directory must be visible on the compute nodes:
 /// <c>SCRUN_STAGING_DIR</c> names a shared one.
 /// </summary>
-public sealed class BuiltInStaging(string? stagingRoot) : IStaging
+public sealed class BuiltInStaging(string? stagingRoot, ILogger log) : IStaging
 {
     public const string Variable = "SCRUN_STAGING_DIR";
 
@@ -36,9 +37,16 @@ public sealed class BuiltInStaging(string? stagingRoot) : IStaging
         return Task.FromResult(new StagedBundle(bundle, rootfs));
     }
 
-    public Task StageOutAsync(StagingContext context, StagedBundle staged, CancellationToken cancellation)
+    public Task StageOutAsync(StagingContext context, CancellationToken cancellation)
     {
-        Mounts.DeleteTree(staged.Bundle);
+        try
+        {
+            Mounts.DeleteTree(BundleFor(context));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log.Warning("stage-out of container {Id} failed: {Reason}", context.Id, e.Message);
+        }
         return Task.CompletedTask;
     }
 }

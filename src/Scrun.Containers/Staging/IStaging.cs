@@ -17,12 +17,14 @@ public sealed record StagingContext(
 
 /// <summary>
 /// Moves a bundle to where the compute node can run it and cleans up afterwards. The built-in
-/// staging works where the login node's files are visible on the node; site scripts
-/// (<c>scrun.lua</c>) plug in here.
+/// staging works where the login node's files are visible on the node; a site's
+/// <c>scrun.lua</c> (<see cref="LuaStaging"/>) replaces it.
 /// </summary>
 public interface IStaging
 {
+    /// <summary>Stages the bundle; a <see cref="ContainerException"/> says why it could not be.</summary>
     Task<StagedBundle> StageInAsync(StagingContext context, CancellationToken cancellation);
 
-    Task StageOutAsync(StagingContext context, StagedBundle staged, CancellationToken cancellation);
+    /// <summary>Cleans up after the container, also after a stage-in that failed or was interrupted; failures are logged, not thrown.</summary>
+    Task StageOutAsync(StagingContext context, CancellationToken cancellation);
 }

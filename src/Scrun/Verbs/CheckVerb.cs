@@ -95,7 +95,7 @@ internal static class CheckVerb
     /// <summary>The site's stage-in/stage-out script loads as Slurm would load it (or there is none).</summary>
     private static void CheckLuaScript(string path, Action<string, string> ok, Action<string, string> fail)
     {
-        if (!File.Exists(path))
+        if (!Lua.StagingScript.IsPresent(path))
         {
             ok("scrun.lua", $"none at {path}: containers use the built-in staging");
             return;

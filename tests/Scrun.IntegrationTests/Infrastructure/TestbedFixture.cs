@@ -27,6 +27,22 @@ public sealed class TestbedFixture
             .Select(line => line.Split('=', 2))
             .Where(pair => pair.Length == 2)
             .ToDictionary(pair => pair[0], pair => pair[1]);
+        File.Delete(ScriptPath); // one a crashed run left would stage every container through it
+    }
+
+    /// <summary>Where the bed's slurm.conf directory takes a site's scrun.lua (/etc/slurm/scrun.lua links to it).</summary>
+    public string ScriptPath => Path.Combine(Environment["TESTBED_DIR"], "etc", "scrun.lua");
+
+    /// <summary>Installs <paramref name="source"/> as the bed's scrun.lua until disposed (bed tests run one at a time).</summary>
+    public IDisposable InstallScript(string source)
+    {
+        File.WriteAllText(ScriptPath, source);
+        return new Removal(ScriptPath);
+    }
+
+    private sealed class Removal(string path) : IDisposable
+    {
+        public void Dispose() => File.Delete(path);
     }
 
     /// <summary>What a client of the bed needs in its environment (SLURM_CONF, CONTAINERS_CONF, DOCKER_HOST, ...).</summary>

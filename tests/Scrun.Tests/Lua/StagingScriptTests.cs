@@ -27,7 +27,7 @@ public sealed class StagingScriptTests
 
     private StagingScript Script(string source) => StagingScript.FromSource(source, _log);
 
-    private static StagingContext Context(params string[] environment) =>
+    private static HookContext Context(params string[] environment) =>
         new() { Bundle = "/spool/c1/bundle", RootPath = "/spool/c1/bundle/rootfs", JobId = 42, JobEnvironment = environment };
 
     [Fact]
@@ -153,7 +153,7 @@ public sealed class StagingScriptTests
               return slurm.SUCCESS
             end
             """);
-        var context = new StagingContext { Bundle = "/b", CommandTimeout = TimeSpan.FromMilliseconds(300) };
+        var context = new HookContext { Bundle = "/b", CommandTimeout = TimeSpan.FromMilliseconds(300) };
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var result = script.RunStageIn(context, "c1", "/s", "/c.json", 0, 0);
         Assert.Equal(-1, result.ReturnCode);
