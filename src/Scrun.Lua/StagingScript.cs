@@ -463,6 +463,14 @@ public sealed partial class StagingScript : IDisposable
         slurm.time_str2mins = wrap(native.time_str2mins)
         slurm.to_json = wrap(native.to_json)
         slurm.from_json = wrap(native.from_json)
+        -- Debian's Lua modules (lua-cjson's Lua side, lua-dkjson, ...), whatever path Lua was built with.
+        for _, dir in ipairs({ "/usr/local/share/lua/5.4/", "/usr/share/lua/5.4/" }) do
+          for _, pattern in ipairs({ dir .. "?.lua", dir .. "?/init.lua" }) do
+            if not string.find(package.path, pattern, 1, true) then
+              package.path = package.path .. ";" .. pattern
+            end
+          end
+        end
         -- A hook stuck in Lua itself (a loop) ends once scrun interrupts it.
         local interrupted = native.interrupted
         debug.sethook(function()

@@ -48,6 +48,30 @@ public sealed class StagingScriptTests
     }
 
     [Fact]
+    public void The_standard_libraries_are_open_and_require_searches_debians_lua_directories()
+    {
+        var modules = Directory.CreateTempSubdirectory("scrun-lua-modules-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(modules, "sitehelpers.lua"), "return { answer = function() return 42 end }\n");
+            using var script = Script(Hooks + $$"""
+                for _, name in ipairs({ "io", "os", "string", "table", "math", "utf8", "package", "coroutine", "debug" }) do
+                  assert(type(_G[name]) == "table", name .. " is not open")
+                end
+                assert(package.path:find("/usr/share/lua/5.4/?.lua", 1, true), package.path)
+                assert(package.path:find("/usr/share/lua/5.4/?/init.lua", 1, true), package.path)
+                package.path = package.path .. ";{{modules}}/?.lua"
+                assert(require("sitehelpers").answer() == 42)
+                assert(utf8.len("été") == 3)
+                """);
+        }
+        finally
+        {
+            Directory.Delete(modules, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Stage_out_gets_its_ten_arguments_and_a_nil_root_path()
     {
         using var script = Script(Hooks + """
