@@ -200,7 +200,7 @@ public sealed class LifecycleVerbTests : IDisposable
             function slurm_scrun_stage_in(id, bundle, spool_dir, config_file, job_id, user_id, group_id, job_env)
               local status, output = slurm.remote_command("echo remote $SLURMD_NODENAME $SLURM_JOB_ID")
               note("in " .. job_id .. " " .. status .. " " .. output:gsub("%s+$", ""))
-              status, output = slurm.allocator_command("echo local $SCRUN_CONTAINER_ID")
+              status, output = slurm.allocator_command("echo local $SCRUN_CONTAINER_ID $SLURM_JOB_NODELIST $SLURM_JOB_NUM_NODES $SLURM_JOB_PARTITION")
               note("in " .. status .. " " .. output:gsub("%s+$", ""))
               return slurm.SUCCESS
             end
@@ -214,7 +214,7 @@ public sealed class LifecycleVerbTests : IDisposable
         var create = Create(Bundle(["true"], job), id, environment: new() { ["SLURM_CONF"] = conf });
         Assert.True(create.ExitCode == 0, create.ToString());
         var jobId = JobIdOf(job);
-        Assert.Equal([$"in {jobId} 0 remote n1 {jobId}", $"in 0 local {id}"], File.ReadAllLines(record));
+        Assert.Equal([$"in {jobId} 0 remote n1 {jobId}", $"in 0 local {id} n1 1 debug"], File.ReadAllLines(record));
 
         Assert.Equal(0, Scrun("start", id).ExitCode);
         WaitFor(() => State(id).GetProperty("status").GetString() == "stopped", "the container to stop");

@@ -40,6 +40,7 @@ public sealed class ContainerAnchor
     private BundleConfig _config = null!;
     private SlurmController? _slurm;
     private IStaging? _staging;
+    private readonly Dictionary<string, string> _jobVariables = new(StringComparer.Ordinal);
     private StagedBundle? _staged;
     private StagingContext? _stagingContext;
     private int? _abortExitCode;
@@ -239,6 +240,10 @@ public sealed class ContainerAnchor
                 throw new ContainerException($"SLURM_JOB_ID={existing} is not running (it is {job.State})");
             }
             Update(s => s with { JobId = existing, ExistingAllocation = true });
+            foreach (var (name, value) in options.Variables.Where(v => v.Key.StartsWith("SLURM", StringComparison.Ordinal)))
+            {
+                _jobVariables[name] = value; // as Slurm: the caller's SLURM* variables describe the job
+            }
             return null;
         }
 
@@ -264,6 +269,7 @@ public sealed class ContainerAnchor
                     }
                 }, _abort.Token);
             }
+            RecordJobVariables(allocation, slurmConfig);
             while (!(await _slurm.GetJobReadyAsync(allocation.JobId, _abort.Token)).IsReady)
             {
                 await Task.Delay(TimeSpan.FromSeconds(1), _abort.Token); // nodes still booting
@@ -274,6 +280,46 @@ public sealed class ContainerAnchor
         {
             await listener.DisposeAsync();
             throw;
+        }
+    }
+
+    /// <summary>What salloc would export for the allocation: the staging hooks and their commands see it in job_env.</summary>
+    private void RecordJobVariables(ResourceAllocationResponse allocation, SlurmConfig slurmConfig)
+    {
+        foreach (var entry in allocation.Environment ?? [])
+        {
+            var eq = entry.IndexOf('=', StringComparison.Ordinal);
+            if (eq > 0)
+            {
+                _jobVariables[entry[..eq]] = entry[(eq + 1)..];
+            }
+        }
+        var id = allocation.JobId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var nodes = allocation.NodeCount.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        _jobVariables["SLURM_JOB_ID"] = id;
+        _jobVariables["SLURM_JOBID"] = id;
+        _jobVariables["SLURM_JOB_NUM_NODES"] = nodes;
+        _jobVariables["SLURM_NNODES"] = nodes;
+        if (allocation.NodeList is { } nodeList)
+        {
+            _jobVariables["SLURM_JOB_NODELIST"] = nodeList;
+            _jobVariables["SLURM_NODELIST"] = nodeList;
+        }
+        if (allocation.Partition is { } partition)
+        {
+            _jobVariables["SLURM_JOB_PARTITION"] = partition;
+        }
+        if (allocation.Qos is { } qos)
+        {
+            _jobVariables["SLURM_JOB_QOS"] = qos;
+        }
+        if (allocation.ReservationName is { } reservation)
+        {
+            _jobVariables["SLURM_JOB_RESERVATION"] = reservation;
+        }
+        if (slurmConfig.ClusterName is { } cluster)
+        {
+            _jobVariables["SLURM_CLUSTER_NAME"] = cluster;
         }
     }
 
@@ -297,7 +343,11 @@ public sealed class ContainerAnchor
     private async Task StageInAsync()
     {
         var identity = ProcessIdentity.Current;
-        var jobEnvironment = OutputVariables();
+        var jobEnvironment = new Dictionary<string, string>(_jobVariables, StringComparer.Ordinal);
+        foreach (var (name, value) in OutputVariables())
+        {
+            jobEnvironment[name] = value;
+        }
         if (_slurm is not null)
         {
             jobEnvironment["SLURM_CONF"] = _slurm.Config.Path;
