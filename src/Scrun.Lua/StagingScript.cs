@@ -63,6 +63,7 @@ public sealed partial class StagingScript : IDisposable
     private static readonly LuaFunction s_toJson = ToJson;
     private static readonly LuaFunction s_fromJson = FromJson;
     private static readonly LuaFunction s_interrupted = IsInterrupted;
+    private static readonly LuaFunction s_logUser = LogUser;
 
     private readonly LuaState _lua;
     private readonly ILogger _log;
@@ -132,6 +133,9 @@ public sealed partial class StagingScript : IDisposable
         var file = new FileInfo(path);
         return file.Exists && (file.LinkTarget is null || file.ResolveLinkTarget(returnFinalTarget: true) is { Exists: true });
     }
+
+    /// <summary>Where <c>slurm.log_user</c> goes (the container's stderr, as create's); else the log, at info.</summary>
+    public Action<string>? UserMessages { get; set; }
 
     /// <summary>A hook is running (Lua states run one call at a time).</summary>
     public bool Busy => Volatile.Read(ref _busy) != 0;
@@ -295,6 +299,7 @@ public sealed partial class StagingScript : IDisposable
         Register("to_json", s_toJson);
         Register("from_json", s_fromJson);
         Register("interrupted", s_interrupted);
+        Register("log_user", s_logUser);
         if (_lua.LoadString(Prelude, "=scrun prelude") != LuaStatus.OK)
         {
             throw new InvalidOperationException($"the Lua prelude does not compile: {_lua.ToString(-1)}");
@@ -353,6 +358,20 @@ public sealed partial class StagingScript : IDisposable
             _ => LogEventLevel.Verbose,
         };
         host._log.Write(level, "lua: {Message}", lua.ToString(2, callMetamethod: false) ?? "");
+        return 0;
+    });
+
+    private static int LogUser(nint state) => Guarded(state, static (lua, host) =>
+    {
+        var text = lua.ToString(1, callMetamethod: false) ?? "";
+        if (host.UserMessages is { } user)
+        {
+            user(text);
+        }
+        else
+        {
+            host._log.Information("lua: {Message}", text);
+        }
         return 0;
     });
 
@@ -456,6 +475,7 @@ public sealed partial class StagingScript : IDisposable
         function slurm.log_debug2(fmt, ...) native.log(3, text(fmt, ...)) end
         function slurm.log_debug3(fmt, ...) native.log(4, text(fmt, ...)) end
         function slurm.log_debug4(fmt, ...) native.log(5, text(fmt, ...)) end
+        function slurm.log_user(fmt, ...) native.log_user(text(fmt, ...)) end
         slurm.set_bundle_path = wrap(native.set_bundle_path)
         slurm.set_root_path = wrap(native.set_root_path)
         slurm.remote_command = wrap(native.command, "remote")

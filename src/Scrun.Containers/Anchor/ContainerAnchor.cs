@@ -327,7 +327,8 @@ public sealed class ContainerAnchor
     private IStaging CreateStaging(SlurmConfig slurmConfig, JobOptions options)
     {
         var limits = StagingLimits.From(options.Variables);
-        var script = LuaStaging.LoadBeside(slurmConfig, _log, limits, processToClean: Environment.ProcessId);
+        var script = LuaStaging.LoadBeside(slurmConfig, _log, limits, processToClean: Environment.ProcessId,
+            userMessages: message => _stderr.Write($"scrun: {message}\n"));
         if (script is not null)
         {
             _log.Debug("staging container {Id} with {Script}", _launch.Id, script.ScriptPath);

@@ -24,13 +24,15 @@ public sealed class LuaStaging : IStaging, IDisposable
     private readonly StagingLimits _limits;
     private readonly OciConfig _oci;
     private readonly int? _processToClean;
+    private readonly Action<string>? _userMessages;
     private readonly List<StagingScript> _scripts = [];
     private StagingScript _script;
     private bool _interrupted;
     private LuaContext? _hookContext;
 
-    private LuaStaging(string path, ILogger log, StagingLimits limits, OciConfig oci, int? processToClean)
+    private LuaStaging(string path, ILogger log, StagingLimits limits, OciConfig oci, int? processToClean, Action<string>? userMessages)
     {
+        _userMessages = userMessages;
         _path = path;
         _log = log;
         _limits = limits;
@@ -43,12 +45,13 @@ public sealed class LuaStaging : IStaging, IDisposable
     /// The script beside <paramref name="slurmConfig"/>, loaded, or null if there is none.
     /// <paramref name="processToClean"/>: whose descendants an interrupted hook leaves to be
     /// killed (the anchor itself, which has no other children while staging).
+    /// <paramref name="userMessages"/>: where <c>slurm.log_user</c> lines go.
     /// </summary>
-    public static LuaStaging? LoadBeside(SlurmConfig slurmConfig, ILogger log, StagingLimits limits, int? processToClean) =>
-        LoadIfPresent(Path.Combine(slurmConfig.Directory, ScriptName), log, limits, OciConfig.LoadBeside(slurmConfig), processToClean);
+    public static LuaStaging? LoadBeside(SlurmConfig slurmConfig, ILogger log, StagingLimits limits, int? processToClean, Action<string>? userMessages = null) =>
+        LoadIfPresent(Path.Combine(slurmConfig.Directory, ScriptName), log, limits, OciConfig.LoadBeside(slurmConfig), processToClean, userMessages);
 
-    public static LuaStaging? LoadIfPresent(string path, ILogger log, StagingLimits limits, OciConfig oci, int? processToClean) =>
-        StagingScript.IsPresent(path) ? new LuaStaging(path, log, limits, oci, processToClean) : null;
+    public static LuaStaging? LoadIfPresent(string path, ILogger log, StagingLimits limits, OciConfig oci, int? processToClean, Action<string>? userMessages = null) =>
+        StagingScript.IsPresent(path) ? new LuaStaging(path, log, limits, oci, processToClean, userMessages) : null;
 
     public string ScriptPath => _path;
 
@@ -161,6 +164,7 @@ public sealed class LuaStaging : IStaging, IDisposable
         try
         {
             var script = StagingScript.Load(_path, _log);
+            script.UserMessages = _userMessages;
             _scripts.Add(script);
             return script;
         }

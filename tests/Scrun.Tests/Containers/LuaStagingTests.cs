@@ -77,6 +77,21 @@ public sealed class LuaStagingTests : IDisposable
     }
 
     [Fact]
+    public async Task Log_user_reaches_the_user_not_only_the_log()
+    {
+        var said = new List<string>();
+        var path = WriteScript(PassingHooks + """
+            function slurm_scrun_stage_in(id)
+              slurm.log_user("copying %s to scratch", id)
+              return slurm.SUCCESS
+            end
+            """);
+        using var staging = LuaStaging.LoadIfPresent(path, _log, StagingLimits.Default, new OciConfig(), null, said.Add)!;
+        await staging.StageInAsync(Context(), CancellationToken.None);
+        Assert.Equal(["copying c1 to scratch"], said);
+    }
+
+    [Fact]
     public async Task A_non_zero_return_fails_stage_in_naming_the_script()
     {
         using var staging = Load(PassingHooks + "function slurm_scrun_stage_in() return 3 end\n");

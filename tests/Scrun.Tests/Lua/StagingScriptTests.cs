@@ -219,13 +219,13 @@ public sealed class StagingScriptTests
         using var script = Script(Hooks + """
             function slurm_scrun_stage_in()
               slurm.log_error("e %d", 1); slurm.error("plain"); slurm.log_info("i"); slurm.log_verbose("v")
-              slurm.log_debug("d"); slurm.log_debug4("d4"); slurm.log(0, "l%s", "0")
+              slurm.log_debug("d"); slurm.log_debug4("d4"); slurm.log(0, "l%s", "0"); slurm.log_user("u%d", 1)
               return 0
             end
             """);
         script.RunStageIn(Context(), "c", "/s", "/c", 0, 0);
         Assert.Equal(
-            ["Error lua: e 1", "Error lua: plain", "Information lua: i", "Debug lua: v", "Debug lua: d", "Verbose lua: d4", "Information lua: l0"],
+            ["Error lua: e 1", "Error lua: plain", "Information lua: i", "Debug lua: v", "Debug lua: d", "Verbose lua: d4", "Information lua: l0", "Information lua: u1"],
             _events.Select(e => $"{e.Level} {Message(e)}"));
     }
 
