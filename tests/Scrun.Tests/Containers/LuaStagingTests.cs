@@ -136,7 +136,7 @@ public sealed class LuaStagingTests : IDisposable
         var pidFile = Path.Combine(_directory, "command.pid");
         using var staging = Load(PassingHooks + $$"""
             function slurm_scrun_stage_in()
-              slurm.allocator_command("echo $$ > {{pidFile}}; exec sleep 300")
+              slurm.allocator_command("echo $$ > {{pidFile}}; exec sleep 311")
               return slurm.SUCCESS
             end
             """, Limits(stageIn: 1));
@@ -175,7 +175,7 @@ public sealed class LuaStagingTests : IDisposable
     {
         using var staging = Load(PassingHooks + """
             function slurm_scrun_stage_in()
-              slurm.allocator_command("sleep 300")
+              slurm.allocator_command("sleep 312")
               return slurm.SUCCESS
             end
             """);
@@ -190,12 +190,12 @@ public sealed class LuaStagingTests : IDisposable
     {
         using var staging = Load(PassingHooks + """
             function slurm_scrun_stage_in()
-              slurm.allocator_command("sleep 300")
+              slurm.allocator_command("sleep 313")
               return slurm.SUCCESS
             end
             """, Limits(command: 1));
         var error = await Assert.ThrowsAsync<ContainerException>(() => staging.StageInAsync(Context(), CancellationToken.None));
-        Assert.Contains("slurm.allocator_command(\"sleep 300\") did not finish within 1 s and was killed", error.Message);
+        Assert.Contains("slurm.allocator_command(\"sleep 313\") did not finish within 1 s and was killed", error.Message);
     }
 
     [Fact]

@@ -173,7 +173,7 @@ public sealed class StagingScriptTests
     {
         using var script = Script(Hooks + """
             function slurm_scrun_stage_in()
-              slurm.allocator_command("sleep 300 & sleep 300")
+              slurm.allocator_command("sleep 397 & sleep 397")
               return slurm.SUCCESS
             end
             """);
@@ -181,9 +181,9 @@ public sealed class StagingScriptTests
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var result = script.RunStageIn(context, "c1", "/s", "/c.json", 0, 0);
         Assert.Equal(-1, result.ReturnCode);
-        Assert.Contains("scrun.lua:8: slurm.allocator_command(\"sleep 300 & sleep 300\") did not finish within 0 s and was killed", result.Error);
+        Assert.Contains("scrun.lua:8: slurm.allocator_command(\"sleep 397 & sleep 397\") did not finish within 0 s and was killed", result.Error);
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30));
-        Assert.DoesNotContain(System.Diagnostics.Process.GetProcessesByName("sleep"), p => CommandLine(p) == "sleep 300");
+        Assert.DoesNotContain(System.Diagnostics.Process.GetProcessesByName("sleep"), p => CommandLine(p) == "sleep 397");
     }
 
     [Theory]
