@@ -496,6 +496,16 @@ public sealed partial class StagingScript : IDisposable
         debug.sethook(function()
           if interrupted() then error("interrupted by scrun", 0) end
         end, "", 1000)
+        -- The script runs inside the anchor, whose stdout is the container's and whose end is
+        -- the container's: print goes to the log, and os.exit is an error, not the anchor's exit.
+        print = function(...)
+          local parts = table.pack(...)
+          for i = 1, parts.n do parts[i] = tostring(parts[i]) end
+          native.log(0, table.concat(parts, "\t", 1, parts.n))
+        end
+        os.exit = function()
+          error("os.exit is not available in scrun.lua: it would end the container's anchor", 2)
+        end
         local json = { encode = slurm.to_json, decode = slurm.from_json }
         package.preload['json'] = function() return json end
         package.preload['dkjson'] = function() return json end

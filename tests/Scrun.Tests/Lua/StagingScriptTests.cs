@@ -214,6 +214,32 @@ public sealed class StagingScriptTests
     }
 
     [Fact]
+    public void Print_goes_to_the_log_not_to_the_containers_stdout()
+    {
+        using var script = Script(Hooks + """
+            function slurm_scrun_stage_in()
+              print("staging", 42, nil, true)
+              return 0
+            end
+            """);
+        Assert.True(script.RunStageIn(Context(), "c", "/s", "/c", 0, 0).Succeeded);
+        Assert.Equal(["Information lua: staging\t42\tnil\ttrue"], _events.Select(e => $"{e.Level} {Message(e)}"));
+    }
+
+    [Fact]
+    public void Os_exit_is_an_error_in_the_hook_instead_of_the_anchors_end()
+    {
+        using var script = Script(Hooks + """
+            function slurm_scrun_stage_in()
+              os.exit(1)
+            end
+            """);
+        var result = script.RunStageIn(Context(), "c", "/s", "/c", 0, 0);
+        Assert.False(result.Succeeded);
+        Assert.Contains("scrun.lua:8: os.exit is not available in scrun.lua: it would end the container's anchor", result.Error);
+    }
+
+    [Fact]
     public void Log_functions_keep_their_levels_and_the_lua_prefix()
     {
         using var script = Script(Hooks + """
