@@ -506,6 +506,16 @@ public sealed partial class StagingScript : IDisposable
         os.exit = function()
           error("os.exit is not available in scrun.lua: it would end the container's anchor", 2)
         end
+        -- Nothing new starts once interrupted, even in a loop too short for the count hook.
+        local execute, popen = os.execute, io.popen
+        os.execute = function(...)
+          if interrupted() then error("interrupted by scrun", 0) end
+          return execute(...)
+        end
+        io.popen = function(...)
+          if interrupted() then error("interrupted by scrun", 0) end
+          return popen(...)
+        end
         local json = { encode = slurm.to_json, decode = slurm.from_json }
         package.preload['json'] = function() return json end
         package.preload['dkjson'] = function() return json end

@@ -156,6 +156,10 @@ public sealed class LuaStaging : IStaging, IDisposable
         catch (TimeoutException)
         {
             _log.Warning("{Script}: the interrupted hook goes on in Lua; its state is abandoned", _path);
+            if (_processToClean is { } stillRunning)
+            {
+                ProcessTree.KillDescendants(stillRunning); // whatever it started meanwhile
+            }
         }
     }
 

@@ -171,6 +171,42 @@ public sealed class LuaStagingTests : IDisposable
     }
 
     [Fact]
+    public async Task A_loop_of_commands_starts_none_once_interrupted()
+    {
+        var started = Path.Combine(_directory, "started");
+        using var staging = Load(PassingHooks + $$"""
+            function slurm_scrun_stage_in()
+              while true do
+                slurm.allocator_command("echo x >> {{started}}; sleep 314")
+              end
+            end
+            """, Limits(stageIn: 1));
+        await Assert.ThrowsAsync<ContainerException>(() => staging.StageInAsync(Context(), CancellationToken.None));
+        var count = File.ReadAllLines(started).Length;
+        Thread.Sleep(1500);
+        Assert.Equal(count, File.ReadAllLines(started).Length);
+        Assert.Equal(1, count);
+    }
+
+    [Fact]
+    public async Task A_loop_of_os_execute_stops_once_interrupted()
+    {
+        var started = Path.Combine(_directory, "started");
+        using var staging = Load(PassingHooks + $$"""
+            function slurm_scrun_stage_in()
+              while true do
+                os.execute("echo x >> {{started}}; sleep 0.1")
+              end
+            end
+            """, Limits(stageIn: 1));
+        await Assert.ThrowsAsync<ContainerException>(() => staging.StageInAsync(Context(), CancellationToken.None));
+        Thread.Sleep(300); // a command already running finishes
+        var count = File.ReadAllLines(started).Length;
+        Thread.Sleep(1000);
+        Assert.Equal(count, File.ReadAllLines(started).Length);
+    }
+
+    [Fact]
     public async Task Cancelling_stage_in_kills_its_command_at_once()
     {
         using var staging = Load(PassingHooks + """
