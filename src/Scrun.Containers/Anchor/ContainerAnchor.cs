@@ -398,12 +398,29 @@ public sealed class ContainerAnchor
         using (_terminalRelay)
         {
             _terminalRelay?.Start();
+            var errors = srun.StartInfo.RedirectStandardError
+                ? Task.Run(() => StepErrorFilter.RelayAsync(srun.StandardError.BaseStream, new DescriptorStream(2)))
+                : Task.CompletedTask;
             Update(s => s with { Status = ContainerStatus.Running });
             _running.TrySetResult();
             await srun.WaitForExitAsync();
             _terminalRelay?.Drain(TimeSpan.FromSeconds(5));
+            await DrainAsync(errors);
             // SIGKILL cannot be caught: whatever srun makes of the killed step, the container died of it.
             return _sigkilled ? 128 + 9 : srun.ExitCode;
+        }
+    }
+
+    /// <summary>The step's stderr ends with srun; a process srun left holding it must not keep the container alive.</summary>
+    private async Task DrainAsync(Task relay)
+    {
+        try
+        {
+            await relay.WaitAsync(TimeSpan.FromSeconds(5));
+        }
+        catch (Exception e) when (e is TimeoutException or IOException)
+        {
+            _log.Warning("the step's stderr did not end with srun: {Reason}", e.Message);
         }
     }
 

@@ -19,7 +19,8 @@ public sealed record SrunLaunch(
 
 /// <summary>
 /// Runs the container's step: <c>srun --jobid J --container BUNDLE [--container-id ID] [--pty] -- ARGS</c>.
-/// srun inherits the anchor's stdin, stdout and stderr, which are the container's; its
+/// srun inherits the anchor's stdin and stdout, which are the container's, and its stderr
+/// reaches the container's through <see cref="StepErrorFilter"/> (a terminal carries all three); its
 /// environment is the container's own <c>process.env</c> (slurmstepd makes it the container's
 /// environment) plus what Slurm and scrun add.
 /// </summary>
@@ -63,7 +64,8 @@ public static class SrunLauncher
         }
         else
         {
-            psi = new ProcessStartInfo(srun);
+            // stdin and stdout are the container's as they are; stderr passes StepErrorFilter.
+            psi = new ProcessStartInfo(srun) { RedirectStandardError = true };
         }
         psi.UseShellExecute = false;
         psi.WorkingDirectory = launch.WorkingDirectory;
