@@ -37,13 +37,9 @@ internal static class HookCommand
         if (context.JobEnvironment.Count > 0)
         {
             psi.Environment.Clear();
-            foreach (var entry in context.JobEnvironment)
+            foreach (var (name, value) in context.JobEnvironment)
             {
-                var eq = entry.IndexOf('=', StringComparison.Ordinal);
-                if (eq > 0)
-                {
-                    psi.Environment[entry[..eq]] = entry[(eq + 1)..];
-                }
+                psi.Environment[name] = value;
             }
             if (!psi.Environment.ContainsKey("PATH"))
             {
@@ -65,7 +61,7 @@ internal static class HookCommand
             CommandGroups.Kill(process.Id);
             process.WaitForExit();
             groups.Ended(process);
-            throw new TimeoutException($"{what}(\"{Shorten(script)}\") did not finish within {context.CommandTimeout.TotalSeconds:0} s and was killed");
+            throw new TimeoutException($"{what}(\"{Shorten(script)}\") did not finish within {TimeLimit.Describe(context.CommandTimeout)} and was killed");
         }
         process.WaitForExit();
         groups.Ended(process);

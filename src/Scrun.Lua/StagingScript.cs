@@ -26,8 +26,8 @@ public sealed class HookContext
 
     public string? RootPath { get; set; }
 
-    /// <summary>The job's environment as <c>NAME=value</c> strings (Lua's <c>job_env</c>, and the commands' environment).</summary>
-    public IReadOnlyList<string> JobEnvironment { get; init; } = [];
+    /// <summary>The job's environment: Lua's <c>job_env</c> (as <c>NAME=value</c> strings), and the commands' environment.</summary>
+    public IReadOnlyDictionary<string, string> JobEnvironment { get; init; } = new Dictionary<string, string>();
 
     public uint JobId { get; init; }
 
@@ -37,7 +37,7 @@ public sealed class HookContext
     public IReadOnlyList<string> SrunArgs { get; init; } = [];
 
     /// <summary>The limit on each <c>remote_command</c> / <c>allocator_command</c>.</summary>
-    public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromMinutes(10);
+    public TimeSpan CommandTimeout { get; init; } = Timeout.InfiniteTimeSpan;
 
     /// <summary>The paths as they are now, for the next hook (a hook still running may change these).</summary>
     public HookContext Copy() => (HookContext)MemberwiseClone();
@@ -158,7 +158,7 @@ public sealed partial class StagingScript : IDisposable
     public HookResult RunStageOut(HookContext context, string id, string originalBundle, string? originalRootPath, string spoolDirectory, string configFile, uint userId, uint groupId) =>
         Call(StageOut, context, [id, context.Bundle, originalBundle, context.RootPath, originalRootPath, spoolDirectory, configFile, (long)context.JobId, (long)userId, (long)groupId]);
 
-    /// <summary>Calls any global function with plain arguments (strings, integers, nil, string lists as sequences).</summary>
+    /// <summary>Calls any global function with plain arguments (strings, integers, nil, an environment as a sequence of NAME=value).</summary>
     internal HookResult Call(string function, HookContext context, IReadOnlyList<object?> arguments)
     {
         if (Interlocked.Exchange(ref _busy, 1) != 0)
@@ -253,7 +253,8 @@ public sealed partial class StagingScript : IDisposable
             case long number:
                 _lua.PushInteger(number);
                 break;
-            case IReadOnlyList<string> list:
+            case IReadOnlyDictionary<string, string> environment:
+                var list = environment.Select(v => $"{v.Key}={v.Value}").ToList();
                 _lua.CreateTable(list.Count, 0);
                 for (var i = 0; i < list.Count; i++)
                 {

@@ -61,7 +61,7 @@ public sealed class LuaStaging : IStaging, IDisposable
         {
             Bundle = context.Config.Bundle,
             RootPath = context.Config.RootPath,
-            JobEnvironment = context.JobEnvironment.Select(v => $"{v.Key}={v.Value}").ToList(),
+            JobEnvironment = context.JobEnvironment,
             JobId = context.JobId,
             Srun = _oci.SrunPath ?? "srun",
             SrunArgs = _oci.SrunArgs,
@@ -131,7 +131,7 @@ public sealed class LuaStaging : IStaging, IDisposable
         catch (TimeoutException)
         {
             await InterruptAsync(script, run);
-            throw new ContainerException($"{_path}: {hook} did not finish within {StagingLimits.Describe(limit)} and was stopped");
+            throw new ContainerException($"{_path}: {hook} did not finish within {TimeLimit.Describe(limit)} and was stopped");
         }
         catch (OperationCanceledException)
         {

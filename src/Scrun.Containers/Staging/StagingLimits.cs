@@ -21,12 +21,6 @@ public sealed record StagingLimits(TimeSpan StageIn, TimeSpan StageOut, TimeSpan
         Parse(variables, StageOutVariable, Default.StageOut),
         Parse(variables, CommandVariable, Default.Command));
 
-    /// <summary>"30 s", "2 min", "no limit": for messages.</summary>
-    public static string Describe(TimeSpan limit) =>
-        limit == Timeout.InfiniteTimeSpan ? "no limit"
-        : limit.TotalSeconds < 120 ? $"{limit.TotalSeconds:0.###} s"
-        : $"{limit.TotalMinutes:0.#} min";
-
     private static TimeSpan Parse(IReadOnlyDictionary<string, string> variables, string name, TimeSpan fallback)
     {
         if (!variables.TryGetValue(name, out var text) || text.Length == 0)

@@ -28,7 +28,13 @@ public sealed class StagingScriptTests
     private StagingScript Script(string source) => StagingScript.FromSource(source, _log);
 
     private static HookContext Context(params string[] environment) =>
-        new() { Bundle = "/spool/c1/bundle", RootPath = "/spool/c1/bundle/rootfs", JobId = 42, JobEnvironment = environment };
+        new()
+        {
+            Bundle = "/spool/c1/bundle",
+            RootPath = "/spool/c1/bundle/rootfs",
+            JobId = 42,
+            JobEnvironment = environment.Select(e => e.Split('=', 2)).ToDictionary(p => p[0], p => p[1]),
+        };
 
     [Fact]
     public void Stage_in_gets_slurms_arguments_in_order_with_their_types_and_job_env_as_a_sequence()
@@ -181,7 +187,7 @@ public sealed class StagingScriptTests
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var result = script.RunStageIn(context, "c1", "/s", "/c.json", 0, 0);
         Assert.Equal(-1, result.ReturnCode);
-        Assert.Contains("scrun.lua:8: slurm.allocator_command(\"sleep 397 & sleep 397\") did not finish within 0 s and was killed", result.Error);
+        Assert.Contains("scrun.lua:8: slurm.allocator_command(\"sleep 397 & sleep 397\") did not finish within 0.3 s and was killed", result.Error);
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30));
         Assert.DoesNotContain(System.Diagnostics.Process.GetProcessesByName("sleep"), p => CommandLine(p) == "sleep 397");
     }
