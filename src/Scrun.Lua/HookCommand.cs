@@ -58,7 +58,7 @@ internal static class HookCommand
         if (!process.WaitForExit(context.CommandTimeout))
         {
             // setsid made the shell a session and process-group leader: the group is everything it started.
-            CommandGroups.Kill(process.Id);
+            ProcessTree.KillGroup(process.Id);
             process.WaitForExit();
             groups.Ended(process);
             throw new TimeoutException($"{what}(\"{Shorten(script)}\") did not finish within {TimeLimit.Describe(context.CommandTimeout)} and was killed");
@@ -94,7 +94,7 @@ internal static class HookCommand
 /// The process groups of the commands a script is running, so that an interrupted hook (its
 /// time limit, or <c>delete --force</c>) can kill them, and no new one starts afterwards.
 /// </summary>
-internal sealed partial class CommandGroups
+internal sealed class CommandGroups
 {
     private readonly HashSet<int> _running = [];
     private readonly Lock _gate = new();
@@ -141,17 +141,8 @@ internal sealed partial class CommandGroups
             _interrupted = true;
             foreach (var leader in _running)
             {
-                Kill(leader);
+                ProcessTree.KillGroup(leader);
             }
         }
     }
-
-    public static void Kill(int leader)
-    {
-        _ = kill(-leader, 9);
-        _ = kill(leader, 9);
-    }
-
-    [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true)]
-    private static partial int kill(int pid, int signal);
 }

@@ -142,10 +142,23 @@ public sealed partial class StagingScript : IDisposable
 
     /// <summary>
     /// Stops the running hook as far as it can be stopped from outside: its commands are killed
-    /// and new ones fail, which raises in the script. For good: the state is not for another
-    /// hook. Safe from any thread.
+    /// and new ones (and os.execute, io.popen) fail, which raises in the script; a loop in Lua
+    /// stops at the next count hook. For good: the state is not for another hook. With
+    /// <paramref name="sweepDescendantsOf"/> (a process that runs nothing else, the anchor),
+    /// every descendant of that process dies too: what os.execute or io.popen started. Safe from
+    /// any thread, and again.
     /// </summary>
-    public void Interrupt() => _commands.Interrupt();
+    public void Interrupt(int? sweepDescendantsOf = null)
+    {
+        _commands.Interrupt();
+        if (sweepDescendantsOf is { } pid)
+        {
+            ProcessTree.KillDescendants(pid);
+        }
+    }
+
+    /// <summary>This state was interrupted: a new hook needs a freshly loaded one.</summary>
+    public bool Interrupted => _commands.Interrupted;
 
     /// <summary>Calls <c>slurm_scrun_stage_in(id, bundle, spool_dir, config_file, job_id, user_id, group_id, job_env)</c>.</summary>
     public HookResult RunStageIn(HookContext context, string id, string spoolDirectory, string configFile, uint userId, uint groupId) =>

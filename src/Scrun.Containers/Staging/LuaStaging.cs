@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Scrun.Containers.Interop;
 using Scrun.Lua;
 using Scrun.Slurm.Config;
 using Serilog;
@@ -27,7 +26,6 @@ public sealed class LuaStaging : IStaging, IDisposable
     private readonly Action<string>? _userMessages;
     private readonly List<StagingScript> _scripts = [];
     private StagingScript _script;
-    private bool _interrupted;
     private LuaContext? _hookContext;
 
     private LuaStaging(string path, ILogger log, StagingLimits limits, OciConfig oci, int? processToClean, Action<string>? userMessages)
@@ -114,10 +112,9 @@ public sealed class LuaStaging : IStaging, IDisposable
 
     private async Task<HookResult> RunAsync(string hook, TimeSpan limit, Func<StagingScript, HookResult> call, CancellationToken cancellation)
     {
-        if (_interrupted || _script.Busy)
+        if (_script.Interrupted)
         {
-            _script = Load(); // the last hook was interrupted: its state may still be running, or refuse commands
-            _interrupted = false;
+            _script = Load(); // the last hook's state may still be running, and refuses commands
         }
         var script = _script;
         var watch = Stopwatch.StartNew();
@@ -142,13 +139,7 @@ public sealed class LuaStaging : IStaging, IDisposable
 
     private async Task InterruptAsync(StagingScript script, Task run)
     {
-        _interrupted = true;
-        script.Interrupt();
-        if (_processToClean is { } process)
-        {
-            var killed = ProcessTree.KillDescendants(process);
-            _log.Debug("lua: killed {Count} process(es) the interrupted hook left", killed);
-        }
+        script.Interrupt(_processToClean);
         try
         {
             await run.WaitAsync(s_settle); // most hooks end once their command is killed
@@ -156,10 +147,7 @@ public sealed class LuaStaging : IStaging, IDisposable
         catch (TimeoutException)
         {
             _log.Warning("{Script}: the interrupted hook goes on in Lua; its state is abandoned", _path);
-            if (_processToClean is { } stillRunning)
-            {
-                ProcessTree.KillDescendants(stillRunning); // whatever it started meanwhile
-            }
+            script.Interrupt(_processToClean); // whatever it started meanwhile
         }
     }
 

@@ -1,9 +1,9 @@
 using System.Globalization;
 
-namespace Scrun.Containers.Interop;
+namespace Scrun.Lua;
 
-/// <summary>The processes a process started, read from /proc.</summary>
-internal static class ProcessTree
+/// <summary>The processes a process started, read from /proc; and killing them.</summary>
+internal static partial class ProcessTree
 {
     /// <summary>
     /// SIGKILLs every descendant of <paramref name="pid"/> and the process groups they lead
@@ -17,9 +17,9 @@ internal static class ProcessTree
         {
             if (group != ownGroup && group > 1)
             {
-                _ = LibC.kill(-group, 9);
+                _ = kill(-group, 9);
             }
-            _ = LibC.kill(child, 9);
+            _ = kill(child, 9);
         }
         return descendants.Count;
     }
@@ -46,6 +46,13 @@ internal static class ProcessTree
             }
         }
         return found;
+    }
+
+    /// <summary>SIGKILLs a process group and its leader (a command started with setsid).</summary>
+    public static void KillGroup(int leader)
+    {
+        _ = kill(-leader, 9);
+        _ = kill(leader, 9);
     }
 
     private static int GroupOf(int pid) =>
@@ -81,4 +88,7 @@ internal static class ProcessTree
             && int.TryParse(fields[2], NumberStyles.None, CultureInfo.InvariantCulture, out var group)
             ? (parent, group) : null;
     }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true)]
+    private static partial int kill(int pid, int signal);
 }
