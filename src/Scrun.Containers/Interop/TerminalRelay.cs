@@ -172,7 +172,7 @@ internal sealed unsafe partial class TerminalRelay : IDisposable
     private static void Copy(int from, int to, Action? onFirstBytes)
     {
         var buffer = new byte[16 * 1024];
-        var destinationGone = false;
+        var destination = new DescriptorStream(to); // write(2) until all is written, EINTR retried; does not own the descriptor
         fixed (byte* data = buffer)
         {
             while (true)
@@ -188,16 +188,7 @@ internal sealed unsafe partial class TerminalRelay : IDisposable
                 }
                 onFirstBytes?.Invoke();
                 onFirstBytes = null;
-                for (nint done = 0; done < count && !destinationGone;)
-                {
-                    var written = write(to, data + done, (nuint)(count - done));
-                    if (written < 0 && Marshal.GetLastPInvokeError() == Eintr)
-                    {
-                        continue;
-                    }
-                    destinationGone = written <= 0;
-                    done += Math.Max(written, 0);
-                }
+                destination.Write(buffer.AsSpan(0, (int)count));
             }
         }
     }
@@ -220,9 +211,6 @@ internal sealed unsafe partial class TerminalRelay : IDisposable
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial nint read(int fd, byte* buffer, nuint count);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint write(int fd, byte* buffer, nuint count);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int tcgetattr(int fd, byte* attributes);
