@@ -46,7 +46,10 @@ public sealed class LuaStaging : IStaging, IDisposable
     /// <paramref name="userMessages"/>: where <c>slurm.log_user</c> lines go.
     /// </summary>
     public static LuaStaging? LoadBeside(SlurmConfig slurmConfig, ILogger log, StagingLimits limits, int? processToClean, Action<string>? userMessages = null) =>
-        LoadIfPresent(Path.Combine(slurmConfig.Directory, ScriptName), log, limits, OciConfig.LoadBeside(slurmConfig), processToClean, userMessages);
+        LoadIfPresent(PathBeside(slurmConfig), log, limits, OciConfig.LoadBeside(slurmConfig), processToClean, userMessages);
+
+    /// <summary>Where Slurm looks for the script: beside slurm.conf.</summary>
+    public static string PathBeside(SlurmConfig slurmConfig) => Path.Combine(slurmConfig.Directory, ScriptName);
 
     public static LuaStaging? LoadIfPresent(string path, ILogger log, StagingLimits limits, OciConfig oci, int? processToClean, Action<string>? userMessages = null) =>
         StagingScript.IsPresent(path) ? new LuaStaging(path, log, limits, oci, processToClean, userMessages) : null;

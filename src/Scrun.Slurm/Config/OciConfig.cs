@@ -17,7 +17,9 @@ public sealed record OciConfig
 
     public string? SyslogDebug { get; init; }
 
-    public static OciConfig LoadBeside(SlurmConfig slurm) => Load(Path.Combine(slurm.Directory, "oci.conf"));
+    public const string FileName = "oci.conf";
+
+    public static OciConfig LoadBeside(SlurmConfig slurm) => Load(Path.Combine(slurm.Directory, FileName));
 
     public static OciConfig Load(string path)
     {

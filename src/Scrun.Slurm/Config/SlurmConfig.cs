@@ -53,12 +53,16 @@ public sealed partial record SlurmConfig
 
     public TimeSpan InactiveLimit { get; init; }
 
-    /// <summary>Finds slurm.conf: <paramref name="explicitPath"/> (-f), then $SLURM_CONF, then /etc/slurm/slurm.conf.</summary>
+    /// <summary>Where slurm.conf is: <paramref name="explicitPath"/> (-f), then $SLURM_CONF, then /etc/slurm/slurm.conf.</summary>
+    public static string Locate(string? explicitPath, string? environmentPath) =>
+        !string.IsNullOrEmpty(explicitPath) ? explicitPath
+        : !string.IsNullOrEmpty(environmentPath) ? environmentPath
+        : DefaultPath;
+
+    /// <summary>Reads slurm.conf from where <see cref="Locate"/> says.</summary>
     public static SlurmConfig Load(string? explicitPath = null, string? environmentPath = null)
     {
-        var path = !string.IsNullOrEmpty(explicitPath) ? explicitPath
-            : !string.IsNullOrEmpty(environmentPath) ? environmentPath
-            : DefaultPath;
+        var path = Locate(explicitPath, environmentPath);
         if (!File.Exists(path))
         {
             var source = !string.IsNullOrEmpty(explicitPath) ? "given with -f" : !string.IsNullOrEmpty(environmentPath) ? "named by SLURM_CONF" : "the default";

@@ -48,7 +48,8 @@ internal static class ScrunLogging
         var stderrLevel = SlurmLogLevel.Quiet;
         try
         {
-            var oci = OciConfig.Load(Path.Combine(SlurmConfDirectory(launch?.SlurmConf), "oci.conf"));
+            var slurmConf = Path.GetFullPath(SlurmConfig.Locate(launch?.SlurmConf, Environment.GetEnvironmentVariable("SLURM_CONF")));
+            var oci = OciConfig.Load(Path.Combine(Path.GetDirectoryName(slurmConf) ?? "/", OciConfig.FileName));
             stderrLevel = Override(oci.StdIODebug, "StdIODebug", SlurmLogLevel.Quiet, problems);
             levels = levels with { File = Override(oci.FileDebug, "FileDebug", levels.File, problems) };
         }
@@ -107,13 +108,5 @@ internal static class ScrunLogging
         }
         problems.Add($"oci.conf: {key}={value} is not a Slurm debug level; ignored");
         return fallback;
-    }
-
-    private static string SlurmConfDirectory(string? explicitPath)
-    {
-        var path = !string.IsNullOrEmpty(explicitPath) ? explicitPath
-            : Environment.GetEnvironmentVariable("SLURM_CONF") is { Length: > 0 } fromEnvironment ? fromEnvironment
-            : SlurmConfig.DefaultPath;
-        return Path.GetDirectoryName(Path.GetFullPath(path)) ?? "/";
     }
 }

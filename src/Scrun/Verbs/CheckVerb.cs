@@ -1,4 +1,6 @@
 using Scrun.Cli;
+using Scrun.Containers;
+using Scrun.Containers.Staging;
 using Scrun.Slurm;
 using Scrun.Slurm.Auth;
 using Scrun.Slurm.Config;
@@ -34,7 +36,7 @@ internal static class CheckVerb
             return 1;
         }
 
-        CheckLuaScript(Path.Combine(config.Directory, "scrun.lua"), Ok, Fail);
+        CheckLuaScript(config, Ok, Fail);
 
         var jwt = Environment.GetEnvironmentVariable("SLURM_JWT");
         if (!string.IsNullOrEmpty(jwt))
@@ -92,22 +94,20 @@ internal static class CheckVerb
         return problems == 0 ? 0 : 1;
     }
 
-    /// <summary>The site's stage-in/stage-out script loads as Slurm would load it (or there is none).</summary>
-    private static void CheckLuaScript(string path, Action<string, string> ok, Action<string, string> fail)
+    /// <summary>The site's stage-in/stage-out script loads as the anchor loads it (or there is none).</summary>
+    private static void CheckLuaScript(SlurmConfig config, Action<string, string> ok, Action<string, string> fail)
     {
-        if (!Lua.StagingScript.IsPresent(path))
-        {
-            ok("scrun.lua", $"none at {path}: containers use the built-in staging");
-            return;
-        }
+        var path = LuaStaging.PathBeside(config);
         try
         {
-            using var script = Lua.StagingScript.Load(path, Serilog.Core.Logger.None);
-            ok("scrun.lua", $"{path} loads and defines {Lua.StagingScript.StageIn} and {Lua.StagingScript.StageOut}");
+            using var staging = LuaStaging.LoadIfPresent(path, Serilog.Core.Logger.None, StagingLimits.Default, new OciConfig(), processToClean: null);
+            ok(LuaStaging.ScriptName, staging is null
+                ? $"none at {path}: containers use the built-in staging"
+                : $"{path} loads and defines slurm_scrun_stage_in and slurm_scrun_stage_out");
         }
-        catch (Lua.LuaScriptException e)
+        catch (ContainerException e)
         {
-            fail("scrun.lua", e.Message);
+            fail(LuaStaging.ScriptName, e.Message);
         }
     }
 
