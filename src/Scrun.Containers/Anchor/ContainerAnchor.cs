@@ -338,7 +338,7 @@ public sealed class ContainerAnchor
 
     /// <summary>The job's working directory: where the built-in staging puts the bundle, else the caller's bundle.</summary>
     private string WorkDirectory() => _staging is BuiltInStaging builtIn
-        ? builtIn.BundleFor(new StagingContext(_paths.Id, _config, _paths, 0, 0, 0, new Dictionary<string, string>()))
+        ? builtIn.BundleFor(_paths)
         : _launch.Bundle;
 
     private async Task StageInAsync()
@@ -352,10 +352,6 @@ public sealed class ContainerAnchor
         if (_slurm is not null)
         {
             jobEnvironment["SLURM_CONF"] = _slurm.Config.Path;
-        }
-        if (_state.JobId is { } job)
-        {
-            jobEnvironment["SLURM_JOB_ID"] = job.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
         _stagingContext = new StagingContext(_paths.Id, _config, _paths, _state.JobId ?? 0, identity.Uid, identity.Gid, jobEnvironment);
         _staged = await _staging!.StageInAsync(_stagingContext, _abort.Token);

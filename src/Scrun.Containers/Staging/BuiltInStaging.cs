@@ -15,12 +15,12 @@ public sealed class BuiltInStaging(string? stagingRoot, ILogger log) : IStaging
 {
     public const string Variable = "SCRUN_STAGING_DIR";
 
-    public string BundleFor(StagingContext context) =>
-        stagingRoot is { Length: > 0 } root ? Path.Combine(root, context.Id.Value) : context.Paths.StagedBundle;
+    public string BundleFor(ContainerPaths paths) =>
+        stagingRoot is { Length: > 0 } root ? Path.Combine(root, paths.Id.Value) : paths.StagedBundle;
 
     public Task<StagedBundle> StageInAsync(StagingContext context, CancellationToken cancellation)
     {
-        var bundle = BundleFor(context);
+        var bundle = BundleFor(context.Paths);
         Mounts.DeleteTree(bundle);
         Directory.CreateDirectory(bundle);
         var rootfs = Path.Combine(bundle, "rootfs");
@@ -41,7 +41,7 @@ public sealed class BuiltInStaging(string? stagingRoot, ILogger log) : IStaging
     {
         try
         {
-            Mounts.DeleteTree(BundleFor(context));
+            Mounts.DeleteTree(BundleFor(context.Paths));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
