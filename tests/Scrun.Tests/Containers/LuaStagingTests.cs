@@ -169,38 +169,24 @@ public sealed class LuaStagingTests : IDisposable
         Assert.DoesNotContain(Messages(), m => m.Contains("abandoned", StringComparison.Ordinal)); // the loop ended
     }
 
-    [Fact]
-    public async Task A_loop_of_commands_starts_none_once_interrupted()
+    /// <summary>A loop too short for the count hook: no command may start once the hook is interrupted.</summary>
+    [Theory]
+    [InlineData("slurm.allocator_command")]
+    [InlineData("os.execute")]
+    public async Task A_loop_of_commands_starts_none_once_interrupted(string run)
     {
         var started = Path.Combine(_directory, "started");
         using var staging = Load(PassingHooks + $$"""
             function slurm_scrun_stage_in()
               while true do
-                slurm.allocator_command("echo x >> {{started}}; sleep 314")
+                {{run}}("echo x >> {{started}}; sleep 0.1")
               end
             end
             """, Limits(stageIn: 1));
         await Assert.ThrowsAsync<ContainerException>(() => staging.StageInAsync(Context(), CancellationToken.None));
+        Thread.Sleep(300); // a command that had started has ended (or was killed)
         var count = LineCount(started);
-        Thread.Sleep(1500);
-        Assert.Equal(count, LineCount(started));
-        Assert.True(count <= 1, $"{count} commands started"); // the first runs until the limit kills it
-    }
-
-    [Fact]
-    public async Task A_loop_of_os_execute_stops_once_interrupted()
-    {
-        var started = Path.Combine(_directory, "started");
-        using var staging = Load(PassingHooks + $$"""
-            function slurm_scrun_stage_in()
-              while true do
-                os.execute("echo x >> {{started}}; sleep 0.1")
-              end
-            end
-            """, Limits(stageIn: 1));
-        await Assert.ThrowsAsync<ContainerException>(() => staging.StageInAsync(Context(), CancellationToken.None));
-        Thread.Sleep(300); // a command already running finishes
-        var count = LineCount(started);
+        Assert.True(count > 0, "the loop never ran");
         Thread.Sleep(1000);
         Assert.Equal(count, LineCount(started));
     }
@@ -275,24 +261,19 @@ public sealed class LuaStagingTests : IDisposable
         Assert.Equal($"{name}={value} is not a number of seconds", error.Message);
     }
 
-    [Theory]
-    [InlineData("scrun.lua")]
-    [InlineData("scrun-minimal.lua")]
-    public async Task The_sample_scripts_load_and_stage_a_bundle(string sample)
+    [Fact]
+    public async Task The_minimal_sample_runs_the_callers_bundle_untouched()
     {
-        var script = Path.Combine(RepositoryRoot(), "samples", sample);
-        using var staging = LuaStaging.LoadIfPresent(script, _log, StagingLimits.Default, new OciConfig(), null)
-            ?? throw new InvalidOperationException($"{script} is missing");
+        using var staging = LuaStaging.LoadIfPresent(Path.Combine(RepositoryRoot(), "samples", "scrun-minimal.lua"), _log, StagingLimits.Default, new OciConfig(), null)!;
         var context = Context(podmanLike: true);
+        var before = File.ReadAllText(Path.Combine(context.Config.Bundle, "config.json"));
+
         var staged = await staging.StageInAsync(context, CancellationToken.None);
-        try
-        {
-            Assert.True(Directory.Exists(staged.Bundle), staged.Bundle);
-        }
-        finally
-        {
-            await staging.StageOutAsync(context, CancellationToken.None);
-        }
+        await staging.StageOutAsync(context, CancellationToken.None);
+
+        Assert.Equal(new StagedBundle(context.Config.Bundle, context.Config.RootPath), staged);
+        Assert.Equal(before, File.ReadAllText(Path.Combine(context.Config.Bundle, "config.json")));
+        Assert.Contains($"lua: container {context.Id.Value} runs from {context.Config.Bundle} in job 42", Messages());
         Assert.DoesNotContain(_events, e => e.Level >= LogEventLevel.Warning);
     }
 
