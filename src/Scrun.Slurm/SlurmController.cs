@@ -49,6 +49,9 @@ public sealed class SlurmController
 
     public SlurmConfig Config { get; }
 
+    /// <summary>Whether requests are signed by munged (else by a JWT): callbacks are then checked with munged too.</summary>
+    public bool UsesMunge => _authenticator is MungeAuthenticator;
+
     public ProcessIdentity Identity { get; }
 
     /// <summary>The version settled on for this controller (configured or probed), once known.</summary>
@@ -155,29 +158,43 @@ public sealed class SlurmController
     /// Waits for a pending job: the grant pushed to <paramref name="listener"/>'s allocation port ends
     /// the wait at once; <c>REQUEST_JOB_ALLOCATION_INFO</c> is polled every <paramref name="pollInterval"/>
     /// in case a push is lost (NAT, a firewall, a controller restart). <paramref name="onPending"/>
-    /// hears the job's record (state and reason) on each round. A job cancelled while pending ends
-    /// the wait with <see cref="SlurmException"/> (<c>ESLURM_ALREADY_DONE</c>).
+    /// hears the job's record (state and reason) on each round. A job that starts between two
+    /// questions is granted, not ended; one that ends while pending (cancelled, failed) ends the
+    /// wait with <see cref="SlurmException"/> (<c>ESLURM_ALREADY_DONE</c>). With
+    /// <paramref name="outage"/>, a controller or munged that goes away during the wait is waited
+    /// for too, up to its budget.
     /// </summary>
     public async Task<ResourceAllocationResponse> WaitForAllocationAsync(
         uint jobId,
         CallbackListener? listener,
         TimeSpan pollInterval,
         Action<JobInfo>? onPending = null,
-        CancellationToken cancellation = default)
+        CancellationToken cancellation = default,
+        ControllerOutage? outage = null)
     {
+        Task<T> Ask<T>(Func<CancellationToken, Task<T>> call) =>
+            outage is null ? call(cancellation) : outage.RunAsync(call, cancellation: cancellation);
+
         while (true)
         {
-            if (await GetAllocationAsync(jobId, cancellation) is { IsGranted: true } granted)
+            if (await Ask(token => GetAllocationAsync(jobId, token)) is { IsGranted: true } granted)
             {
                 return granted;
             }
-            if (onPending is not null && await GetJobAsync(jobId, cancellation) is { } job)
+            if (onPending is not null && await Ask(token => GetJobAsync(jobId, token)) is { } job)
             {
-                if (job.State != JobState.Pending)
+                switch (job.State)
                 {
-                    throw new SlurmException(SlurmErrors.AlreadyDone, $"job {jobId} ended while pending ({job.State})");
+                    case JobState.Pending:
+                        onPending(job);
+                        break;
+                    case JobState.Running or JobState.Suspended:
+                        // It started after the first question: the next one finds the allocation.
+                        await Task.Delay(TimeSpan.FromMilliseconds(100), cancellation);
+                        continue;
+                    default:
+                        throw new SlurmException(SlurmErrors.AlreadyDone, $"job {jobId} ended while pending ({job.State})");
                 }
-                onPending(job);
             }
             if (listener is null)
             {

@@ -53,6 +53,9 @@ public sealed partial record SlurmConfig
 
     public TimeSpan InactiveLimit { get; init; }
 
+    /// <summary><c>SlurmctldTimeout</c>: how long a controller may be gone before a backup takes over (Slurm's default 120 s).</summary>
+    public TimeSpan SlurmctldTimeout { get; init; } = TimeSpan.FromSeconds(120);
+
     /// <summary>Where slurm.conf is: <paramref name="explicitPath"/> (-f), then $SLURM_CONF, then /etc/slurm/slurm.conf.</summary>
     public static string Locate(string? explicitPath, string? environmentPath) =>
         !string.IsNullOrEmpty(explicitPath) ? explicitPath
@@ -208,6 +211,9 @@ public sealed partial record SlurmConfig
                     break;
                 case "slurmuser":
                     config = config with { SlurmUser = entry.Value };
+                    break;
+                case "slurmctldtimeout":
+                    config = config with { SlurmctldTimeout = TimeSpan.FromSeconds(ParseNumber(entry, min: 1)) };
                     break;
                 case "inactivelimit":
                     config = config with { InactiveLimit = TimeSpan.FromSeconds(ParseNumber(entry, min: 0)) };
