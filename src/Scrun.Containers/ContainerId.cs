@@ -3,12 +3,13 @@ using System.Diagnostics.CodeAnalysis;
 namespace Scrun.Containers;
 
 /// <summary>
-/// A container id that is safe to use as a single path component: 1 to 1024 characters of
-/// <c>[A-Za-z0-9._-]</c>, never <c>.</c>, and never containing <c>..</c>.
+/// A container id that is safe to use as a single path component: runc's characters
+/// <c>[A-Za-z0-9_+.-]</c>, never <c>.</c>, never containing <c>..</c>, and at most 255 of them,
+/// the longest file name Linux allows (the id names the container's state directory).
 /// </summary>
 public readonly record struct ContainerId
 {
-    public const int MaxLength = 1024;
+    public const int MaxLength = 255;
 
     private ContainerId(string value) => Value = value;
 
@@ -39,13 +40,13 @@ public readonly record struct ContainerId
         }
         if (text.Length > MaxLength)
         {
-            return $"invalid container id (longer than {MaxLength} bytes)";
+            return $"invalid container id \"{Printable(text)}\": longer than {MaxLength} characters, the longest file name";
         }
         foreach (var c in text)
         {
             if (!IsAllowed(c))
             {
-                return $"invalid container id \"{Printable(text)}\": only [A-Za-z0-9._-] are allowed";
+                return $"invalid container id \"{Printable(text)}\": only [A-Za-z0-9_+.-] are allowed";
             }
         }
         if (text == "." || text.Contains("..", StringComparison.Ordinal))
@@ -55,7 +56,7 @@ public readonly record struct ContainerId
         return null;
     }
 
-    private static bool IsAllowed(char c) => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-';
+    private static bool IsAllowed(char c) => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or '+';
 
     /// <summary>Keeps an error message on one line whatever the hostile id holds.</summary>
     private static string Printable(string text)

@@ -1,4 +1,3 @@
-using Microsoft.Win32.SafeHandles;
 using System.Diagnostics;
 using System.Text.Json;
 using Scrun.Containers.Anchor;
@@ -27,35 +26,46 @@ public sealed record CreateRequest(
 /// </summary>
 public sealed class ContainerLifecycle(string root)
 {
-    private static readonly TimeSpan s_anchorStartup = TimeSpan.FromSeconds(10);
+    /// <summary>How long delete waits for an anchor that has agreed to stop to exit and give up the container's claim.</summary>
+    private static readonly TimeSpan s_anchorExit = TimeSpan.FromSeconds(60);
 
     public string Root { get; } = root;
 
     private ContainerPaths Paths(ContainerId id) => new(Root, id);
 
+    /// <summary>
+    /// Checks everything it can before a job is asked for (the bundle, its root filesystem, the
+    /// pid file's directory, the state directory), claims the id, and starts the anchor, which
+    /// reports how creation ended. Nothing is left behind on failure.
+    /// </summary>
     public async Task CreateAsync(CreateRequest request, CancellationToken cancellation = default)
     {
         var bundle = Path.GetFullPath(request.Bundle);
-        BundleConfig.Load(bundle); // a broken bundle fails here, before anything is made
+        BundleConfig.Load(bundle).EnsureRootExists(); // a broken bundle fails here, before anything is made
+        var pidFile = request.PidFile is null ? null : Path.GetFullPath(request.PidFile);
+        if (pidFile is not null)
+        {
+            EnsureWritableDirectory(Path.GetDirectoryName(pidFile)!, "--pid-file");
+        }
         var paths = Paths(request.Id);
+        EnsureRoot(paths.Root);
+        using var claim = ContainerClaim.TryTake(paths) ?? throw new ContainerException($"container \"{request.Id}\" already exists");
         if (StateStore.Read(paths) is not null)
         {
             throw new ContainerException($"container \"{request.Id}\" already exists");
         }
-        Mounts.DeleteTree(paths.Directory); // the remains of a create that died early
-        Directory.CreateDirectory(Root);
-        Directory.CreateDirectory(paths.Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        RemoveOrFail(() => FileTree.Empty(paths.Directory)); // the remains of a create that died early: we hold the claim
 
         Process anchor;
         int report;
         try
         {
-            (anchor, report) = StartAnchor(new AnchorLaunch
+            (anchor, report) = StartAnchor(claim, new AnchorLaunch
             {
-                Root = Root,
+                Root = paths.Root,
                 Id = request.Id.Value,
                 Bundle = bundle,
-                PidFile = request.PidFile is null ? null : Path.GetFullPath(request.PidFile),
+                PidFile = pidFile,
                 ConsoleSocket = request.ConsoleSocket,
                 LogFile = request.LogFile,
                 LogFormat = request.LogFormat,
@@ -66,38 +76,38 @@ public sealed class ContainerLifecycle(string root)
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException or IOException)
         {
-            Mounts.DeleteTree(paths.Directory);
+            RemoveOrFail(() => FileTree.Remove(paths.Directory));
             throw new ContainerException($"cannot start the container's anchor process: {e.Message}");
         }
 
         using (anchor)
         {
-            var answer = await ReadReportAsync(report, cancellation);
+            var answer = await CreationReport.ReadAsync(report, cancellation);
             if (answer is { Ok: true })
             {
-                if (request.PidFile is { } pidFile)
-                {
-                    StateStore.WriteAtomically(Path.GetFullPath(pidFile), anchor.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
-                }
                 return;
             }
-            if (!anchor.WaitForExit(TimeSpan.FromSeconds(30)))
+            if (answer is not null)
             {
-                anchor.Kill(entireProcessTree: true);
+                // The anchor has cleaned up (or keeps what it must to cancel the job later).
+                throw new ContainerException(answer.Error ?? "the container could not be created");
             }
-            Mounts.DeleteTree(paths.Directory);
-            throw new ContainerException(answer?.Error ?? $"the anchor of container \"{request.Id}\" exited before the container was created (exit status {ExitCodeOf(anchor)})");
+            // The anchor died without a word: what it left is ours (we still hold the claim).
+            await anchor.WaitForExitAsync(cancellation);
+            var died = $"the anchor of container \"{request.Id}\" exited before the container was created (exit status {anchor.ExitCode})";
+            await ReleaseOrphanedJobAsync(paths, died);
+            RemoveOrFail(() => FileTree.Remove(paths.Directory));
+            throw new ContainerException(died);
         }
     }
 
-    private static int ExitCodeOf(Process process) => process.HasExited ? process.ExitCode : -1;
-
-    /// <summary>Starts the anchor with the write end of a pipe it reports creation on; returns the read end.</summary>
-    private static (Process Anchor, int Report) StartAnchor(AnchorLaunch launch)
+    /// <summary>Starts the anchor with the container's claim and the write end of a pipe it reports creation on; returns the read end.</summary>
+    private static (Process Anchor, int Report) StartAnchor(ContainerClaim claim, AnchorLaunch launch)
     {
         // What our caller passed us beyond stdio (conmon's sync pipes, containerd's socket) must not stay open in the anchor.
         LibC.CloseExtraDescriptorsOnExec();
-        var (read, write) = LibC.InheritablePipe();
+        LibC.SetCloseOnExec(claim.Descriptor, false);
+        var (read, write) = CreationReport.OpenPipe();
         try
         {
             var psi = new ProcessStartInfo(Environment.ProcessPath ?? throw new InvalidOperationException("cannot find the scrun executable"))
@@ -106,7 +116,7 @@ public sealed class ContainerLifecycle(string root)
                 ArgumentList = { AnchorLaunch.Verb },
             };
             psi.Environment[AnchorLaunch.EnvironmentVariable] =
-                JsonSerializer.Serialize(launch with { ReportDescriptor = write }, ControlJsonContext.Default.AnchorLaunch);
+                JsonSerializer.Serialize(launch with { ReportDescriptor = write, ClaimDescriptor = claim.Descriptor }, ControlJsonContext.Default.AnchorLaunch);
             return (Process.Start(psi) ?? throw new InvalidOperationException("the anchor did not start"), read);
         }
         catch
@@ -117,21 +127,7 @@ public sealed class ContainerLifecycle(string root)
         finally
         {
             LibC.close(write); // the anchor holds the only write end: its exit means end of file
-        }
-    }
-
-    /// <summary>The anchor's one-line report on creation, or null when it exited without one.</summary>
-    private static async Task<ControlResponse?> ReadReportAsync(int report, CancellationToken cancellation)
-    {
-        using var reader = new StreamReader(new FileStream(new SafeFileHandle(report, ownsHandle: true), FileAccess.Read, 1));
-        var line = await reader.ReadLineAsync(cancellation);
-        try
-        {
-            return line is null ? null : JsonSerializer.Deserialize(line, ControlJsonContext.Default.ControlResponse);
-        }
-        catch (JsonException)
-        {
-            return new ControlResponse { Error = $"the anchor sent a broken report: {line}" };
+            LibC.SetCloseOnExec(claim.Descriptor, true);
         }
     }
 
@@ -156,7 +152,7 @@ public sealed class ContainerLifecycle(string root)
             return live;
         }
         var stored = StoredState(paths, id);
-        return stored.Status == ContainerStatus.Stopped || !LibC.IsAlive(stored.AnchorPid)
+        return stored.Status == ContainerStatus.Stopped || !ContainerClaim.IsHeld(paths)
             ? stored with { Status = ContainerStatus.Stopped }
             : stored;
     }
@@ -173,15 +169,23 @@ public sealed class ContainerLifecycle(string root)
         ThrowIfRefused(answer);
     }
 
+    /// <summary>
+    /// Deletes a container: its anchor stops it (and ends its job); once the anchor is gone and
+    /// its claim is ours, a job it could not end is ended here, and what scrun made is removed. A
+    /// job that cannot be ended keeps the state, so that a later delete can.
+    /// </summary>
     public async Task DeleteAsync(ContainerId id, bool force, CancellationToken cancellation = default)
     {
         var paths = Paths(id);
-        var stored = StateStore.Read(paths);
+        var stored = await StoredOrCreatingAsync(paths);
         if (stored is null)
         {
             if (Directory.Exists(paths.Directory))
             {
-                Mounts.DeleteTree(paths.Directory);
+                // No state and no live owner: the remains of a create that died before its anchor wrote anything.
+                using var leftover = ContainerClaim.TakeExisting(paths, TimeSpan.Zero)
+                    ?? throw new ContainerException($"cannot delete container \"{id}\": it is being created");
+                Remove(paths.Directory, id);
                 return;
             }
             if (force)
@@ -194,42 +198,116 @@ public sealed class ContainerLifecycle(string root)
         if (answer is not null)
         {
             ThrowIfRefused(answer);
-            WaitForExit(stored.AnchorPid);
         }
-        else if (stored.Status != ContainerStatus.Stopped)
+        using var claim = ContainerClaim.TakeExisting(paths, answer is null ? TimeSpan.FromSeconds(2) : s_anchorExit);
+        if (claim is null)
         {
-            await ReleaseOrphanedJobAsync(stored);
+            if (!Directory.Exists(paths.Directory))
+            {
+                return; // the anchor removed everything itself
+            }
+            throw new ContainerException($"cannot delete container \"{id}\": its anchor (pid {stored.AnchorPid}) is alive but does not answer");
         }
-        if (stored.StagedBundle is { } staged)
+        var final = StateStore.Read(paths) ?? stored;
+        await ReleaseOrphanedJobAsync(paths, $"cannot delete container \"{id}\"");
+        if (final is { StagedBundleOwned: true, StagedBundle: { } staged })
         {
-            Mounts.DeleteTree(staged);
+            Remove(staged, id);
         }
-        Mounts.DeleteTree(paths.Directory);
+        Remove(paths.Directory, id);
     }
 
-    /// <summary>The anchor died without finishing (killed, crashed): release its job so it does not run to its time limit.</summary>
-    private static async Task ReleaseOrphanedJobAsync(ContainerState state)
+    /// <summary>The stored state; while a create has claimed the id but its anchor has not written yet, waits a moment for it.</summary>
+    private static async Task<ContainerState?> StoredOrCreatingAsync(ContainerPaths paths)
     {
-        if (state.JobId is not { } job || state.ExistingAllocation)
+        for (var waited = 0; ; waited++)
+        {
+            if (StateStore.Read(paths) is { } stored)
+            {
+                return stored;
+            }
+            if (waited >= 100 || !ContainerClaim.IsHeld(paths))
+            {
+                return null;
+            }
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>
+    /// The anchor is gone (killed, crashed) with a job it did not end: end it, with the
+    /// container's exit code when it had one. Failing that, the state stays and the caller hears why.
+    /// </summary>
+    private static async Task ReleaseOrphanedJobAsync(ContainerPaths paths, string verb)
+    {
+        if (StateStore.Read(paths) is not { JobId: { } job, ExistingAllocation: false, JobReleased: false } state)
         {
             return;
         }
         try
         {
-            var slurm = SlurmController.Create(SlurmConfig.Load(null, Environment.GetEnvironmentVariable("SLURM_CONF")), Environment.GetEnvironmentVariable("SLURM_JWT"));
-            await slurm.SignalJobAsync(job, 9);
+            var slurm = SlurmController.Create(SlurmConfig.Load(state.SlurmConf, Environment.GetEnvironmentVariable("SLURM_CONF")), Environment.GetEnvironmentVariable("SLURM_JWT"));
+            var exitCode = state.Status == ContainerStatus.Stopped ? state.ExitCode : null;
+            await JobSession.EndJobAsync(slurm, job, exitCode, new ControllerOutage(TimeSpan.FromSeconds(10)));
         }
-        catch (Exception e) when (e is SlurmException or SlurmUnreachableException or SlurmConfigException or Slurm.Auth.MungeException or SlurmProtocolException)
+        catch (Exception e) when (e is SlurmException or SlurmUnreachableException or SlurmConfigException or Slurm.Auth.MungeException or SlurmProtocolException or TimeoutException)
         {
-            // best effort: the job ends at its time limit anyway
+            throw new ContainerException($"{verb}: its job {job} could not be ended ({e.Message}); the state is kept, try again once slurmctld and munged answer");
         }
     }
 
-    private static void WaitForExit(int pid)
+    private static void Remove(string path, ContainerId id)
     {
-        for (var i = 0; i < 200 && LibC.IsAlive(pid); i++)
+        try
         {
-            Thread.Sleep(25);
+            FileTree.Remove(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ContainerException($"cannot delete container \"{id}\": {e.Message}");
+        }
+    }
+
+    /// <summary>Runs a removal whose failure is the verb's, said in one line.</summary>
+    private static void RemoveOrFail(Action remove)
+    {
+        try
+        {
+            remove();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ContainerException(e.Message);
+        }
+    }
+
+    /// <summary>The state root exists (created if needed) and is a directory scrun can write in.</summary>
+    private static void EnsureRoot(string root)
+    {
+        if (File.Exists(root))
+        {
+            throw new ContainerException($"cannot use {root} as the state directory: it is not a directory");
+        }
+        try
+        {
+            Directory.CreateDirectory(root);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ContainerException($"cannot use {root} as the state directory: {e.Message}");
+        }
+        EnsureWritableDirectory(root, "the state directory");
+    }
+
+    private static void EnsureWritableDirectory(string directory, string what)
+    {
+        if (!Directory.Exists(directory))
+        {
+            throw new ContainerException(File.Exists(directory) ? $"{what}: {directory} is not a directory" : $"{what}: {directory} does not exist");
+        }
+        if (!LibC.CanWrite(directory))
+        {
+            throw new ContainerException($"{what}: cannot write in {directory}: {LibC.LastError()}");
         }
     }
 

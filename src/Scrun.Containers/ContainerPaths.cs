@@ -1,3 +1,4 @@
+using Scrun.Containers.Interop;
 using Scrun.Slurm.Interop;
 
 namespace Scrun.Containers;
@@ -9,11 +10,12 @@ public sealed class ContainerPaths
 
     public ContainerPaths(string root, ContainerId id)
     {
-        Root = Path.GetFullPath(root);
+        Root = Resolve(root);
         Id = id;
         Directory = Path.Combine(Root, id.Value);
     }
 
+    /// <summary>The state root with its symbolic links resolved (mountinfo and the kernel name real paths).</summary>
     public string Root { get; }
 
     public ContainerId Id { get; }
@@ -35,6 +37,29 @@ public sealed class ContainerPaths
     public bool SocketNeedsAlias => Socket.Length > MaxSocketPath;
 
     public string StagedBundle => Path.Combine(Directory, "bundle");
+
+    /// <summary>
+    /// <paramref name="path"/> made absolute with every symbolic link in it resolved, also when
+    /// its last parts do not exist yet (they are appended to the real path of what exists):
+    /// <c>/var/run/x</c> is <c>/run/x</c> on Debian.
+    /// </summary>
+    public static string Resolve(string path)
+    {
+        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+        var missing = new Stack<string>();
+        for (var existing = full; ; existing = Path.GetDirectoryName(existing)!)
+        {
+            if (LibC.RealPath(existing) is { } real)
+            {
+                return missing.Aggregate(real, Path.Combine);
+            }
+            if (Path.GetDirectoryName(existing) is null)
+            {
+                return full;
+            }
+            missing.Push(Path.GetFileName(existing));
+        }
+    }
 
     /// <summary>
     /// <c>--root</c> if given; else <c>$XDG_RUNTIME_DIR/scrun</c>; else, for the real root

@@ -43,6 +43,12 @@ public sealed record ContainerState
     /// <summary>The bundle the compute node runs (staged copy).</summary>
     public string? StagedBundle { get; init; }
 
+    /// <summary>scrun made <see cref="StagedBundle"/> (built-in staging) and removes it; a site's scrun.lua cleans up its own.</summary>
+    public bool StagedBundleOwned { get; init; }
+
+    /// <summary>The slurm.conf the anchor used: later verbs talk to the same cluster.</summary>
+    public string? SlurmConf { get; init; }
+
     public string RootPath { get; init; } = "";
 
     /// <summary>The anchor's process id (what --pid-file names).</summary>
@@ -62,6 +68,12 @@ public sealed record ContainerState
 
     /// <summary>The job was allocated by someone else (SLURM_JOB_ID): never completed by scrun.</summary>
     public bool ExistingAllocation { get; init; }
+
+    /// <summary>
+    /// The job has been completed or cancelled (or was never scrun's to end). False with a job id
+    /// once stopped: ending it failed (slurmctld or munged unreachable) and delete must do it.
+    /// </summary>
+    public bool JobReleased { get; init; }
 
     /// <summary>The container's exit code once stopped (0-255, 128+signal for a signal).</summary>
     public int? ExitCode { get; init; }

@@ -34,4 +34,7 @@ public sealed record AnchorLaunch
     /// line) and closes it, so create learns it even when the anchor exits at once.
     /// </summary>
     public int ReportDescriptor { get; init; } = -1;
+
+    /// <summary>The container directory's locked descriptor (<see cref="ContainerClaim"/>): the anchor holds the claim for its life.</summary>
+    public int ClaimDescriptor { get; init; } = -1;
 }

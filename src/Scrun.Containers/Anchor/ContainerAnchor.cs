@@ -1,6 +1,5 @@
 using System.Diagnostics;
-using System.Text.Json;
-using Microsoft.Win32.SafeHandles;
+using System.Runtime.InteropServices;
 using Scrun.Containers.Interop;
 using Scrun.Containers.Oci;
 using Scrun.Containers.Staging;
@@ -8,7 +7,6 @@ using Scrun.Slurm;
 using Scrun.Slurm.Auth;
 using Scrun.Slurm.Config;
 using Scrun.Slurm.Interop;
-using Scrun.Slurm.Messages;
 using Scrun.Slurm.Wire;
 using Serilog;
 
@@ -16,34 +14,38 @@ namespace Scrun.Containers.Anchor;
 
 /// <summary>
 /// The process that is the container for Docker and Podman: one per container, started by
-/// <c>create</c>. It owns the Slurm job, the staged bundle and srun; it answers the CLI on its
-/// socket; it records every transition in state.json; its exit status is the container's.
+/// <c>create</c>. It owns the container's directory (its claim), the Slurm job, the staged
+/// bundle and srun; it answers the CLI on its socket; it records every transition in
+/// state.json; its exit status is the container's. It runs in a session of its own, and a
+/// TERM, INT or HUP sent to it is the container's signal, as for runc's container process.
 /// </summary>
 public sealed class ContainerAnchor
 {
-    private static readonly TimeSpan s_pollInterval = TimeSpan.FromSeconds(5);
+    /// <summary>How long a job that could not be cancelled after a failed creation is retried.</summary>
+    private static readonly TimeSpan s_cancelPersistence = TimeSpan.FromHours(24);
 
     private readonly AnchorLaunch _launch;
-    private int _reportDescriptor;
+    private readonly CreationReport _report;
     private bool _stoppedBeforeStart;
     private readonly ILogger _log;
     private readonly TextWriter _stderr;
     private readonly IReadOnlyDictionary<string, string> _environment;
     private readonly ContainerPaths _paths;
     private readonly Lock _gate = new();
-    private readonly TaskCompletionSource _created = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _startRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _running = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _abort = new();
+    private readonly CancellationTokenSource _cancelledByDelete = new();
+    private readonly List<PosixSignalRegistration> _signals = [];
     private ContainerState _state;
     private BundleConfig _config = null!;
-    private SlurmController? _slurm;
+    private JobSession? _job;
     private IStaging? _staging;
-    private readonly Dictionary<string, string> _jobVariables = new(StringComparer.Ordinal);
     private StagedBundle? _staged;
     private StagingContext? _stagingContext;
     private int? _abortExitCode;
+    private string? _abortFailure;
     private volatile bool _sigkilled;
     private string? _terminal;
     private TerminalRelay? _terminalRelay;
@@ -52,11 +54,11 @@ public sealed class ContainerAnchor
     public ContainerAnchor(AnchorLaunch launch, IReadOnlyDictionary<string, string> environment, ILogger log, TextWriter stderr)
     {
         _launch = launch;
-        _reportDescriptor = launch.ReportDescriptor;
-        if (_reportDescriptor >= 0)
+        if (launch.ClaimDescriptor >= 0)
         {
-            LibC.SetCloseOnExec(_reportDescriptor, true); // srun and staging hooks must not hold create's pipe open
+            LibC.SetCloseOnExec(launch.ClaimDescriptor, true); // held until this process ends, by it alone
         }
+        _report = new CreationReport(launch.ReportDescriptor, () => Abort(128 + 9, "create went away", "create was interrupted before the container was created"));
         _environment = environment;
         _log = log;
         _stderr = stderr;
@@ -72,12 +74,16 @@ public sealed class ContainerAnchor
             Created = DateTimeOffset.UtcNow,
             OwnerUid = identity.Uid,
             Owner = UserName(identity.Uid),
+            JobReleased = true,
         };
     }
 
     /// <summary>Runs the container to its end and returns its exit code (the anchor's exit status).</summary>
     public async Task<int> RunAsync()
     {
+        // A daemon: the caller's process group and terminal are not ours (a Ctrl-C or a timeout
+        // meant for create must not kill the container's keeper).
+        LibC.setsid();
         await using var server = new AnchorServer(_paths, _state.OwnerUid, HandleAsync, _log);
         try
         {
@@ -85,12 +91,13 @@ public sealed class ContainerAnchor
             Update(s => s with { OciVersion = _config.OciVersion, RootPath = _config.RootPath, Annotations = _config.Annotations });
             server.Start();
             OpenTerminal();
+            FollowSignals();
         }
-        catch (Exception e) when (e is BundleException or IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
+        catch (Exception e) when (IsExpected(e))
         {
-            return FailCreation(e is System.Net.Sockets.SocketException && _launch.ConsoleSocket is { } console
+            return await FailCreationAsync(e is System.Net.Sockets.SocketException && _launch.ConsoleSocket is { } console
                 ? $"cannot reach the console socket {console}: {e.Message}"
-                : e.Message);
+                : Describe(e));
         }
 
         var exitCode = await LiveAsync();
@@ -98,7 +105,7 @@ public sealed class ContainerAnchor
         {
             return exitCode;
         }
-        Update(s => s with { Status = ContainerStatus.Stopped, ExitCode = exitCode });
+        Record(s => s with { Status = ContainerStatus.Stopped, ExitCode = exitCode });
         _stopped.TrySetResult();
         _log.Debug("container {Id} stopped with exit code {ExitCode}", _launch.Id, exitCode);
         return exitCode;
@@ -121,98 +128,160 @@ public sealed class ContainerAnchor
         LibC.DetachStdio();
     }
 
-    private async Task<int> LiveAsync()
+    /// <summary>
+    /// TERM, INT and HUP sent to the anchor (the process in --pid-file) go to the container, as
+    /// kill would send them: a container not started yet ends and its job is cancelled. With a
+    /// terminal, HUP is the caller closing its side, which the container outlives.
+    /// </summary>
+    private void FollowSignals()
     {
-        CallbackListener? listener = null;
+        foreach (var (signal, number) in new[] { (PosixSignal.SIGTERM, 15), (PosixSignal.SIGINT, 2), (PosixSignal.SIGHUP, 1) })
+        {
+            if (signal == PosixSignal.SIGHUP && _terminalRelay is not null)
+            {
+                continue;
+            }
+            _signals.Add(PosixSignalRegistration.Create(signal, context =>
+            {
+                context.Cancel = true;
+                _ = Task.Run(() => OnSignalAsync(number));
+            }));
+        }
+    }
+
+    private async Task OnSignalAsync(int signal)
+    {
         try
         {
-            listener = await AcquireJobAsync();
+            await KillAsync(signal);
+        }
+        catch (Exception e) when (IsExpected(e))
+        {
+            _log.Warning("signal {Signal} to container {Id}: {Reason}", signal, _launch.Id, Describe(e));
+        }
+    }
+
+    private async Task<int> LiveAsync()
+    {
+        try
+        {
+            await AcquireJobAsync();
             await StageInAsync();
+            WritePidFile();
             Update(s => s with { Status = ContainerStatus.Created });
-            _created.TrySetResult();
-            ReportCreation();
+            if (!_report.Send(Reply()))
+            {
+                throw new ContainerException("create was interrupted before it heard the container was created");
+            }
         }
         catch (Exception e) when (IsExpected(e))
         {
             var failure = !_abort.IsCancellationRequested ? Describe(e)
+                : _abortFailure is { } reason ? reason
                 : _stagingContext is null ? "the container was stopped before its job started"
                 : "the container was stopped during stage-in";
-            await CancelJobAsync();
-            await StageOutAsync();
-            if (listener is not null)
-            {
-                await listener.DisposeAsync();
-            }
-            return FailCreation(failure);
+            return await FailCreationAsync(failure);
         }
 
+        var listener = _job?.Listener;
         var watcher = listener is null ? Task.CompletedTask : WatchCallbacksAsync(listener);
         var exitCode = await RunStepAsync();
-        Update(s => s with { Status = ContainerStatus.Stopping, ExitCode = exitCode });
+        Record(s => s with { Status = ContainerStatus.Stopping, ExitCode = exitCode });
         await StageOutAsync();
-        if (_stoppedBeforeStart)
+        var ended = await EndJobAsync(_stoppedBeforeStart ? null : exitCode); // killed or deleted while created: cancelled, as scancel would
+        if (_job is not null)
         {
-            await CancelJobAsync(); // killed or deleted while created: the job is cancelled, as scancel would
-        }
-        else
-        {
-            await ReleaseJobAsync(exitCode);
-        }
-        if (listener is not null)
-        {
-            await listener.DisposeAsync();
+            await _job.DisposeAsync();
         }
         await watcher;
-        if (_state.StopReason is { } reason)
+        if (_state.StopReason is { } stopReason)
         {
-            _stderr.Write($"scrun: error: container {_launch.Id}: {reason}\n");
+            _stderr.Write($"scrun: error: container {_launch.Id}: {stopReason}\n");
+        }
+        if (ended is not null)
+        {
+            _stderr.Write($"scrun: error: container {_launch.Id}: job {_state.JobId} could not be ended ({ended}); 'scrun delete {_launch.Id}' ends it\n");
         }
         return exitCode;
     }
 
-    /// <summary>Creation failed: say why to whoever waits in <c>create</c>, and leave nothing behind.</summary>
-    private int FailCreation(string reason)
+    /// <summary>
+    /// Creation failed: the job is cancelled and the staging undone, create hears why, and
+    /// nothing is left behind. A job that cannot be cancelled now (slurmctld or munged gone) is
+    /// recorded and cancelled as soon as the controller answers again.
+    /// </summary>
+    private async Task<int> FailCreationAsync(string reason)
     {
         _failure = reason;
         _log.Error("container {Id} could not be created: {Reason}", _launch.Id, reason);
-        _created.TrySetException(new ContainerException(reason));
+        var cancelFailure = await EndJobAsync(null);
+        await StageOutAsync();
+        if (_job is not null)
+        {
+            await _job.DisposeAsync();
+        }
         _running.TrySetException(new ContainerException(reason));
+        if (cancelFailure is not null)
+        {
+            _failure = $"{reason}; its job {_job!.JobId} could not be cancelled ({cancelFailure}): scrun cancels it once slurmctld answers, or 'scrun delete --force {_launch.Id}' does";
+        }
+        Record(s => s with { Status = ContainerStatus.Stopped, StopReason = _failure, JobId = _job?.JobId ?? s.JobId });
+        _report.Send(Reply());
+        if (cancelFailure is not null)
+        {
+            await CancelPersistentlyAsync();
+        }
         _stopped.TrySetResult();
-        ReportCreation();
-        // create removes the directory once it has our answer; do it too in case it is gone.
+        if (_state.JobReleased)
+        {
+            RemoveDirectory();
+        }
+        return 1;
+    }
+
+    /// <summary>Keeps trying to cancel the job of a failed creation, until a delete --force does it first.</summary>
+    private async Task CancelPersistentlyAsync()
+    {
         try
         {
-            Mounts.DeleteTree(_paths.Directory);
+            await _job!.EndAsync(null, new ControllerOutage(s_cancelPersistence), _cancelledByDelete.Token);
+            Record(s => s with { JobReleased = true });
+            _log.Information("job {Job} of container {Id} is cancelled", _job.JobId, _launch.Id);
+        }
+        catch (OperationCanceledException) when (_job!.Ended)
+        {
+        }
+        catch (Exception e) when (IsExpected(e))
+        {
+            _log.Error("job {Job} of container {Id} could not be cancelled: {Reason}", _job!.JobId, _launch.Id, Describe(e));
+        }
+    }
+
+    private void RemoveDirectory()
+    {
+        try
+        {
+            FileTree.Remove(_paths.Directory);
         }
         catch (IOException e)
         {
             _log.Warning("could not remove {Directory}: {Reason}", _paths.Directory, e.Message);
         }
-        return 1;
     }
 
-    /// <summary>Tells create how creation ended, once, through the pipe it gave us.</summary>
-    private void ReportCreation()
+    /// <summary>The pid file (written by the anchor, as Slurm's does): before create returns, so a failure still releases the job.</summary>
+    private void WritePidFile()
     {
-        var fd = Interlocked.Exchange(ref _reportDescriptor, -1);
-        if (fd < 0)
+        if (_launch.PidFile is { } pidFile)
         {
-            return;
-        }
-        try
-        {
-            using var report = new FileStream(new SafeFileHandle(fd, ownsHandle: true), FileAccess.Write, 1);
-            report.Write(System.Text.Encoding.UTF8.GetBytes(JsonSerializer.Serialize(Reply(), ControlJsonContext.Default.ControlResponse) + "\n"));
-        }
-        catch (IOException e)
-        {
-            _log.Warning("create is gone, it did not read how creation ended: {Reason}", e.Message);
+            StateStore.WriteAtomically(pidFile, Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
     }
 
     private static bool IsExpected(Exception e) =>
-        e is ContainerException or SlurmException or SlurmUnreachableException or SlurmProtocolException or SlurmConfigException
-            or MungeException or OperationCanceledException or IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException;
+        e is ContainerException or BundleException or SlurmException or SlurmUnreachableException or SlurmProtocolException or SlurmConfigException
+            or MungeException or OperationCanceledException or TimeoutException or IOException or UnauthorizedAccessException
+            or System.Net.Sockets.SocketException or System.ComponentModel.Win32Exception;
 
     private static string Describe(Exception e) => e switch
     {
@@ -220,107 +289,27 @@ public sealed class ContainerAnchor
         _ => e.Message,
     };
 
-    private async Task<CallbackListener?> AcquireJobAsync()
+    private async Task AcquireJobAsync()
     {
         var options = JobOptions.From(_environment, _config.Env);
         var slurmConfig = SlurmConfig.Load(_launch.SlurmConf, _environment.GetValueOrDefault("SLURM_CONF"));
         // Before the job exists: a script that does not load must not leave one behind.
         _staging = CreateStaging(slurmConfig, options);
-        var jwt = _environment.GetValueOrDefault("SLURM_JWT");
         ProtocolVersion? pinned = _environment.GetValueOrDefault("SCRUN_SLURM_PROTOCOL") is { Length: > 0 } release
             && ProtocolVersion.TryParseRelease(release, out var version) ? version : null;
-        _slurm = SlurmController.Create(slurmConfig, jwt, pinned);
+        _job = new JobSession(SlurmController.Create(slurmConfig, _environment.GetValueOrDefault("SLURM_JWT"), pinned),
+            line => _stderr.Write($"scrun: {line}\n"), _log);
+        Update(s => s with { SlurmConf = slurmConfig.Path });
 
         if (options.ExistingJobId is { } existing)
         {
-            var job = await _slurm.GetJobAsync(existing, _abort.Token)
-                ?? throw new ContainerException($"SLURM_JOB_ID={existing} names no job slurmctld knows");
-            if (job.State != JobState.Running)
-            {
-                throw new ContainerException($"SLURM_JOB_ID={existing} is not running (it is {job.State})");
-            }
+            await _job.JoinAsync(existing, options.Variables, _abort.Token);
             Update(s => s with { JobId = existing, ExistingAllocation = true });
-            foreach (var (name, value) in options.Variables.Where(v => v.Key.StartsWith("SLURM", StringComparison.Ordinal)))
-            {
-                _jobVariables[name] = value; // as Slurm: the caller's SLURM* variables describe the job
-            }
-            return null;
+            return;
         }
-
         var descriptor = options.ToJobDescriptor(_paths.Id, WorkDirectory());
-        var munge = string.IsNullOrEmpty(jwt) ? new MungeClient(slurmConfig.MungeSocket) : null;
-        var listener = CallbackListener.Start(slurmConfig, munge, munge is null ? null : new MungeAuthenticator(munge, slurmConfig.MungeTimeToLive));
-        descriptor.AllocResponsePort = (ushort)listener.AllocationPort;
-        descriptor.OtherPort = (ushort)listener.MessagePort;
-        try
-        {
-            var allocation = await _slurm.AllocateAsync(descriptor, _abort.Token);
-            Update(s => s with { JobId = allocation.JobId });
-            if (!allocation.IsGranted)
-            {
-                string? lastReason = null;
-                allocation = await _slurm.WaitForAllocationAsync(allocation.JobId, listener, s_pollInterval, job =>
-                {
-                    var reason = JobReasons.Describe(job.StateReason);
-                    if (reason != lastReason)
-                    {
-                        _stderr.Write($"scrun: waiting for job {job.JobId} ({reason})\n");
-                        lastReason = reason;
-                    }
-                }, _abort.Token);
-            }
-            RecordJobVariables(allocation, slurmConfig);
-            while (!(await _slurm.GetJobReadyAsync(allocation.JobId, _abort.Token)).IsReady)
-            {
-                await Task.Delay(TimeSpan.FromSeconds(1), _abort.Token); // nodes still booting
-            }
-            return listener;
-        }
-        catch
-        {
-            await listener.DisposeAsync();
-            throw;
-        }
-    }
-
-    /// <summary>What salloc would export for the allocation: the staging hooks and their commands see it in job_env.</summary>
-    private void RecordJobVariables(ResourceAllocationResponse allocation, SlurmConfig slurmConfig)
-    {
-        foreach (var entry in allocation.Environment ?? [])
-        {
-            var eq = entry.IndexOf('=', StringComparison.Ordinal);
-            if (eq > 0)
-            {
-                _jobVariables[entry[..eq]] = entry[(eq + 1)..];
-            }
-        }
-        var id = allocation.JobId.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var nodes = allocation.NodeCount.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        _jobVariables["SLURM_JOB_ID"] = id;
-        _jobVariables["SLURM_JOBID"] = id;
-        _jobVariables["SLURM_JOB_NUM_NODES"] = nodes;
-        _jobVariables["SLURM_NNODES"] = nodes;
-        if (allocation.NodeList is { } nodeList)
-        {
-            _jobVariables["SLURM_JOB_NODELIST"] = nodeList;
-            _jobVariables["SLURM_NODELIST"] = nodeList;
-        }
-        if (allocation.Partition is { } partition)
-        {
-            _jobVariables["SLURM_JOB_PARTITION"] = partition;
-        }
-        if (allocation.Qos is { } qos)
-        {
-            _jobVariables["SLURM_JOB_QOS"] = qos;
-        }
-        if (allocation.ReservationName is { } reservation)
-        {
-            _jobVariables["SLURM_JOB_RESERVATION"] = reservation;
-        }
-        if (slurmConfig.ClusterName is { } cluster)
-        {
-            _jobVariables["SLURM_CLUSTER_NAME"] = cluster;
-        }
+        // The job id is on disk before anything else happens: whoever finds the anchor gone can end the job.
+        await _job.AllocateAsync(descriptor, job => Update(s => s with { JobId = job, JobReleased = false }), _abort.Token);
     }
 
     /// <summary>The site's scrun.lua beside slurm.conf if there is one, else the built-in staging.</summary>
@@ -344,28 +333,49 @@ public sealed class ContainerAnchor
     private async Task StageInAsync()
     {
         var identity = ProcessIdentity.Current;
-        var jobEnvironment = new Dictionary<string, string>(_jobVariables, StringComparer.Ordinal);
+        var jobEnvironment = new Dictionary<string, string>(_job!.Variables, StringComparer.Ordinal);
         foreach (var (name, value) in OutputVariables())
         {
             jobEnvironment[name] = value;
         }
-        if (_slurm is not null)
-        {
-            jobEnvironment["SLURM_CONF"] = _slurm.Config.Path;
-        }
+        jobEnvironment["SLURM_CONF"] = _job.Controller.Config.Path;
         _stagingContext = new StagingContext(_paths.Id, _config, _paths, _state.JobId ?? 0, identity.Uid, identity.Gid, jobEnvironment);
         _staged = await _staging!.StageInAsync(_stagingContext, _abort.Token);
-        Update(s => s with { StagedBundle = _staged.Bundle });
+        Update(s => s with { StagedBundle = _staged.Bundle, StagedBundleOwned = _staged.Owned });
     }
 
     private async Task StageOutAsync()
     {
-        if (_staging is null || _stagingContext is null)
+        var staging = Interlocked.Exchange(ref _staging, null);
+        if (staging is null || _stagingContext is null)
         {
-            return; // stage-in never began
+            return; // stage-in never began, or stage-out has run
         }
-        await _staging.StageOutAsync(_stagingContext, CancellationToken.None);
-        (_staging as IDisposable)?.Dispose();
+        await staging.StageOutAsync(_stagingContext, CancellationToken.None);
+        (staging as IDisposable)?.Dispose();
+    }
+
+    /// <summary>
+    /// Ends the job (completed with <paramref name="exitCode"/>, or cancelled when null) and
+    /// records it; returns why it could not be, or null.
+    /// </summary>
+    private async Task<string?> EndJobAsync(int? exitCode)
+    {
+        if (_job is not { JobId: not null, ExistingAllocation: false, Ended: false })
+        {
+            return null;
+        }
+        try
+        {
+            await _job.EndAsync(exitCode);
+            Record(s => s with { JobId = _job.JobId, JobReleased = true });
+            return null;
+        }
+        catch (Exception e) when (IsExpected(e))
+        {
+            _log.Warning("could not end job {Job}: {Reason}", _state.JobId, Describe(e));
+            return e.Message;
+        }
     }
 
     /// <summary>Waits for start (or an early end), runs srun, and returns the container's exit code.</summary>
@@ -387,7 +397,7 @@ public sealed class ContainerAnchor
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or ContainerException or InvalidOperationException)
         {
             _running.TrySetException(new ContainerException($"cannot launch srun: {e.Message}"));
-            Update(s => s with { StopReason = $"srun could not be launched: {e.Message}" });
+            Record(s => s with { StopReason = $"srun could not be launched: {e.Message}" });
             return 127;
         }
         using (srun)
@@ -397,7 +407,7 @@ public sealed class ContainerAnchor
             var errors = srun.StartInfo.RedirectStandardError
                 ? Task.Run(() => StepErrorFilter.RelayAsync(srun.StandardError.BaseStream, new DescriptorStream(2)))
                 : Task.CompletedTask;
-            Update(s => s with { Status = ContainerStatus.Running });
+            Record(s => s with { Status = ContainerStatus.Running });
             _running.TrySetResult();
             await srun.WaitForExitAsync();
             _terminalRelay?.Drain(TimeSpan.FromSeconds(5));
@@ -422,7 +432,8 @@ public sealed class ContainerAnchor
 
     private SrunLaunch BuildLaunch()
     {
-        var oci = _slurm is null ? new OciConfig() : OciConfig.LoadBeside(_slurm.Config);
+        var slurm = _job?.Controller;
+        var oci = slurm is null ? new OciConfig() : OciConfig.LoadBeside(slurm.Config);
         var environment = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var entry in _config.Env)
         {
@@ -436,9 +447,9 @@ public sealed class ContainerAnchor
         {
             environment[key] = value;
         }
-        if (_slurm is not null)
+        if (slurm is not null)
         {
-            environment["SLURM_CONF"] = _slurm.Config.Path;
+            environment["SLURM_CONF"] = slurm.Config.Path;
         }
         var options = JobOptions.From(_environment, _config.Env);
         return new SrunLaunch(
@@ -447,7 +458,7 @@ public sealed class ContainerAnchor
             JobId: _state.JobId ?? throw new ContainerException("no job to run the container in"),
             JobName: options.Variables.GetValueOrDefault("SCRUN_JOB_NAME") ?? "scrun",
             ContainerId: _launch.Id,
-            PassContainerId: _slurm?.Version is { } v && v >= ProtocolVersion.V23_02,
+            PassContainerId: slurm?.Version is { } v && v >= ProtocolVersion.V23_02,
             Bundle: _staged?.Bundle ?? throw new ContainerException("the bundle was not staged"),
             Terminal: _terminal,
             StepArguments: options.StepArguments(),
@@ -490,7 +501,7 @@ public sealed class ContainerAnchor
         return variables;
     }
 
-    private async Task WatchCallbacksAsync(CallbackListener listener)
+    private async Task WatchCallbacksAsync(Slurm.CallbackListener listener)
     {
         try
         {
@@ -498,16 +509,16 @@ public sealed class ContainerAnchor
             {
                 switch (callback)
                 {
-                    case SrunTimeout:
-                        Update(s => s with { StopReason = $"job {s.JobId} reached its time limit" });
+                    case Slurm.Messages.SrunTimeout:
+                        Record(s => s with { StopReason = $"job {s.JobId} reached its time limit" });
                         break;
-                    case SrunNodeFail fail:
-                        Update(s => s with { StopReason = $"job {s.JobId} lost node(s) {fail.Nodes}" });
+                    case Slurm.Messages.SrunNodeFail fail:
+                        Record(s => s with { StopReason = $"job {s.JobId} lost node(s) {fail.Nodes}" });
                         break;
-                    case SrunUserMessage message:
+                    case Slurm.Messages.SrunUserMessage message:
                         _stderr.Write($"scrun: {message.Message}\n");
                         break;
-                    case SrunJobComplete:
+                    case Slurm.Messages.SrunJobComplete:
                         Abort(128 + 9, "its job ended");
                         break;
                 }
@@ -518,48 +529,11 @@ public sealed class ContainerAnchor
         }
     }
 
-    /// <summary>Completes the job with the container's status (unless someone else allocated it).</summary>
-    private async Task ReleaseJobAsync(int exitCode)
-    {
-        if (_slurm is null || _state.JobId is not { } job || _state.ExistingAllocation)
-        {
-            return;
-        }
-        try
-        {
-            await _slurm.CompleteAllocationAsync(job, WaitStatus(exitCode));
-        }
-        catch (SlurmException e) when (e.ErrorNumber == SlurmErrors.AlreadyDone || e.ErrorNumber == SlurmErrors.InvalidJobId)
-        {
-        }
-        catch (Exception e) when (IsExpected(e))
-        {
-            _log.Warning("could not release job {Job}: {Reason}", job, e.Message);
-        }
-    }
-
-    /// <summary>Cancels a job that never ran the container (pending, or allocated but not staged).</summary>
-    private async Task CancelJobAsync()
-    {
-        if (_slurm is null || _state.JobId is not { } job || _state.ExistingAllocation)
-        {
-            return;
-        }
-        try
-        {
-            await _slurm.SignalJobAsync(job, 9);
-        }
-        catch (Exception e) when (IsExpected(e))
-        {
-            _log.Warning("could not cancel job {Job}: {Reason}", job, e.Message);
-        }
-    }
-
-    /// <summary>What salloc reports to slurmctld: a wait status (exit code in bits 8-15, a signal in the low bits).</summary>
-    private static int WaitStatus(int exitCode) => exitCode > 128 && exitCode < 128 + 65 ? exitCode - 128 : exitCode << 8;
-
-    /// <summary>Ends a container that is not running yet (deleted, killed, or its job gone).</summary>
-    private void Abort(int exitCode, string why)
+    /// <summary>
+    /// Ends a container that is not running yet (deleted, killed, or its job gone);
+    /// <paramref name="failure"/>, when given, is what a creation it interrupts fails with.
+    /// </summary>
+    private void Abort(int exitCode, string why, string? failure = null)
     {
         lock (_gate)
         {
@@ -568,6 +542,7 @@ public sealed class ContainerAnchor
                 return;
             }
             _abortExitCode ??= exitCode;
+            _abortFailure ??= failure;
         }
         _log.Debug("container {Id} ends before starting: {Why}", _launch.Id, why);
         _abort.Cancel();
@@ -590,6 +565,11 @@ public sealed class ContainerAnchor
         {
             return new ControlResponse { Error = e.Message, ExitCode = e.ExitCode, State = Snapshot() };
         }
+        catch (Exception e) when (IsExpected(e) && e is not OperationCanceledException)
+        {
+            // The real cause (munged or slurmctld gone): the caller must not take it for "not running".
+            return new ControlResponse { Error = $"cannot {request.Op} container \"{_launch.Id}\": {e.Message}", State = Snapshot() };
+        }
     }
 
     private async Task<ControlResponse> StartAsync(CancellationToken cancellation)
@@ -601,8 +581,7 @@ public sealed class ContainerAnchor
                 case ContainerStatus.Creating:
                     throw new ContainerException($"cannot start container \"{_launch.Id}\": it is still being created");
                 case ContainerStatus.Created:
-                    _state = _state with { Status = ContainerStatus.Starting };
-                    StateStore.Write(_paths, _state);
+                    Update(s => s with { Status = ContainerStatus.Starting }); // a state that cannot be recorded fails the start, nothing else
                     _startRequested.TrySetResult();
                     break;
                 case ContainerStatus.Starting or ContainerStatus.Running:
@@ -647,16 +626,7 @@ public sealed class ContainerAnchor
         {
             _sigkilled = true;
         }
-        var job = _state.JobId!.Value;
-        try
-        {
-            await _slurm!.SignalStepAsync(job, 0, signal);
-        }
-        catch (SlurmException e) when (e.ErrorNumber is SlurmErrors.InvalidJobId or SlurmErrors.AlreadyDone or SlurmErrors.JobPending)
-        {
-            // the step is not registered yet, or already gone: signal what the job runs
-            await _slurm!.SignalJobAsync(job, signal);
-        }
+        await _job!.SignalStepAsync(signal);
     }
 
     private async Task<ControlResponse> DeleteAsync(bool force, CancellationToken cancellation)
@@ -678,12 +648,22 @@ public sealed class ContainerAnchor
             }
             catch (Exception e) when (IsExpected(e))
             {
-                _log.Warning("could not kill the step of {Id}: {Reason}", _launch.Id, e.Message);
+                _sigkilled = false;
+                throw new ContainerException($"cannot delete container \"{_launch.Id}\": its step could not be killed ({e.Message})");
             }
         }
         else if (status < ContainerStatus.Starting)
         {
             Abort(128 + 9, "deleted");
+        }
+        else if (_failure is not null && _job is { Ended: false, JobId: { } job })
+        {
+            // A failed creation whose job could not be cancelled yet: try now, for the caller.
+            if (await EndJobAsync(null) is { } failure)
+            {
+                throw new ContainerException($"cannot delete container \"{_launch.Id}\": its job {job} could not be cancelled ({failure})");
+            }
+            await _cancelledByDelete.CancelAsync();
         }
         await _stopped.Task.WaitAsync(cancellation);
         // Deleted, whatever stopped it: a creation that failed is create's error, not delete's.
@@ -700,12 +680,35 @@ public sealed class ContainerAnchor
         }
     }
 
+    /// <summary>A transition that must be on disk: it happens only if state.json could be written.</summary>
+    /// <exception cref="ContainerException">The state could not be written; nothing changed.</exception>
     private void Update(Func<ContainerState, ContainerState> change)
     {
         lock (_gate)
         {
+            var next = change(_state);
+            StateStore.Write(_paths, next);
+            _state = next;
+        }
+    }
+
+    /// <summary>
+    /// A transition that has happened whether or not it can be written (the step runs, the
+    /// container stopped): kept in memory and, if the disk refuses, logged.
+    /// </summary>
+    private void Record(Func<ContainerState, ContainerState> change)
+    {
+        lock (_gate)
+        {
             _state = change(_state);
-            StateStore.Write(_paths, _state);
+            try
+            {
+                StateStore.Write(_paths, _state);
+            }
+            catch (ContainerException e)
+            {
+                _log.Warning("{Reason}", e.Message);
+            }
         }
     }
 

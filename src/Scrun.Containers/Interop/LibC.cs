@@ -10,6 +10,19 @@ internal static partial class LibC
     public const int OCloexec = 0x80000;
     public const int ORdwr = 2;
     public const int ONoctty = 0x100;
+    public const int ORdonly = 0;
+    public const int ONofollow = 0x20000;
+    public const int ONonblock = 0x800;
+    public const int AtFdcwd = -100;
+    public const int AtRemovedir = 0x200;
+    public const int AtSymlinkNofollow = 0x100;
+    public const int AtEmptyPath = 0x1000;
+    public const int LockShared = 1;
+    public const int LockExclusive = 2;
+    public const int LockNonBlocking = 4;
+    public const int Eintr = 4;
+    public const int Eexist = 17;
+    public const int Ewouldblock = 11;
     private const int FGetfd = 1;
     private const int FSetfd = 2;
     private const int FdCloexec = 1;
@@ -17,8 +30,59 @@ internal static partial class LibC
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int open(string path, int flags);
 
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int openat(int directory, string path, int flags);
+
     [LibraryImport("libc", SetLastError = true)]
     public static partial int close(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int dup(int fd);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int mkdir(string path, uint mode);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int unlinkat(int directory, string path, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int flock(int fd, int operation);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int setsid();
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int access(string path, int mode);
+
+    /// <summary>Whether this process may create files in <paramref name="directory"/> (write and search permission, a writable file system).</summary>
+    public static bool CanWrite(string directory) => access(directory, 2 /* W_OK */ | 1 /* X_OK */) == 0;
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial nint realpath(string path, nint resolved);
+
+    [LibraryImport("libc")]
+    private static partial void free(nint pointer);
+
+    /// <summary>The path with every symbolic link, <c>.</c> and <c>..</c> resolved; null when it does not exist.</summary>
+    public static string? RealPath(string path)
+    {
+        var resolved = realpath(path, 0);
+        if (resolved == 0)
+        {
+            return null;
+        }
+        try
+        {
+            return Marshal.PtrToStringUTF8(resolved);
+        }
+        finally
+        {
+            free(resolved);
+        }
+    }
+
+    /// <summary>strerror for the last failed call, e.g. "No space left on device".</summary>
+    public static string LastError() => Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError());
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int fcntl(int fd, int command, int argument);
@@ -44,6 +108,17 @@ internal static partial class LibC
             throw new IOException($"pipe2: {Marshal.GetLastPInvokeErrorMessage()}");
         }
         SetCloseOnExec(fds[1], false);
+        return (fds[0], fds[1]);
+    }
+
+    /// <summary>A pipe private to this process (both ends close-on-exec).</summary>
+    public static unsafe (int Read, int Write) Pipe()
+    {
+        var fds = stackalloc int[2];
+        if (pipe2(fds, OCloexec) != 0)
+        {
+            throw new IOException($"pipe2: {Marshal.GetLastPInvokeErrorMessage()}");
+        }
         return (fds[0], fds[1]);
     }
 

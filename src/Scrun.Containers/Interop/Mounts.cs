@@ -3,7 +3,7 @@ using System.Text;
 
 namespace Scrun.Containers.Interop;
 
-/// <summary>Bind mounts for staged root filesystems, and deleting directories without ever crossing into a mount.</summary>
+/// <summary>Bind mounts for staged root filesystems, found and detached through /proc/self/mountinfo.</summary>
 internal static partial class Mounts
 {
     private const ulong MsBind = 4096;
@@ -48,29 +48,26 @@ internal static partial class Mounts
     }
 
     /// <summary>
-    /// Deletes a directory tree, first detaching whatever is mounted inside it (a staged root
-    /// filesystem is the container's image: a recursive delete must never walk into it).
+    /// Detaches everything mounted at or below <paramref name="realPath"/> (a path with its
+    /// symbolic links resolved, as mountinfo lists mount points), deepest first.
     /// </summary>
-    public static void DeleteTree(string directory)
+    public static void UnmountUnder(string realPath, bool includingItself = true)
     {
-        if (!Directory.Exists(directory) && !File.Exists(directory))
+        var top = realPath.TrimEnd('/');
+        // Mounts may be stacked on one point: go on while each pass removes something.
+        for (var previous = int.MaxValue; ;)
         {
-            return;
+            var mounts = Under(realPath).Where(m => includingItself || m != top).ToList();
+            if (mounts.Count == 0 || mounts.Count >= previous)
+            {
+                return;
+            }
+            previous = mounts.Count;
+            foreach (var point in mounts)
+            {
+                Unmount(point, MntDetach);
+            }
         }
-        foreach (var point in Under(directory))
-        {
-            Unmount(point, MntDetach);
-        }
-        if (Under(directory).Count > 0)
-        {
-            throw new IOException($"{directory} still has mounts inside; not deleting it");
-        }
-        if (File.Exists(directory))
-        {
-            File.Delete(directory);
-            return;
-        }
-        Directory.Delete(directory, recursive: true);
     }
 
     /// <summary>/proc/self/mountinfo writes space, tab, newline and backslash as octal escapes.</summary>

@@ -1,5 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.Win32.SafeHandles;
+using Scrun.Containers.Interop;
 
 namespace Scrun.Containers.Oci;
 
@@ -38,22 +40,19 @@ public sealed class BundleConfig
 
     public IReadOnlyDictionary<string, string> Annotations { get; private init; } = new Dictionary<string, string>();
 
+    /// <summary>The largest config.json scrun reads (runtimes' are a few KiB; Kubernetes' rarely 100 KiB).</summary>
+    public const int MaxSize = 4 * 1024 * 1024;
+
+    /// <summary>The deepest nesting accepted (OCI configs nest about six levels).</summary>
+    public const int MaxDepth = 64;
+
     public static BundleConfig Load(string bundle)
     {
         var path = Path.Combine(bundle, "config.json");
-        string text;
-        try
-        {
-            text = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new BundleException($"cannot read {path}: {e.Message}");
-        }
         JsonNode? node;
         try
         {
-            node = JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = false, MaxDepth = 128 });
+            node = JsonNode.Parse(ReadLimited(path), documentOptions: new JsonDocumentOptions { AllowTrailingCommas = false, MaxDepth = MaxDepth });
         }
         catch (JsonException e)
         {
@@ -64,6 +63,61 @@ public sealed class BundleConfig
             throw new BundleException($"{path} is not a JSON object");
         }
         return Parse(document, Path.GetFullPath(bundle), path);
+    }
+
+    /// <summary>
+    /// config.json's bytes: a regular file of at most <see cref="MaxSize"/> bytes. A FIFO or a
+    /// device is refused without reading (opened non-blocking, so a FIFO cannot hang create).
+    /// </summary>
+    private static byte[] ReadLimited(string path)
+    {
+        var fd = LibC.open(path, LibC.ORdonly | LibC.ONonblock | LibC.OCloexec);
+        if (fd < 0)
+        {
+            throw new BundleException($"cannot read {path}: {LibC.LastError()}");
+        }
+        using var handle = new SafeFileHandle(fd, ownsHandle: true);
+        try
+        {
+            if (!FileTree.IsRegularFile(fd, out var size))
+            {
+                throw new BundleException($"{path} is not a regular file");
+            }
+            if (size > MaxSize)
+            {
+                throw new BundleException($"{path} is {Megabytes(size)}; scrun reads at most {Megabytes(MaxSize)}");
+            }
+            var buffer = new byte[size + 1];
+            var total = 0;
+            for (int read; total < buffer.Length && (read = RandomAccess.Read(handle, buffer.AsSpan(total), total)) > 0;)
+            {
+                total += read;
+            }
+            if (total > size)
+            {
+                throw new BundleException($"{path} changed while it was read");
+            }
+            var utf8Bom = total >= 3 && buffer[0] == 0xEF && buffer[1] == 0xBB && buffer[2] == 0xBF ? 3 : 0;
+            return buffer[utf8Bom..total];
+        }
+        catch (IOException e)
+        {
+            throw new BundleException($"cannot read {path}: {e.Message}");
+        }
+    }
+
+    private static string Megabytes(long bytes) =>
+        bytes >= 1024 * 1024 ? $"{bytes / (1024.0 * 1024):0.#} MiB" : $"{bytes} bytes";
+
+    /// <summary>What create checks before a job is asked for: the root filesystem is a directory.</summary>
+    public void EnsureRootExists()
+    {
+        if (!Directory.Exists(RootPath))
+        {
+            throw new BundleException(File.Exists(RootPath)
+                ? $"root.path {RootPath} is not a directory"
+                : $"root.path {RootPath} does not exist");
+        }
     }
 
     private static BundleConfig Parse(JsonObject document, string bundle, string path)

@@ -15,13 +15,14 @@ public sealed class BuiltInStaging(string? stagingRoot, ILogger log) : IStaging
 {
     public const string Variable = "SCRUN_STAGING_DIR";
 
+    /// <summary>The staged bundle: <c>$SCRUN_STAGING_DIR/&lt;id&gt;</c> (its links resolved), else beside the state.</summary>
     public string BundleFor(ContainerPaths paths) =>
-        stagingRoot is { Length: > 0 } root ? Path.Combine(root, paths.Id.Value) : paths.StagedBundle;
+        stagingRoot is { Length: > 0 } root ? Path.Combine(ContainerPaths.Resolve(root), paths.Id.Value) : paths.StagedBundle;
 
     public Task<StagedBundle> StageInAsync(StagingContext context, CancellationToken cancellation)
     {
         var bundle = BundleFor(context.Paths);
-        Mounts.DeleteTree(bundle);
+        FileTree.Remove(bundle); // what a container of this id left (its anchor was killed)
         Directory.CreateDirectory(bundle);
         var rootfs = Path.Combine(bundle, "rootfs");
         if (Mounts.CanBindMount)
@@ -34,14 +35,14 @@ public sealed class BuiltInStaging(string? stagingRoot, ILogger log) : IStaging
             File.CreateSymbolicLink(rootfs, context.Config.RootPath);
         }
         File.WriteAllText(Path.Combine(bundle, "config.json"), context.Config.ToStagedJson(context.Config.RootPath));
-        return Task.FromResult(new StagedBundle(bundle, rootfs));
+        return Task.FromResult(new StagedBundle(bundle, rootfs, Owned: true));
     }
 
     public Task StageOutAsync(StagingContext context, CancellationToken cancellation)
     {
         try
         {
-            Mounts.DeleteTree(BundleFor(context.Paths));
+            FileTree.Remove(BundleFor(context.Paths));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

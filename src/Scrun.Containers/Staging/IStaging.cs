@@ -2,8 +2,12 @@ using Scrun.Containers.Oci;
 
 namespace Scrun.Containers.Staging;
 
-/// <summary>What the compute node will run: a bundle directory visible to it, and its root filesystem.</summary>
-public sealed record StagedBundle(string Bundle, string RootPath);
+/// <summary>
+/// What the compute node will run: a bundle directory visible to it, and its root filesystem.
+/// <paramref name="Owned"/>: scrun made the directory and removes it when the container is deleted
+/// (a bundle named by a site's scrun.lua may be the caller's own, and is never removed).
+/// </summary>
+public sealed record StagedBundle(string Bundle, string RootPath, bool Owned = false);
 
 /// <summary>What staging knows about the container and its job (Slurm's hook arguments).</summary>
 public sealed record StagingContext(
