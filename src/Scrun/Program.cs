@@ -8,6 +8,21 @@ internal static class Program
 {
     private static int Main(string[] args)
     {
+        try
+        {
+            return Run(args);
+        }
+        catch (Exception e)
+        {
+            // Never a stack trace: one line, with what the exception says. A bug, but the caller
+            // (an engine parsing stderr) gets a line it can show.
+            Console.Error.Write($"scrun: error: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}\n");
+            return 1;
+        }
+    }
+
+    private static int Run(string[] args)
+    {
         switch (new ScrunCommandLine().Parse(args))
         {
             case CommandLineOutcome.Invalid invalid:

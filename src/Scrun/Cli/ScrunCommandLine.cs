@@ -133,6 +133,10 @@ public sealed class ScrunCommandLine
         {
             return new CommandLineOutcome.Invalid($"{e.Message} (see 'scrun --help')");
         }
+        catch (InvalidOperationException e)
+        {
+            return Invalid(result, e.Message); // a global flag given twice: System.CommandLine throws when its value is read
+        }
         try
         {
             if (result.GetValue(_version))

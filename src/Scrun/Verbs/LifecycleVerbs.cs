@@ -51,6 +51,11 @@ internal static class LifecycleVerbs
             log.Error("{Message}", e.Message);
             return e is ContainerException c ? c.ExitCode : 1;
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log.Error("{Verb}: {Message}", verb.Verb, e.Message);
+            return 1;
+        }
     }
 
     /// <summary>The OCI state document, with runc's extra members (rootfs, created, owner).</summary>
