@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Scrun.IntegrationTests.Infrastructure;
 using Xunit;
 
@@ -10,25 +9,17 @@ namespace Scrun.IntegrationTests;
 /// bed's real Slurm: every state transition, and every refusal with its one-line error.
 /// </summary>
 [Collection(TestbedCollection.Name)]
-public sealed class LifecycleVerbTests : IDisposable
+public sealed class LifecycleVerbTests(TestbedFixture bed) : IDisposable
 {
-    private readonly TestbedFixture _bed;
-    private readonly string _directory = Directory.CreateTempSubdirectory("scrun-verbs-").FullName;
-    private readonly string _root;
-    private readonly List<string> _ids = [];
-
-    public LifecycleVerbTests(TestbedFixture bed)
-    {
-        _bed = bed;
-        _root = Path.Combine(_directory, "root");
-    }
+    private readonly TestbedFixture _bed = bed;
+    private readonly ScrunDriver _verbs = new(bed);
 
     [Fact]
     public void A_container_goes_from_created_to_running_to_stopped_and_is_deleted()
     {
         var job = UniqueName("life");
         var bundle = Bundle(["sh", "-c", "echo to-out; echo to-err >&2; sleep 1; exit 4"], job);
-        var pidFile = Path.Combine(_directory, "pid");
+        var pidFile = Path.Combine(_verbs.Directory, "pid");
         var id = NewId();
 
         var create = Create(bundle, id, ["--pid-file", pidFile]);
@@ -53,13 +44,13 @@ public sealed class LifecycleVerbTests : IDisposable
         var state = Scrun("state", id);
         Assert.Equal(1, state.ExitCode);
         Assert.Equal($"scrun: error: container \"{id}\" does not exist\n", state.Stderr);
-        Assert.False(Directory.Exists(Path.Combine(_root, id)));
+        Assert.False(Directory.Exists(Path.Combine(_verbs.Root, id)));
     }
 
     [Fact]
     public void The_most_detailed_log_never_holds_a_credential()
     {
-        var log = Path.Combine(_directory, "debug.log");
+        var log = Path.Combine(_verbs.Directory, "debug.log");
         var id = NewId();
         var create = Create(Bundle(["true"]), id, environment: new() { ["SCRUN_DEBUG"] = "debug5" }, globals: ["--log", log, "--debug"]);
         Assert.True(create.ExitCode == 0, create.ToString());
@@ -150,7 +141,7 @@ public sealed class LifecycleVerbTests : IDisposable
             Assert.Matches(@"^scrun: waiting for job \d+ \(", created.Stderr); // the anchor's, as salloc says it
             Assert.EndsWith("scrun: error: the container was stopped before its job started\n", created.Stderr);
             WaitFor(() => JobState(job) is "CANCELLED", "the pending job to be cancelled");
-            Assert.False(Directory.Exists(Path.Combine(_root, id)));
+            Assert.False(Directory.Exists(Path.Combine(_verbs.Root, id)));
         }
         finally
         {
@@ -183,14 +174,14 @@ public sealed class LifecycleVerbTests : IDisposable
         Assert.Equal("scrun: error: the container was stopped during stage-in\n", created.Stderr);
         WaitFor(() => JobState(job) is "CANCELLED", "the job to be cancelled");
         Assert.Equal(1, _bed.Run("pgrep", "-f", hang).ExitCode);
-        Assert.False(Directory.Exists(Path.Combine(_root, id)));
+        Assert.False(Directory.Exists(Path.Combine(_verbs.Root, id)));
     }
 
     [Fact]
     public void Stage_in_runs_commands_on_the_jobs_node_and_here_and_stage_out_follows_the_step()
     {
         var conf = SlurmConfWith(line => line);
-        var record = Path.Combine(_directory, "hooks.log");
+        var record = Path.Combine(_verbs.Directory, "hooks.log");
         File.WriteAllText(Path.Combine(Path.GetDirectoryName(conf)!, "scrun.lua"), $$"""
             local function note(text)
               local file = assert(io.open("{{record}}", "a"))
@@ -233,7 +224,7 @@ public sealed class LifecycleVerbTests : IDisposable
         Assert.True(delete.ExitCode == 0, delete.ToString());
         Assert.Equal(1, Scrun("state", id).ExitCode);
         WaitFor(() => JobState(job) is not ("RUNNING" or "COMPLETING"), "the job to end");
-        Assert.False(Directory.Exists(Path.Combine(_root, id)));
+        Assert.False(Directory.Exists(Path.Combine(_verbs.Root, id)));
     }
 
     [Theory]
@@ -262,7 +253,7 @@ public sealed class LifecycleVerbTests : IDisposable
     [InlineData("""{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":[],"cwd":"/"}}""", "args")]
     public void A_broken_bundle_is_refused_and_leaves_nothing_behind(string config, string mentioned)
     {
-        var bundle = Path.Combine(_directory, "broken");
+        var bundle = Path.Combine(_verbs.Directory, "broken");
         Directory.CreateDirectory(Path.Combine(bundle, "rootfs"));
         if (config != "missing")
         {
@@ -272,7 +263,7 @@ public sealed class LifecycleVerbTests : IDisposable
         var create = Create(bundle, id);
         AssertRefused(create, null);
         Assert.Contains(mentioned, create.Stderr);
-        Assert.False(Directory.Exists(Path.Combine(_root, id)));
+        Assert.False(Directory.Exists(Path.Combine(_verbs.Root, id)));
         Assert.Equal(1, Scrun("state", id).ExitCode);
     }
 
@@ -284,131 +275,48 @@ public sealed class LifecycleVerbTests : IDisposable
         var create = Create(Bundle(["true"]), id, environment: new() { ["SLURM_CONF"] = conf });
         AssertRefused(create, null);
         Assert.Contains("slurmctld", create.Stderr);
-        Assert.False(Directory.Exists(Path.Combine(_root, id)));
+        Assert.False(Directory.Exists(Path.Combine(_verbs.Root, id)));
     }
 
     [Fact]
     public void A_dead_munged_fails_create_clearly_and_leaves_nothing_behind()
     {
         var conf = SlurmConfWith(line => line.StartsWith("AuthType=", StringComparison.Ordinal)
-            ? line + "\nAuthInfo=socket=" + Path.Combine(_directory, "no-munged.socket")
+            ? line + "\nAuthInfo=socket=" + Path.Combine(_verbs.Directory, "no-munged.socket")
             : line);
         var id = NewId();
         var create = Create(Bundle(["true"]), id, environment: new() { ["SLURM_CONF"] = conf });
         AssertRefused(create, null);
         Assert.Contains("munge", create.Stderr, StringComparison.OrdinalIgnoreCase);
-        Assert.False(Directory.Exists(Path.Combine(_root, id)));
+        Assert.False(Directory.Exists(Path.Combine(_verbs.Root, id)));
     }
 
-    public void Dispose()
-    {
-        foreach (var id in _ids)
-        {
-            Scrun("delete", "--force", id);
-        }
-        Directory.Delete(_directory, recursive: true);
-    }
+    public void Dispose() => _verbs.Dispose();
 
-    private static void AssertRefused(ProcessResult result, string? message)
-    {
-        Assert.True(result.ExitCode == 1, result.ToString());
-        Assert.Single(result.Stderr.TrimEnd('\n').Split('\n'));
-        Assert.StartsWith("scrun: error: ", result.Stderr);
-        if (message is not null)
-        {
-            Assert.Equal($"scrun: error: {message}\n", result.Stderr);
-        }
-    }
+    private static void AssertRefused(ProcessResult result, string? message) => ScrunDriver.AssertRefused(result, message);
 
-    private string NewId()
-    {
-        var id = UniqueName("c");
-        _ids.Add(id);
-        return id;
-    }
+    private string NewId() => _verbs.NewId();
 
-    private static string UniqueName(string prefix) => $"scrun-{prefix}-{Guid.NewGuid().ToString("n")[..8]}";
+    private static string UniqueName(string prefix) => ScrunDriver.UniqueName(prefix);
 
-    /// <summary>A bundle over the bed's busybox rootfs running <paramref name="args"/>, as job <paramref name="jobName"/>.</summary>
-    private string Bundle(string[] args, string? jobName = null)
-    {
-        var bundle = Path.Combine(_directory, $"bundle-{Guid.NewGuid().ToString("n")[..8]}");
-        Directory.CreateDirectory(bundle);
-        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(_bed.Bundle, "config.json")))!.AsObject();
-        config["root"]!["path"] = Path.Combine(_bed.Bundle, "rootfs");
-        var process = config["process"]!.AsObject();
-        process["terminal"] = false;
-        process["args"] = new JsonArray([.. args.Select(a => JsonValue.Create(a))]);
-        var env = process["env"] as JsonArray ?? [];
-        if (jobName is not null)
-        {
-            env.Add($"SCRUN_JOB_NAME={jobName}");
-        }
-        process["env"] = env.DeepClone();
-        File.WriteAllText(Path.Combine(bundle, "config.json"), config.ToJsonString());
-        return bundle;
-    }
+    private string Bundle(string[] args, string? jobName = null) => _verbs.Bundle(args, jobName);
 
-    private string StdoutOf(string id) => Path.Combine(_directory, $"{id}.out");
+    private string StdoutOf(string id) => _verbs.StdoutOf(id);
 
-    private string StderrOf(string id) => Path.Combine(_directory, $"{id}.err");
+    private string StderrOf(string id) => _verbs.StderrOf(id);
 
-    /// <summary>
-    /// create with files as stdio, as an engine gives it pipes: the anchor keeps them for the
-    /// container, so a pipe here would stay open until the container ends.
-    /// </summary>
-    private ProcessResult Create(string bundle, string id, string[]? flags = null, Dictionary<string, string>? environment = null, string[]? globals = null)
-    {
-        var env = new Dictionary<string, string>(_bed.Environment);
-        foreach (var (key, value) in environment ?? [])
-        {
-            env[key] = value;
-        }
-        string[] arguments = ["--root", _root, .. globals ?? [], "create", "--bundle", bundle, .. flags ?? [], id];
-        var command = $"exec \"$0\" \"$@\" </dev/null >'{StdoutOf(id)}' 2>'{StderrOf(id)}'";
-        var run = ProcessRunner.Run("sh", ["-c", command, ScrunBinary.Path, .. arguments], env, timeout: TimeSpan.FromSeconds(90));
-        return run with { Stderr = File.Exists(StderrOf(id)) && run.ExitCode != 0 ? File.ReadAllText(StderrOf(id)) : run.Stderr };
-    }
+    private ProcessResult Create(string bundle, string id, string[]? flags = null, Dictionary<string, string>? environment = null, string[]? globals = null) =>
+        _verbs.Create(bundle, id, flags, environment, globals);
 
-    private ProcessResult Scrun(params string[] arguments) =>
-        ProcessRunner.Run(ScrunBinary.Path, ["--root", _root, .. arguments], new Dictionary<string, string>(_bed.Environment), timeout: TimeSpan.FromSeconds(60));
+    private ProcessResult Scrun(params string[] arguments) => _verbs.Scrun(arguments);
 
-    private JsonElement State(string id)
-    {
-        var state = Scrun("state", id);
-        Assert.True(state.ExitCode == 0, state.ToString());
-        return JsonDocument.Parse(state.Stdout).RootElement.Clone();
-    }
+    private JsonElement State(string id) => _verbs.State(id);
 
-    private string? JobState(string jobName)
-    {
-        var squeue = _bed.Run("squeue", "--states=all", "-h", "-n", jobName, "-o", "%T");
-        Assert.True(squeue.ExitCode == 0, squeue.ToString());
-        return squeue.Stdout.Trim() is { Length: > 0 } state ? state : null;
-    }
+    private string? JobState(string jobName) => _verbs.JobState(jobName);
 
-    private string JobIdOf(string jobName) => _bed.Run("squeue", "--states=all", "-h", "-n", jobName, "-o", "%i").Stdout.Trim();
+    private string JobIdOf(string jobName) => _verbs.JobIdOf(jobName);
 
-    private string SlurmConfWith(Func<string, string> edit)
-    {
-        var source = _bed.Environment["SLURM_CONF"];
-        var directory = Path.Combine(_directory, $"etc-{Guid.NewGuid().ToString("n")[..8]}");
-        Directory.CreateDirectory(directory);
-        var path = Path.Combine(directory, "slurm.conf");
-        File.WriteAllLines(path, File.ReadAllLines(source).Select(edit));
-        File.Copy(Path.Combine(Path.GetDirectoryName(source)!, "oci.conf"), Path.Combine(directory, "oci.conf"));
-        return path;
-    }
+    private string SlurmConfWith(Func<string, string> edit) => _verbs.SlurmConfWith(edit);
 
-    private static void WaitFor(Func<bool> condition, string what)
-    {
-        for (var deadline = DateTime.UtcNow.AddSeconds(60); DateTime.UtcNow < deadline; Thread.Sleep(100))
-        {
-            if (condition())
-            {
-                return;
-            }
-        }
-        Assert.Fail($"timed out waiting for {what}");
-    }
+    private static void WaitFor(Func<bool> condition, string what) => ScrunDriver.WaitFor(condition, what);
 }

@@ -8,6 +8,8 @@
 #   testbed.sh down           stop what up started (by recorded PID only) and restore /etc/slurm
 #   testbed.sh status         print the recorded daemons and sinfo; exit 0 when the bed is healthy
 #   testbed.sh env            KEY=VALUE lines a client of the bed needs (SLURM_CONF, ...)
+#   testbed.sh stop DAEMON    stop the bed's munged or slurmctld (fault tests: an outage)
+#   testbed.sh start DAEMON   start it again; slurmctld keeps its jobs (no -c), as after a crash
 #
 # Environment: TESTBED_DIR (default /tmp/scrun-testbed), TESTBED_SLURMCTLD_PORT (6817),
 # TESTBED_SLURMD_PORT (6818), TESTBED_DOCKER=1 (same as --docker).
@@ -39,7 +41,7 @@ need_root() { [ "$(id -u)" = 0 ] || die "the test bed must be run as root"; }
 # up and down take a lock, so that two callers (a test run and a developer) do not start
 # daemons twice. flock -o keeps the lock's descriptor out of this script and its daemons.
 case "${1:-}" in
-up | down)
+up | down | stop | start)
   need_root
   if [ -z "${TESTBED_LOCKED:-}" ]; then
     mkdir -p "$TB"
@@ -137,6 +139,7 @@ munge_works() { munge -n 2>/dev/null | unmunge >/dev/null 2>&1; }
 node_state() { with_env sinfo -h -N -n "$NODE" -o %t 2>/dev/null; }
 # idle, or busy with jobs (a reuse must not fail because a test is running); "*" = not responding
 node_usable() { case "$(node_state)" in idle | mix | alloc | comp) return 0 ;; *) return 1 ;; esac; }
+node_registered() { case "$(node_state)" in "" | unk* | *\*) return 1 ;; *) return 0 ;; esac; }
 links_in_place() {
   [ "$(readlink /etc/slurm/slurm.conf)" = "$TB/etc/slurm.conf" ] &&
     [ "$(readlink /etc/slurm/oci.conf)" = "$TB/etc/oci.conf" ] &&
@@ -239,19 +242,29 @@ write_slurm_config() {
   link_into_etc scrun.lua
 }
 
+# The daemons start with a clean environment: slurmd's leaks into the oci.conf commands.
+slurm_env() { echo env -i PATH="$CLEAN_PATH" SLURM_CONF="$TB/etc/slurm.conf"; }
+
+start_slurmctld() { # [keep]: keep the jobs of the last life (a restart after an outage)
+  local sl=$TB/slurm clear=-c
+  [ "${1:-}" != keep ] || clear=
+  recorded_alive slurmctld && return 0
+  rm -f "$sl/run/slurmctld.pid"
+  # -c: a new life of the bed starts with no jobs of the last one (their steps died with it).
+  # shellcheck disable=SC2046 # slurm_env's words are meant to split
+  (close_fds && exec $(slurm_env) slurmctld $clear -i) </dev/null >>"$TB/logs/slurmctld.out" 2>&1 ||
+    { tail_logs "$TB/logs/slurmctld.out" "$sl/log/slurmctld.log"; die "slurmctld did not start"; }
+  wait_for 15 test -s "$sl/run/slurmctld.pid" || { tail_logs "$sl/log/slurmctld.log"; die "slurmctld wrote no pid file"; }
+  record_daemon slurmctld "$(cat "$sl/run/slurmctld.pid")" slurmctld
+  wait_for 30 with_env scontrol ping || { tail_logs "$sl/log/slurmctld.log"; die "slurmctld does not answer"; }
+  say "slurmctld started (port $CTLD_PORT${1:+, jobs kept})"
+}
+
 start_slurm() {
   local sl=$TB/slurm
-  # slurmd's environment leaks into the oci.conf commands: start both with a clean one.
-  local senv=(env -i PATH="$CLEAN_PATH" SLURM_CONF="$TB/etc/slurm.conf")
-  if ! recorded_alive slurmctld; then
-    rm -f "$sl/run/slurmctld.pid"
-    # -c: a new life of the bed starts with no jobs of the last one (their steps died with it).
-    (close_fds && exec "${senv[@]}" slurmctld -c -i) </dev/null >>"$TB/logs/slurmctld.out" 2>&1 ||
-      { tail_logs "$TB/logs/slurmctld.out" "$sl/log/slurmctld.log"; die "slurmctld did not start"; }
-    wait_for 15 test -s "$sl/run/slurmctld.pid" || { tail_logs "$sl/log/slurmctld.log"; die "slurmctld wrote no pid file"; }
-    record_daemon slurmctld "$(cat "$sl/run/slurmctld.pid")" slurmctld
-    say "slurmctld started (port $CTLD_PORT)"
-  fi
+  local senv
+  read -r -a senv <<<"$(slurm_env)"
+  start_slurmctld
   if ! recorded_alive "slurmd-$NODE"; then
     rm -f "$sl/run/slurmd-$NODE.pid"
     (close_fds && exec "${senv[@]}" slurmd -N "$NODE") </dev/null >>"$TB/logs/slurmd.out" 2>&1 ||
@@ -483,6 +496,30 @@ cmd_down() {
   say "test bed down (images and storage kept in $TB)"
 }
 
+# ----------------------------------------------------------------------------- outages
+# Fault tests stop and restart one daemon of a running bed; nothing else changes.
+cmd_stop() {
+  case "${1:-}" in
+  munged) recorded_alive munged || die "munged was not started by the bed (it was already running): the bed does not stop it" ;;
+  slurmctld) recorded_alive slurmctld || die "the bed's slurmctld is not running" ;;
+  *) die "stop: munged or slurmctld, not '${1:-}'" ;;
+  esac
+  stop_recorded "$1"
+  say "$1 stopped"
+}
+
+cmd_start() {
+  case "${1:-}" in
+  munged) start_munged ;;
+  slurmctld)
+    start_slurmctld keep
+    # Until slurmd registers again the node is unknown; its state (drained, say) is the test's.
+    wait_for 60 node_registered || die "node $NODE did not register with the restarted slurmctld (state '$(node_state)')"
+    ;;
+  *) die "start: munged or slurmctld, not '${1:-}'" ;;
+  esac
+}
+
 # ----------------------------------------------------------------------------- status
 cmd_status() {
   local rc=0 f name pid
@@ -512,5 +549,7 @@ up) shift; cmd_up "$@" ;;
 down) cmd_down ;;
 status) cmd_status ;;
 env) client_env ;;
-*) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+stop) cmd_stop "${2:-}" ;;
+start) cmd_start "${2:-}" ;;
+*) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
