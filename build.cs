@@ -1,6 +1,6 @@
 #!/usr/bin/env -S dotnet run
 // scrun's build logic, a .NET 10 file-based app:  dotnet run build.cs -- <target> [args]
-// Targets: build, test, publish, testbed-up, testbed-down, demo, bench.
+// Targets: build, test, install, publish, testbed-up, testbed-down, demo, bench.
 using System.Diagnostics;
 using System.Xml.Linq;
 
@@ -14,10 +14,11 @@ var targets = new Dictionary<string, (string Help, Func<string[], int> Run)>
 {
     ["build"] = ("compile the solution (warnings are errors)", _ => Build()),
     ["publish"] = ("publish the native-AOT scrun to artifacts/publish/scrun/", _ => Publish()),
-    ["test"] = ("publish, then run every test (unit + test bed); prints 'N passed, N failed, N skipped'", Test),
+    ["test"] = ("install what is missing, publish, run every test (unit + test bed); prints 'N passed, N failed, N skipped'", Test),
+    ["install"] = ("install the Debian packages the build, the bed and the tests need (root; one dpkg-query when nothing is missing)", _ => Install()),
     ["testbed-up"] = ("bring up munged, slurmctld, slurmd, Podman and dockerd on loopback (root)", _ => Sh(testbed, "up", "--docker")),
     ["testbed-down"] = ("stop what testbed-up started (by recorded PID only)", _ => Sh(testbed, "down")),
-    ["demo"] = ("bring up the bed, publish scrun, run a container through Slurm", _ => Demo()),
+    ["demo"] = ("install what is missing, publish scrun, bring up the bed, run a container through Slurm", _ => Demo()),
     ["bench"] = ("startup of a verb vs /bin/true; allocate+complete vs salloc+scancel on the bed", _ => Bench()),
 };
 
@@ -36,8 +37,16 @@ return chosen.Run(args[1..]);
 
 int Build() => Dotnet("build", Path.Combine(repo, "Scrun.sln"), "-c", "Release", "-nologo", "-clp:NoSummary");
 
+int Install() => Sh(testbed, "install");
+
 int Publish()
 {
+    // The native link takes Lua from Debian's liblua5.4-dev: say so rather than let ld fail.
+    if (!File.Exists("/usr/lib/x86_64-linux-gnu/liblua5.4.a"))
+    {
+        Console.Error.WriteLine("build.cs: /usr/lib/x86_64-linux-gnu/liblua5.4.a is missing: 'dotnet run build.cs -- install' (as root) installs liblua5.4-dev and the rest");
+        return 1;
+    }
     var rc = Dotnet("publish", Path.Combine(repo, "src", "Scrun", "Scrun.csproj"), "-c", "Release", "-nologo", "-o", publishDir);
     if (rc == 0)
     {
@@ -48,7 +57,8 @@ int Publish()
 
 int Test(string[] extra)
 {
-    var rc = Publish();
+    var rc = Install();
+    rc = rc == 0 ? Publish() : rc;
     if (rc != 0)
     {
         Console.WriteLine("0 passed, 1 failed, 0 skipped");
@@ -72,8 +82,10 @@ int Test(string[] extra)
 
 int Demo()
 {
-    // Publish first: the bed registers artifacts/publish/scrun/scrun as the runtime "scrun".
-    var rc = Publish();
+    // Packages first (the native link needs liblua5.4-dev), then publish: the bed registers
+    // artifacts/publish/scrun/scrun as the runtime "scrun".
+    var rc = Install();
+    rc = rc == 0 ? Publish() : rc;
     if (rc == 0)
     {
         rc = Sh(testbed, "up", "--docker");
@@ -99,7 +111,8 @@ int Demo()
 
 int Bench()
 {
-    var rc = Publish();
+    var rc = Install();
+    rc = rc == 0 ? Publish() : rc;
     rc = rc == 0 ? Sh(testbed, "up", "--docker") : rc;
     rc = rc == 0 ? Run(Path.Combine(repo, "bench", "startup.sh"), [scrun]) : rc;
     rc = rc == 0 ? Run(Path.Combine(repo, "bench", "containers.sh"), ["15"]) : rc;

@@ -8,7 +8,44 @@ say() {
   local ms=$((($(date +%s%N) - T0) / 1000000))
   printf '[%s %d.%03ds] %s\n' "$BED_NAME" $((ms / 1000)) $((ms % 1000)) "$*" >&2
 }
-die() { say "error: $*"; exit 1; }
+# Every failure names the step it happened in and the log to read: a failing command without
+# a message of its own (set -e) is reported by the exit trap, a known one by die.
+STEP="starting"
+STEP_LOG=""
+CLEANUP=() # commands the exit trap runs, whatever happened
+step() { # name [log]: what the script does now, until the next step
+  STEP=$1
+  STEP_LOG=${2:-}
+}
+die() {
+  say "error: $STEP: $*${STEP_LOG:+ (log: $STEP_LOG)}"
+  DIED=1
+  exit 1
+}
+finish() {
+  local rc=$? command=$BASH_COMMAND c
+  for c in "${CLEANUP[@]}"; do eval "$c" || true; done
+  if [ "$rc" != 0 ] && [ -z "${DIED:-}" ]; then
+    say "error: $STEP failed (exit $rc: $command)${STEP_LOG:+; log: $STEP_LOG}"
+    if [ -n "$STEP_LOG" ] && [ -f "$STEP_LOG" ]; then tail -n 20 "$STEP_LOG" | sed 's/^/    /' >&2; fi
+  fi
+  return "$rc"
+}
+trap finish EXIT
+
+# Every apt-get and dpkg call of the beds, on the host or in a chroot, holds one host-wide lock:
+# 24.11 and 26.05 come up in parallel, and a concurrent dpkg fails at once on its own lock.
+APT_LOCK=/var/lock/scrun-testbed-apt.lock
+apt_locked() { # log command...: run under the lock, three attempts (mirrors fail transiently); the command sets DEBIAN_FRONTEND
+  local log=$1 attempt
+  shift
+  for attempt in 1 2 3; do
+    if flock -w 1800 "$APT_LOCK" "$@" >>"$log" 2>&1; then return 0; fi
+    say "$* failed (attempt $attempt of 3; log: $log)"
+    [ "$attempt" = 3 ] || sleep 5
+  done
+  return 1
+}
 
 wait_for() { # seconds command...: poll until the command succeeds
   local end=$(($(date +%s) + $1)); shift

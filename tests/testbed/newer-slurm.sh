@@ -61,7 +61,12 @@ build_chroot() {
   [ -f "$ST/debootstrap.done" ] && return 0
   if grep -q " $C[/ ]" /proc/mounts; then die "$C has mounts but no finished debootstrap: run down first"; fi
   rm -rf --one-file-system "$C"
-  command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y debootstrap >"$ST/logs/apt-host.log" 2>&1
+  if ! command -v debootstrap >/dev/null; then # testbed.sh install has it; a bed used on its own may not
+    step "installing debootstrap on the host" "$ST/logs/apt-host.log"
+    apt_locked "$ST/logs/apt-host.log" env DEBIAN_FRONTEND=noninteractive apt-get install -y -o DPkg::Lock::Timeout=600 debootstrap ||
+      die "apt-get install debootstrap failed three times"
+  fi
+  step "debootstrap $SUITE into $C" "$ST/logs/debootstrap.log"
   local url script=
   url=$(mirror)
   [ -n "$url" ] || die "no Debian mirror in /etc/apt/sources.list.d/*.sources"
@@ -74,6 +79,7 @@ build_chroot() {
 }
 
 mount_chroot() {
+  step "mounting /proc, /sys, /dev and /run in $C"
   touch "$ST/mounts.list"
   # runc pivots the root and makes "/" rslave: both fail unless the chroot is a mount point.
   if ! grep -q " $C " /proc/mounts; then
@@ -98,22 +104,22 @@ install_packages() {
     "${IN[@]}" dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
   done
   [ -n "$missing" ] || return 0
+  step "installing$missing in the $SUITE chroot" "$ST/logs/apt.log"
   say "apt-get install$missing"
   echo "deb $(mirror) $SUITE main" >"$C/etc/apt/sources.list"
   local ok=0
-  for attempt in 1 2 3; do
-    if "${IN[@]}" DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::Check-Valid-Until=false update >"$ST/logs/apt.log" 2>&1 &&
-      "${IN[@]}" DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing >>"$ST/logs/apt.log" 2>&1; then
-      ok=1; break
-    fi
-    say "apt failed (attempt $attempt)"; sleep 2
-  done
+  : >"$ST/logs/apt.log"
+  if apt_locked "$ST/logs/apt.log" "${IN[@]}" DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::Check-Valid-Until=false update &&
+    apt_locked "$ST/logs/apt.log" "${IN[@]}" DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing; then
+    ok=1
+  fi
   rm -f "$C/etc/apt/sources.list"
   "${IN[@]}" apt-get clean
   [ $ok = 1 ] || { tail -n 20 "$ST/logs/apt.log" >&2; die "apt-get install failed in the $SUITE chroot"; }
 }
 
 start_munged() {
+  step "starting munged in the $SUITE chroot" "$C/var/log/munge/munged.log"
   recorded_alive munged && return 0
   [ -s "$C/etc/munge/munge.key" ] || "${IN[@]}" mungekey -c -k /etc/munge/munge.key
   "${IN[@]}" chown munge:munge /etc/munge/munge.key && chmod 400 "$C/etc/munge/munge.key"
@@ -125,6 +131,7 @@ start_munged() {
 }
 
 write_config() {
+  step "writing the $RELEASE configuration"
   local s=/srv/slurm
   mkdir -p "$C$s/state" "$C$s/log" "$C$s/run" "$C$s/spool/n1"
   install -d -m 1777 "$C$s/oci-root"
@@ -143,6 +150,7 @@ write_config() {
 }
 
 build_bundle() {
+  step "building the $RELEASE busybox bundle"
   local r=$C/srv/bundle/rootfs
   [ -x "$r/usr/bin/busybox" ] && return 0
   mkdir -p "$r/usr/bin" "$r/etc" "$r/proc" "$r/sys" "$r/dev" "$r/tmp" "$r/root"
@@ -158,6 +166,7 @@ build_bundle() {
 }
 
 start_slurm() {
+  step "starting Slurm $RELEASE" "$C/srv/slurm/log/slurmctld.log"
   local s=$C/srv/slurm
   if ! recorded_alive slurmctld; then
     rm -f "$s/run/slurmctld.pid"

@@ -29,8 +29,10 @@ IMAGE=localhost/busybox
 RUN=$TB/run
 PIDS=$RUN/pids
 NODE=n1 # never "localhost": Slurm 22.05 maps unknown names onto a node called localhost
+# Everything any step needs, the newer releases' chroots included (debootstrap): install is the
+# one place the host gets packages.
 PACKAGES=(munge slurmctld slurmd slurm-client slurm-wlm-jwt-plugin runc busybox-static liblua5.4-dev
-  podman docker.io jq uidmap iproute2 hyperfine procps rsync)
+  podman docker.io jq uidmap iproute2 hyperfine procps rsync debootstrap util-linux)
 
 BED_NAME=testbed
 # shellcheck source=lib.sh
@@ -98,40 +100,26 @@ missing_packages() {
 cmd_install() {
   need_root
   mkdir -p "$TB/logs"
-  local missing log=$TB/logs/apt.log attempt ok=0 policy_added=0
+  local missing log=$TB/logs/apt.log
   mapfile -t missing < <(missing_packages)
   if [ ${#missing[@]} = 0 ]; then
     say "packages already installed"
     return 0
   fi
+  step "installing ${missing[*]}" "$log"
   say "apt-get install ${missing[*]} (log: $log)"
   if [ ! -e /usr/sbin/policy-rc.d ] && [ ! -L /usr/sbin/policy-rc.d ]; then
-    # Keep the packages' scripts from starting daemons of their own (removed below, or on exit).
+    # Keep the packages' scripts from starting daemons of their own (removed on exit).
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
-    policy_added=1
-    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    CLEANUP+=("rm -f /usr/sbin/policy-rc.d")
   fi
   : >"$log"
-  for attempt in 1 2 3; do # transient mirror errors ("failed to read archive") happen
-    if DEBIAN_FRONTEND=noninteractive apt-get update >>"$log" 2>&1 &&
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -o Dpkg::Options::=--force-confold \
-        "${missing[@]}" >>"$log" 2>&1; then
-      ok=1
-      break
-    fi
-    say "apt-get failed (attempt $attempt of 3)"
-    [ "$attempt" = 3 ] || sleep 5
-  done
-  if [ "$policy_added" = 1 ]; then
-    rm -f /usr/sbin/policy-rc.d
-    trap - EXIT
-  fi
-  if [ "$ok" = 1 ]; then
-    say "packages installed"
-    return 0
-  fi
-  tail -n 25 "$log" >&2
-  die "apt-get install failed (log: $log)"
+  apt_locked "$log" env DEBIAN_FRONTEND=noninteractive apt-get update ||
+    die "apt-get update failed three times"
+  apt_locked "$log" env DEBIAN_FRONTEND=noninteractive apt-get install -y -o Dpkg::Options::=--force-confold \
+    -o DPkg::Lock::Timeout=600 "${missing[@]}" || die "apt-get install failed three times"
+  [ -z "$(missing_packages)" ] || die "still missing after apt-get install: $(missing_packages | tr '\n' ' ')"
+  say "packages installed"
 }
 
 # ----------------------------------------------------------------------------- health
@@ -163,6 +151,7 @@ make_dirs() {
 }
 
 start_munged() {
+  step "starting munged" /var/log/munge/munged.log
   if munge_works; then
     if recorded_alive munged; then return 0; fi
     say "munged already running: reusing it (not recorded, so never stopped by the bed)"
@@ -218,6 +207,7 @@ desired_oci_conf() {
 }
 
 write_slurm_config() {
+  step "writing the Slurm configuration in $TB/etc"
   local sl=$TB/slurm
   if [ ! -s "$sl/state/jwt_hs256.key" ]; then
     head -c 32 /dev/urandom >"$sl/state/jwt_hs256.key" && chmod 600 "$sl/state/jwt_hs256.key"
@@ -246,6 +236,7 @@ write_slurm_config() {
 slurm_env() { echo env -i PATH="$CLEAN_PATH" SLURM_CONF="$TB/etc/slurm.conf"; }
 
 start_slurmctld() { # [keep]: keep the jobs of the last life (a restart after an outage)
+  step "starting slurmctld" "$TB/slurm/log/slurmctld.log"
   local sl=$TB/slurm clear=-c
   [ "${1:-}" != keep ] || clear=
   recorded_alive slurmctld && return 0
@@ -265,6 +256,7 @@ start_slurm() {
   local senv
   read -r -a senv <<<"$(slurm_env)"
   start_slurmctld
+  step "starting slurmd" "$sl/log/slurmd-$NODE.log"
   if ! recorded_alive "slurmd-$NODE"; then
     rm -f "$sl/run/slurmd-$NODE.pid"
     (close_fds && exec "${senv[@]}" slurmd -N "$NODE") </dev/null >>"$TB/logs/slurmd.out" 2>&1 ||
@@ -273,6 +265,7 @@ start_slurm() {
     record_daemon "slurmd-$NODE" "$(cat "$sl/run/slurmd-$NODE.pid")" slurmd
     say "slurmd started (node $NODE, port $SLURMD_PORT)"
   fi
+  step "waiting for node $NODE" "$sl/log/slurmctld.log"
   local end=$(($(date +%s) + 60)) resumed=0 state
   until node_usable; do
     state=$(node_state || true)
@@ -292,6 +285,7 @@ start_slurm() {
 }
 
 build_bundle() {
+  step "building the busybox bundle in $TB/bundle"
   local b=$TB/bundle applet
   if [ -f "$b/config.json" ] && [ -x "$b/rootfs/bin/busybox" ] && [ -s "$TB/busybox-rootfs.tar" ]; then return 0; fi
   rm -rf "$b" && mkdir -p "$b"/rootfs/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,root}
@@ -318,6 +312,7 @@ engine_ulimits() { # no CAP_SYS_RESOURCE here: the engines' default rlimits (104
 podman_gone() { ! with_env podman container exists "$1"; }
 
 setup_podman() {
+  step "setting up Podman (runc, vfs, host network)" "$TB/containers/events.log"
   local c=$TB/containers out id
   rm -f "$RUN/podman.ok"
   mkdir -p "$c/storage" "$c/run"
@@ -380,6 +375,7 @@ EOF
 }
 
 start_dockerd() {
+  step "starting dockerd" "$TB/logs/dockerd.log"
   local d=$TB/docker out
   rm -f "$RUN/docker.ok"
   mkdir -p "$d/data" "$d/exec"
@@ -452,6 +448,7 @@ cmd_up() {
 no_jobs() { [ -z "$(with_env squeue -h -o %i 2>/dev/null)" ]; }
 
 cmd_down() {
+  step "stopping the bed"
   need_root
   local jobs=() ids id name target
   if recorded_alive slurmctld; then
