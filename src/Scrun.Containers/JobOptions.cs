@@ -109,6 +109,19 @@ public sealed class JobOptions
         : null;
 
     /// <summary>
+    /// <c>SCRUN_QUIET</c>: no progress lines ("waiting for job N") on the container's stderr,
+    /// which is what <c>docker logs</c> shows; errors still appear. Like salloc's <c>--quiet</c>.
+    /// </summary>
+    public bool Quiet => Variables.TryGetValue(QuietVariable, out var text) && text switch
+    {
+        "" or "0" or "no" or "false" => false,
+        "1" or "yes" or "true" => true,
+        _ => throw Invalid(QuietVariable, text, "1 or 0"),
+    };
+
+    public const string QuietVariable = "SCRUN_QUIET";
+
+    /// <summary>
     /// Collects the variables from the runtime's environment, then from config.json's
     /// <c>process.env</c> (<c>docker run -e SCRUN_PARTITION=x</c>): only <c>SCRUN_*</c> and <c>SLURM_*</c>.
     /// </summary>

@@ -129,7 +129,7 @@ public sealed class LifecycleVerbTests(TestbedFixture bed) : IDisposable
         Assert.True(drain.ExitCode == 0, drain.ToString());
         try
         {
-            var create = Task.Run(() => Create(Bundle(["true"], job), id));
+            var create = Task.Run(() => Create(Bundle(["true"], job), id, environment: new() { ["SCRUN_QUIET"] = "0" }));
             WaitFor(() => JobState(job) is "PENDING", "the job to pend");
             WaitFor(() => File.Exists(StderrOf(id)) && File.ReadAllText(StderrOf(id)).Contains("waiting for job", StringComparison.Ordinal), "the anchor to say it waits");
             Assert.Equal("creating", State(id).GetProperty("status").GetString());
@@ -142,6 +142,29 @@ public sealed class LifecycleVerbTests(TestbedFixture bed) : IDisposable
             Assert.EndsWith("scrun: error: the container was stopped before its job started\n", created.Stderr);
             WaitFor(() => JobState(job) is "CANCELLED", "the pending job to be cancelled");
             Assert.False(Directory.Exists(Path.Combine(_verbs.Root, id)));
+        }
+        finally
+        {
+            _bed.Run("scontrol", "update", "nodename=n1", "state=resume");
+        }
+    }
+
+    [Fact]
+    public async Task Scrun_quiet_keeps_the_waiting_line_off_the_containers_stderr()
+    {
+        var job = UniqueName("quiet");
+        var id = NewId();
+        var log = Path.Combine(_verbs.Directory, "quiet.log");
+        var drain = _bed.Run("scontrol", "update", "nodename=n1", "state=drain", "reason=scrun-quiet");
+        Assert.True(drain.ExitCode == 0, drain.ToString());
+        try
+        {
+            var create = Task.Run(() => Create(Bundle(["true"], job), id, environment: new() { ["SCRUN_QUIET"] = "1" }, globals: ["--log", log, "--debug"]));
+            WaitFor(() => File.Exists(log) && File.ReadAllText(log).Contains("waiting for job", StringComparison.Ordinal), "the anchor to see its job pend");
+            _bed.Run("scontrol", "update", "nodename=n1", "state=resume");
+            var created = await create.WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.True(created.ExitCode == 0, created.ToString());
+            Assert.Equal("", File.ReadAllText(StderrOf(id)));
         }
         finally
         {

@@ -14,6 +14,9 @@ public sealed partial class NothingLostTests(TestbedFixture bed) : IDisposable
 {
     private readonly ScrunDriver _verbs = new(bed, "scrun-lost-");
 
+    /// <summary>For the tests that wait for "scrun: waiting for job" on the container's stderr.</summary>
+    private static readonly Dictionary<string, string> s_talkative = new() { ["SCRUN_QUIET"] = "0" };
+
     public void Dispose() => _verbs.Dispose();
 
     // ------------------------------------------------------------------ 1: symlinked roots
@@ -165,7 +168,7 @@ public sealed partial class NothingLostTests(TestbedFixture bed) : IDisposable
         Drain("scrun-restart");
         try
         {
-            var create = Task.Run(() => _verbs.Create(_verbs.Bundle(["sh", "-c", "echo ran"], job), id, globals: ["--log", log]));
+            var create = Task.Run(() => _verbs.Create(_verbs.Bundle(["sh", "-c", "echo ran"], job), id, environment: s_talkative, globals: ["--log", log]));
             WaitUntilPending(job, id);
 
             Bed("stop", "slurmctld");
@@ -313,7 +316,7 @@ public sealed partial class NothingLostTests(TestbedFixture bed) : IDisposable
         Drain("scrun-signal");
         try
         {
-            var create = Task.Run(() => _verbs.Create(_verbs.Bundle(["true"], job), id));
+            var create = Task.Run(() => _verbs.Create(_verbs.Bundle(["true"], job), id, environment: s_talkative));
             WaitUntilPending(job, id);
 
             Assert.Equal(0, _verbs.Bed.Run("kill", $"-{signal}", AnchorPid(id)).ExitCode);

@@ -297,8 +297,16 @@ public sealed class ContainerAnchor
         _staging = CreateStaging(slurmConfig, options);
         ProtocolVersion? pinned = _environment.GetValueOrDefault("SCRUN_SLURM_PROTOCOL") is { Length: > 0 } release
             && ProtocolVersion.TryParseRelease(release, out var version) ? version : null;
+        var quiet = options.Quiet;
         _job = new JobSession(SlurmController.Create(slurmConfig, _environment.GetValueOrDefault("SLURM_JWT"), pinned),
-            line => _stderr.Write($"scrun: {line}\n"), _log);
+            line =>
+            {
+                _log.Debug("container {Id}: {Line}", _launch.Id, line);
+                if (!quiet)
+                {
+                    _stderr.Write($"scrun: {line}\n");
+                }
+            }, _log);
         Update(s => s with { SlurmConf = slurmConfig.Path });
 
         if (options.ExistingJobId is { } existing)

@@ -86,14 +86,15 @@ public sealed class ScrunDriver : IDisposable
     /// <summary>
     /// create with files as stdio, as an engine gives it pipes: the anchor keeps them for the
     /// container, so a pipe here would stay open until the container ends. A failed create's
-    /// result carries the stderr file.
+    /// result carries the stderr file. Quiet (SCRUN_QUIET=1) unless the test says otherwise: what
+    /// a test compares on stderr must not depend on whether the bed's node was busy.
     /// </summary>
     /// <remarks><paramref name="wrapper"/> runs create (e.g. "timeout 3"); <paramref name="stdio"/> names its stdio files when not the id.</remarks>
     public ProcessResult Create(string bundle, string id, string[]? flags = null, Dictionary<string, string>? environment = null, string[]? globals = null, string? wrapper = null, string? stdio = null)
     {
         var stdout = StdoutOf(stdio ?? id);
         var stderr = StderrOf(stdio ?? id);
-        var env = new Dictionary<string, string>(_bed.Environment);
+        var env = new Dictionary<string, string>(_bed.Environment) { ["SCRUN_QUIET"] = "1" };
         foreach (var (key, value) in environment ?? [])
         {
             env[key] = value;

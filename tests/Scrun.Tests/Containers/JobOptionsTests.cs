@@ -99,4 +99,22 @@ public class JobOptionsTests
         Assert.Null(JobOptions.From([], []).ExistingJobId);
         Assert.Throws<ContainerException>(() => JobOptions.From([], ["SLURM_JOB_ID=x"]).ExistingJobId);
     }
+
+    [Theory]
+    [InlineData(null, false)]
+    [InlineData("1", true)]
+    [InlineData("true", true)]
+    [InlineData("0", false)]
+    public void Scrun_quiet_silences_progress_lines(string? value, bool quiet)
+    {
+        var options = JobOptions.From(value is null ? [] : [new("SCRUN_QUIET", value)], []);
+        Assert.Equal(quiet, options.Quiet);
+    }
+
+    [Fact]
+    public void A_quiet_value_that_is_no_answer_names_the_variable()
+    {
+        var error = Assert.Throws<ContainerException>(() => JobOptions.From([], ["SCRUN_QUIET=loud"]).Quiet);
+        Assert.Contains("SCRUN_QUIET=loud", error.Message);
+    }
 }
