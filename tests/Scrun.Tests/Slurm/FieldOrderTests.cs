@@ -55,6 +55,34 @@ public class FieldOrderTests
         }
     }
 
+    public static TheoryData<string> Releases() => [.. CapturedFrames.Releases];
+
+    /// <summary>
+    /// Job records (running, held, pending) are read up to the last field scrun uses: each field
+    /// read sits where the independent decode found the field of that name.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Releases))]
+    public void Every_job_record_field_read_sits_where_the_independent_decode_found_it(string release)
+    {
+        var version = CapturedFrames.VersionOf(release);
+        var files = CapturedFrames.AllOf(release, "request_job_info_single", ".resp").ToList();
+        Assert.NotEmpty(files);
+        foreach (var file in files)
+        {
+            var expected = IndexedOffsets(release, file);
+            var reader = new SlurmReader(CapturedFrames.Message(release, file).Body);
+            reader.Skip(4 + 8 + 8); // record_count, last_update, last_backfill
+            var job = new JobInfo();
+            foreach (var field in JobInfo.LayoutFor(version).Fields.Where(f => f.Releases.Contains(version)))
+            {
+                Assert.True(expected.TryGetValue(field.Name, out var offset), $"{file}: the capture has no field {field.Name}");
+                Assert.True(offset == reader.Position, $"{file}: {field.Name} at {reader.Position}, captured at {offset}");
+                field.Read(ref reader, job);
+            }
+        }
+    }
+
     private static Dictionary<string, int> Offsets<T>(WireLayout<T> layout, T message, byte[] body, ProtocolVersion version)
     {
         var offsets = new Dictionary<string, int>();
