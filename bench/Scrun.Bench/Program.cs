@@ -9,7 +9,7 @@ using Scrun.Slurm.Messages;
 //   dotnet run --project bench/Scrun.Bench -c Release -- [iterations] [slurm.conf]
 var iterations = args.Length > 0 ? int.Parse(args[0]) : 20;
 var slurmConf = args.Length > 1 ? args[1] : Environment.GetEnvironmentVariable("SLURM_CONF") ?? SlurmConfig.DefaultPath;
-var client = SlurmController.Create(SlurmConfig.Load(slurmConf));
+var client = new SlurmClientSettings { ConfigPath = slurmConf }.Connect();
 await client.PingAsync(); // settles the protocol version outside the measurement
 
 var ours = new List<double>();

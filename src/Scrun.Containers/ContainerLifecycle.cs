@@ -1,24 +1,11 @@
 using System.Diagnostics;
-using System.Text.Json;
 using Scrun.Containers.Anchor;
 using Scrun.Containers.Interop;
 using Scrun.Containers.Oci;
 using Scrun.Slurm;
-using Scrun.Slurm.Config;
+using Scrun.Slurm.Wire;
 
 namespace Scrun.Containers;
-
-/// <summary>What create was asked for.</summary>
-public sealed record CreateRequest(
-    ContainerId Id,
-    string Bundle,
-    string? PidFile,
-    string? ConsoleSocket,
-    string? LogFile,
-    string LogFormat,
-    bool Debug,
-    int Verbosity,
-    string? SlurmConf);
 
 /// <summary>
 /// The OCI verbs as the CLI performs them: create starts the container's anchor; the others ask
@@ -38,8 +25,9 @@ public sealed class ContainerLifecycle(string root)
     /// pid file's directory, the state directory), claims the id, and starts the anchor, which
     /// reports how creation ended. Nothing is left behind on failure.
     /// </summary>
-    public async Task CreateAsync(CreateRequest request, CancellationToken cancellation = default)
+    public async Task CreateAsync(LaunchContext request, CancellationToken cancellation = default)
     {
+        var id = ContainerId.Parse(request.Id);
         var bundle = Path.GetFullPath(request.Bundle);
         BundleConfig.Load(bundle).EnsureRootExists(); // a broken bundle fails here, before anything is made
         var pidFile = request.PidFile is null ? null : Path.GetFullPath(request.PidFile);
@@ -47,12 +35,12 @@ public sealed class ContainerLifecycle(string root)
         {
             EnsureWritableDirectory(Path.GetDirectoryName(pidFile)!, "--pid-file");
         }
-        var paths = Paths(request.Id);
+        var paths = Paths(id);
         EnsureRoot(paths.Root);
-        using var claim = ContainerClaim.TryTake(paths) ?? throw new ContainerException($"container \"{request.Id}\" already exists");
+        using var claim = ContainerClaim.TryTake(paths) ?? throw new ContainerException($"container \"{id}\" already exists");
         if (StateStore.Read(paths) is not null)
         {
-            throw new ContainerException($"container \"{request.Id}\" already exists");
+            throw new ContainerException($"container \"{id}\" already exists");
         }
         RemoveOrFail(() => FileTree.Empty(paths.Directory)); // the remains of a create that died early: we hold the claim
 
@@ -60,19 +48,7 @@ public sealed class ContainerLifecycle(string root)
         int report;
         try
         {
-            (anchor, report) = StartAnchor(claim, new AnchorLaunch
-            {
-                Root = paths.Root,
-                Id = request.Id.Value,
-                Bundle = bundle,
-                PidFile = pidFile,
-                ConsoleSocket = request.ConsoleSocket,
-                LogFile = request.LogFile,
-                LogFormat = request.LogFormat,
-                Debug = request.Debug,
-                Verbosity = request.Verbosity,
-                SlurmConf = request.SlurmConf,
-            });
+            (anchor, report) = StartAnchor(claim, request with { Root = paths.Root, Bundle = bundle, PidFile = pidFile });
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException or IOException)
         {
@@ -94,7 +70,7 @@ public sealed class ContainerLifecycle(string root)
             }
             // The anchor died without a word: what it left is ours (we still hold the claim).
             await anchor.WaitForExitAsync(cancellation);
-            var died = $"the anchor of container \"{request.Id}\" exited before the container was created (exit status {anchor.ExitCode})";
+            var died = $"the anchor of container \"{id}\" exited before the container was created (exit status {anchor.ExitCode})";
             await ReleaseOrphanedJobAsync(paths, died);
             RemoveOrFail(() => FileTree.Remove(paths.Directory));
             throw new ContainerException(died);
@@ -102,7 +78,7 @@ public sealed class ContainerLifecycle(string root)
     }
 
     /// <summary>Starts the anchor with the container's claim and the write end of a pipe it reports creation on; returns the read end.</summary>
-    private static (Process Anchor, int Report) StartAnchor(ContainerClaim claim, AnchorLaunch launch)
+    private static (Process Anchor, int Report) StartAnchor(ContainerClaim claim, LaunchContext launch)
     {
         // What our caller passed us beyond stdio (conmon's sync pipes, containerd's socket) must not stay open in the anchor.
         LibC.CloseExtraDescriptorsOnExec();
@@ -113,10 +89,9 @@ public sealed class ContainerLifecycle(string root)
             var psi = new ProcessStartInfo(Environment.ProcessPath ?? throw new InvalidOperationException("cannot find the scrun executable"))
             {
                 UseShellExecute = false,
-                ArgumentList = { AnchorLaunch.Verb },
+                ArgumentList = { LaunchContext.AnchorVerb },
             };
-            psi.Environment[AnchorLaunch.EnvironmentVariable] =
-                JsonSerializer.Serialize(launch with { ReportDescriptor = write, ClaimDescriptor = claim.Descriptor }, ControlJsonContext.Default.AnchorLaunch);
+            psi.Environment[LaunchContext.EnvironmentVariable] = (launch with { ReportDescriptor = write, ClaimDescriptor = claim.Descriptor }).ToEnvironmentValue();
             return (Process.Start(psi) ?? throw new InvalidOperationException("the anchor did not start"), read);
         }
         catch
@@ -138,7 +113,7 @@ public sealed class ContainerLifecycle(string root)
         if (answer is null)
         {
             _ = StoredState(paths, id);
-            throw new ContainerException($"cannot start container \"{id}\": it has stopped");
+            throw new ContainerException(ContainerStatus.Stopped.StartRefusal(id.Value)); // no anchor: it has stopped
         }
         ThrowIfRefused(answer);
     }
@@ -164,7 +139,7 @@ public sealed class ContainerLifecycle(string root)
         if (answer is null)
         {
             _ = StoredState(paths, id);
-            throw new ContainerException($"cannot kill container \"{id}\": container not running");
+            throw new ContainerException(ContainerStatus.Stopped.KillRefusal(id.Value));
         }
         ThrowIfRefused(answer);
     }
@@ -246,11 +221,15 @@ public sealed class ContainerLifecycle(string root)
         }
         try
         {
-            var slurm = SlurmController.Create(SlurmConfig.Load(state.SlurmConf, Environment.GetEnvironmentVariable("SLURM_CONF")), Environment.GetEnvironmentVariable("SLURM_JWT"));
+            // The cluster and wire format the anchor used, whatever this process's environment says.
+            var slurm = (SlurmClientSettings.FromProcessEnvironment(state.SlurmConf) with
+            {
+                KnownProtocol = state.SlurmProtocol is { } release && ProtocolVersion.TryParseRelease(release, out var version) ? version : null,
+            }).Connect();
             var exitCode = state.Status == ContainerStatus.Stopped ? state.ExitCode : null;
             await JobSession.EndJobAsync(slurm, job, exitCode, new ControllerOutage(TimeSpan.FromSeconds(10)));
         }
-        catch (Exception e) when (e is SlurmException or SlurmUnreachableException or SlurmConfigException or Slurm.Auth.MungeException or SlurmProtocolException or TimeoutException)
+        catch (Exception e) when (e is SlurmClientException or TimeoutException)
         {
             throw new ContainerException($"{verb}: its job {job} could not be ended ({e.Message}); the state is kept, try again once slurmctld and munged answer");
         }

@@ -91,13 +91,3 @@ public sealed class ContainerPaths
         throw new ContainerException($"cannot choose a state directory: neither --root nor XDG_RUNTIME_DIR is set and {runUser} does not exist; pass --root");
     }
 }
-
-/// <summary>A container operation failed in a way the user must hear about (one line).</summary>
-public class ContainerException(string message, int exitCode = 1) : Exception(message)
-{
-    public int ExitCode { get; } = exitCode;
-}
-
-/// <summary>No container of that id.</summary>
-public sealed class ContainerNotFoundException(ContainerId id)
-    : ContainerException($"container \"{id}\" does not exist");

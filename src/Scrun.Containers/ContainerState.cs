@@ -49,6 +49,9 @@ public sealed record ContainerState
     /// <summary>The slurm.conf the anchor used: later verbs talk to the same cluster.</summary>
     public string? SlurmConf { get; init; }
 
+    /// <summary>The wire format that cluster's controller spoke ("22.05"): later verbs start with it, no probe.</summary>
+    public string? SlurmProtocol { get; init; }
+
     public string RootPath { get; init; } = "";
 
     /// <summary>The anchor's process id (what --pid-file names).</summary>

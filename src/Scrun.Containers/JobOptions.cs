@@ -148,9 +148,7 @@ public sealed class JobOptions
 
     private static bool IsJobVariable(string name) =>
         (name.StartsWith("SCRUN_", StringComparison.Ordinal) || name.StartsWith("SLURM_", StringComparison.Ordinal))
-        && name != AnchorLaunchVariable;
-
-    private const string AnchorLaunchVariable = "SCRUN_ANCHOR_LAUNCH";
+        && name != LaunchContext.EnvironmentVariable;
 
     /// <summary>The job descriptor for a new allocation; throws <see cref="ContainerException"/> naming a bad variable.</summary>
     public JobDescriptor ToJobDescriptor(ContainerId id, string workDir)

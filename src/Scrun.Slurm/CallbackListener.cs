@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using Scrun.Slurm.Auth;
+using Scrun.Slurm.Interop;
 using Scrun.Slurm.Config;
 using Scrun.Slurm.Messages;
 using Scrun.Slurm.Wire;
@@ -176,7 +176,7 @@ public sealed class CallbackListener : IAsyncDisposable
                     _callbacks.Writer.TryWrite(callback);
                 }
             }
-            catch (Exception e) when (e is SlurmProtocolException or SocketException or OperationCanceledException or MungeException or IOException)
+            catch (Exception e) when (e is SlurmClientException or SocketException or OperationCanceledException or IOException)
             {
                 _rejected.Writer.TryWrite(new RejectedCallback(SafeRemote(connection), e.Message));
             }
@@ -248,34 +248,4 @@ public sealed class CallbackListener : IAsyncDisposable
         }
         return PasswordDatabase.LookUpUid(user) ?? 0;
     }
-}
-
-/// <summary>Looks user names up through the C library (NSS: files, LDAP, SSSD...).</summary>
-internal static partial class PasswordDatabase
-{
-    public static unsafe uint? LookUpUid(string user)
-    {
-        var buffer = new byte[16384];
-        fixed (byte* scratch = buffer)
-        {
-            Passwd entry;
-            nint result;
-            return getpwnam_r(user, &entry, scratch, (nuint)buffer.Length, &result) == 0 && result != 0 ? entry.Uid : null;
-        }
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct Passwd
-    {
-        public nint Name;
-        public nint Password;
-        public uint Uid;
-        public uint Gid;
-        public nint Gecos;
-        public nint Directory;
-        public nint Shell;
-    }
-
-    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
-    private static unsafe partial int getpwnam_r(string name, Passwd* entry, byte* buffer, nuint size, nint* result);
 }

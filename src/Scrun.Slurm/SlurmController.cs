@@ -22,11 +22,20 @@ public sealed class SlurmController
 
     private readonly IAuthenticator _authenticator;
     private readonly ProtocolVersion? _configuredVersion;
+    private readonly ProtocolCache? _cache;
     private readonly Lock _gate = new();
     private ProtocolVersion? _version;
+    private bool _tentative;
     private int _preferredController;
 
-    public SlurmController(SlurmConfig config, IAuthenticator authenticator, ProtocolVersion? version = null, ProcessIdentity? identity = null)
+    /// <param name="config">The cluster: controllers, ports, timeouts.</param>
+    /// <param name="authenticator">Signs each request (munged or a JWT).</param>
+    /// <param name="version">A pinned wire format: used as it is, never probed.</param>
+    /// <param name="identity">Who is asking (the ids a job is filled in with); this process by default.</param>
+    /// <param name="remembered">The wire format this controller spoke before: tried first; if it is refused, the controller is probed once.</param>
+    /// <param name="cache">Where versions are remembered between processes (read when nothing else is known, written after a probe).</param>
+    public SlurmController(SlurmConfig config, IAuthenticator authenticator, ProtocolVersion? version = null, ProcessIdentity? identity = null,
+        ProtocolVersion? remembered = null, ProtocolCache? cache = null)
     {
         if (version is { IsSupported: false } unsupported)
         {
@@ -35,17 +44,16 @@ public sealed class SlurmController
         Config = config;
         _authenticator = authenticator;
         _configuredVersion = version;
+        _cache = cache;
+        if (version is null && remembered is { IsSupported: true } known)
+        {
+            (_version, _tentative) = (known, true);
+        }
         Identity = identity ?? ProcessIdentity.Current;
     }
 
-    /// <summary>A client for the configured cluster: JWT when <c>SLURM_JWT</c> is set, else MUNGE with AuthInfo's socket and ttl.</summary>
-    public static SlurmController Create(SlurmConfig config, string? jwtToken = null, ProtocolVersion? version = null)
-    {
-        IAuthenticator authenticator = !string.IsNullOrEmpty(jwtToken)
-            ? new JwtAuthenticator(jwtToken)
-            : new MungeAuthenticator(new MungeClient(config.MungeSocket), config.MungeTimeToLive);
-        return new SlurmController(config, authenticator, version);
-    }
+    /// <summary>The key a controller's version is remembered under: its addresses and port.</summary>
+    public string ControllerKey => $"{string.Join(',', Config.Controllers.Select(c => c.Address))}:{Config.FirstPort}";
 
     public SlurmConfig Config { get; }
 
@@ -61,7 +69,7 @@ public sealed class SlurmController
         {
             lock (_gate)
             {
-                return _version ?? _configuredVersion;
+                return _configuredVersion ?? _version;
             }
         }
     }
@@ -92,28 +100,31 @@ public sealed class SlurmController
     /// Asks for an interactive allocation. The reply's <see cref="ResourceAllocationResponse.NodeCount"/>
     /// is 0 while the job pends. Unset user and group ids are filled in for the calling user.
     /// </summary>
-    public async Task<ResourceAllocationResponse> AllocateAsync(JobDescriptor job, CancellationToken cancellation = default)
-    {
-        var version = await GetVersionAsync(cancellation);
-        FillIdentity(job, version);
-        return await CallAsync<ResourceAllocationResponse>(new ResourceAllocationRequest(job), version, cancellation);
-    }
+    public Task<ResourceAllocationResponse> AllocateAsync(JobDescriptor job, CancellationToken cancellation = default) =>
+        CallAsync<ResourceAllocationResponse>(WithIdentity(job, j => new ResourceAllocationRequest(j)), cancellation);
 
     /// <summary>Submits a batch job (its script runs in the container when <see cref="JobDescriptor.Container"/> is set).</summary>
-    public async Task<SubmitBatchJobResponse> SubmitBatchJobAsync(JobDescriptor job, CancellationToken cancellation = default)
+    public Task<SubmitBatchJobResponse> SubmitBatchJobAsync(JobDescriptor job, CancellationToken cancellation = default) =>
+        CallAsync<SubmitBatchJobResponse>(WithIdentity(job, j => new SubmitBatchJobRequest(j)), cancellation);
+
+    /// <summary>A job request whose unset ids are filled in for the version it is sent in (a re-probe may change it).</summary>
+    private Func<ProtocolVersion, ISlurmRequest> WithIdentity(JobDescriptor job, Func<JobDescriptor, ISlurmRequest> request)
     {
-        var version = await GetVersionAsync(cancellation);
-        FillIdentity(job, version);
-        return await CallAsync<SubmitBatchJobResponse>(new SubmitBatchJobRequest(job), version, cancellation);
+        var (uid, gid) = (job.UserId, job.GroupId);
+        return version =>
+        {
+            (job.UserId, job.GroupId) = (uid, gid);
+            FillIdentity(job, version);
+            return request(job);
+        };
     }
 
     /// <summary>The job's allocation if it is running; null while it pends.</summary>
     public async Task<ResourceAllocationResponse?> GetAllocationAsync(uint jobId, CancellationToken cancellation = default)
     {
-        var version = await GetVersionAsync(cancellation);
         try
         {
-            return await CallAsync<ResourceAllocationResponse>(new JobAllocationInfoRequest(jobId, Config.ClusterName), version, cancellation);
+            return await CallAsync<ResourceAllocationResponse>(_ => new JobAllocationInfoRequest(jobId, Config.ClusterName), cancellation);
         }
         catch (SlurmException e) when (e.ErrorNumber == SlurmErrors.JobPending)
         {
@@ -122,19 +133,15 @@ public sealed class SlurmController
     }
 
     /// <summary>Whether the job's nodes are booted and its prolog has run (<c>REQUEST_JOB_READY</c>).</summary>
-    public async Task<JobReadyResponse> GetJobReadyAsync(uint jobId, CancellationToken cancellation = default)
-    {
-        var version = await GetVersionAsync(cancellation);
-        return await CallAsync<JobReadyResponse>(new JobReadyRequest(jobId), version, cancellation);
-    }
+    public Task<JobReadyResponse> GetJobReadyAsync(uint jobId, CancellationToken cancellation = default) =>
+        CallAsync<JobReadyResponse>(_ => new JobReadyRequest(jobId), cancellation);
 
     /// <summary>The job's record; null when slurmctld no longer knows the job (purged after MinJobAge).</summary>
     public async Task<JobInfo?> GetJobAsync(uint jobId, CancellationToken cancellation = default)
     {
-        var version = await GetVersionAsync(cancellation);
         try
         {
-            return (await CallAsync<JobInfoResponse>(new JobInfoRequest(jobId), version, cancellation)).Job;
+            return (await CallAsync<JobInfoResponse>(_ => new JobInfoRequest(jobId), cancellation)).Job;
         }
         catch (SlurmException e) when (e.ErrorNumber == SlurmErrors.InvalidJobId)
         {
@@ -240,19 +247,55 @@ public sealed class SlurmController
         }
     }
 
-    private async Task CallForSuccessAsync(ISlurmRequest request, CancellationToken cancellation)
+    private async Task CallForSuccessAsync(ISlurmRequest request, CancellationToken cancellation) =>
+        ExpectSuccess(await RequestAsync(_ => request, cancellation));
+
+    private async Task<TReply> CallAsync<TReply>(Func<ProtocolVersion, ISlurmRequest> request, CancellationToken cancellation)
+        where TReply : ISlurmReply<TReply> =>
+        Decode<TReply>(await RequestAsync(request, cancellation));
+
+    /// <summary>
+    /// One request in the settled wire format. A remembered format the controller refuses (it was
+    /// upgraded) is forgotten: the controller is probed once and the request sent again (it was
+    /// not acted on: a refused version is never processed).
+    /// </summary>
+    private async Task<SlurmMessage> RequestAsync(Func<ProtocolVersion, ISlurmRequest> request, CancellationToken cancellation)
     {
         var version = await GetVersionAsync(cancellation);
-        var (reply, _, _) = await SendAsync(request, version, cancellation);
-        ExpectSuccess(reply);
+        bool tentative;
+        lock (_gate)
+        {
+            tentative = _tentative && _version == version;
+        }
+        try
+        {
+            var (reply, _, _) = await SendAsync(request(version), version, cancellation);
+            if (reply.Version != version && tentative)
+            {
+                throw new SlurmVersionMismatchException(reply.Version, $"slurmctld answered in {reply.Version}, not {version}");
+            }
+            lock (_gate)
+            {
+                if (_version == version)
+                {
+                    _tentative = false; // the remembered format is confirmed
+                }
+            }
+            return reply;
+        }
+        catch (Exception e) when (tentative && IsVersionRefusal(e))
+        {
+            lock (_gate)
+            {
+                (_version, _tentative) = (null, false);
+            }
+            version = await GetVersionAsync(cancellation);
+            return (await SendAsync(request(version), version, cancellation)).Reply;
+        }
     }
 
-    private async Task<TReply> CallAsync<TReply>(ISlurmRequest request, ProtocolVersion version, CancellationToken cancellation)
-        where TReply : ISlurmReply<TReply>
-    {
-        var (reply, _, _) = await SendAsync(request, version, cancellation);
-        return Decode<TReply>(reply);
-    }
+    private static bool IsVersionRefusal(Exception e) =>
+        e is SlurmVersionMismatchException || (e is SlurmUnreachableException && e.Message.Contains(ClosedWithoutReply, StringComparison.Ordinal));
 
     internal static TReply Decode<TReply>(SlurmMessage reply) where TReply : ISlurmReply<TReply>
     {
@@ -354,11 +397,20 @@ public sealed class SlurmController
         {
             return known;
         }
+        if (_configuredVersion is null && _cache?.Recall(ControllerKey) is { IsSupported: true } remembered)
+        {
+            lock (_gate)
+            {
+                (_version, _tentative) = (remembered, true);
+            }
+            return remembered;
+        }
         var probed = await ProbeVersionAsync(cancellation);
         lock (_gate)
         {
-            _version = probed;
+            (_version, _tentative) = (probed, false);
         }
+        _cache?.Remember(ControllerKey, probed);
         return probed;
     }
 

@@ -2,9 +2,17 @@ using Scrun.Slurm.Wire;
 
 namespace Scrun.Slurm;
 
+/// <summary>
+/// The root of every failure the Slurm client reports: a refusal (<see cref="SlurmException"/>),
+/// no controller (<see cref="SlurmUnreachableException"/>), broken bytes
+/// (<see cref="SlurmProtocolException"/>), a bad slurm.conf (<see cref="Config.SlurmConfigException"/>)
+/// or munged (<see cref="Auth.MungeException"/>). Its message is one line for the user.
+/// </summary>
+public abstract class SlurmClientException(string message, Exception? inner = null) : Exception(message, inner);
+
 /// <summary>slurmctld answered with an error number (and, for job_submit rejections, a message).</summary>
 public class SlurmException(int errorNumber, string? detail = null)
-    : Exception(detail is null ? SlurmErrors.Describe(errorNumber) : $"{detail} ({SlurmErrors.Describe(errorNumber)})")
+    : SlurmClientException(detail is null ? SlurmErrors.Describe(errorNumber) : $"{detail} ({SlurmErrors.Describe(errorNumber)})")
 {
     public int ErrorNumber { get; } = errorNumber;
 
@@ -23,4 +31,4 @@ public sealed class SlurmVersionMismatchException(ProtocolVersion? serverVersion
 }
 
 /// <summary>No controller could be reached (each attempt is listed).</summary>
-public sealed class SlurmUnreachableException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class SlurmUnreachableException(string message, Exception? inner = null) : SlurmClientException(message, inner);

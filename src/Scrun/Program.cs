@@ -33,16 +33,17 @@ internal static class Program
             case CommandLineOutcome.Run { Verb: AnchorOptions }:
                 // The anchor's stderr is the container's: it writes there through descriptor 2 itself
                 // (Console would keep duplicates of it open, a FileStream its own file offset); its log goes to --log, and to stderr only if oci.conf asks.
+                var launch = Scrun.Containers.LaunchContext.TakeFromEnvironment();
                 using (var stderr = new StreamWriter(new Scrun.Containers.Interop.DescriptorStream(2)) { AutoFlush = true })
-                using (var log = ScrunLogging.ForAnchor(stderr))
+                using (var log = ScrunLogging.ForAnchor(launch, stderr))
                 {
-                    return AnchorVerb.Run(log, stderr);
+                    return AnchorVerb.Run(launch, log, stderr);
                 }
             case CommandLineOutcome.Run run:
                 Serilog.Core.Logger logger;
                 try
                 {
-                    logger = ScrunLogging.Create(run.Global, Console.Error);
+                    logger = ScrunLogging.Create(run.Global.Log, Console.Error);
                 }
                 catch (LogConfigurationException e)
                 {

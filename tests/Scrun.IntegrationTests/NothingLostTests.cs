@@ -64,12 +64,14 @@ public sealed partial class NothingLostTests(TestbedFixture bed) : IDisposable
             Assert.DoesNotContain($" {_verbs.Directory}/", File.ReadAllText("/proc/self/mountinfo"));
             Assert.DoesNotContain($" {varRun.Replace("/var/run/", "/run/", StringComparison.Ordinal)}/", File.ReadAllText("/proc/self/mountinfo"));
             _verbs.AssertNoLiveJob(job);
+            var root = layout == "/var/run root" ? varRun : _verbs.Root;
+            Assert.Empty(Directory.Exists(root) ? Directory.EnumerateDirectories(root) : []); // no container's directory is left
         }
         finally
         {
             if (layout == "/var/run root" && Directory.Exists(varRun))
             {
-                Directory.Delete(varRun, recursive: false);
+                Directory.Delete(varRun, recursive: true); // no mount is left below it (asserted above)
             }
         }
     }

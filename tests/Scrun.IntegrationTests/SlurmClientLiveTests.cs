@@ -18,7 +18,7 @@ public sealed class SlurmClientLiveTests(SlurmClustersFixture slurm) : IAsyncLif
 
     private SlurmCluster Cluster(string release) => slurm.Clusters[release];
 
-    private SlurmController Client(string release) => SlurmController.Create(Cluster(release).Config);
+    private SlurmController Client(string release) => new SlurmClientSettings().Connect(Cluster(release).Config);
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -28,7 +28,7 @@ public sealed class SlurmClientLiveTests(SlurmClustersFixture slurm) : IAsyncLif
         {
             try
             {
-                await SlurmController.Create(cluster.Config).SignalJobAsync(job, 9);
+                await new SlurmClientSettings().Connect(cluster.Config).SignalJobAsync(job, 9);
             }
             catch (SlurmException)
             {
@@ -268,7 +268,7 @@ public sealed class SlurmClientLiveTests(SlurmClustersFixture slurm) : IAsyncLif
     {
         var config = Cluster(release).Config with { FirstPort = 1, LastPort = 1, MessageTimeout = TimeSpan.FromSeconds(2) };
 
-        var error = await Assert.ThrowsAsync<SlurmUnreachableException>(() => SlurmController.Create(config, version: Cluster(release).ExpectedVersion).PingAsync());
+        var error = await Assert.ThrowsAsync<SlurmUnreachableException>(() => new SlurmClientSettings { PinnedProtocol = Cluster(release).ExpectedVersion }.Connect(config).PingAsync());
 
         Assert.Contains("127.0.0.1", error.Message);
         Assert.Contains(":1", error.Message);
@@ -279,7 +279,7 @@ public sealed class SlurmClientLiveTests(SlurmClustersFixture slurm) : IAsyncLif
     public async Task A_stopped_munged_is_named_by_its_socket_and_recovery_works(string release)
     {
         using var munged = PrivateMunged.Start(Cluster(release).MungeKey);
-        var client = SlurmController.Create(Cluster(release).Config with { MungeSocket = munged.Socket });
+        var client = new SlurmClientSettings().Connect(Cluster(release).Config with { MungeSocket = munged.Socket });
         await client.PingAsync();
 
         munged.Stop();
@@ -296,7 +296,7 @@ public sealed class SlurmClientLiveTests(SlurmClustersFixture slurm) : IAsyncLif
     {
         // No controller of the bed speaks 24.05 as its own protocol; 24.11 accepts it, so this is
         // where the 0x2900 layouts (job_desc, allocation, the 22.05-ordered job record) meet a real one.
-        var client = SlurmController.Create(Cluster("24.11").Config, version: ProtocolVersion.V24_05);
+        var client = new SlurmClientSettings { PinnedProtocol = ProtocolVersion.V24_05 }.Connect(Cluster("24.11").Config);
         var job = Job("scrun-live-2405");
         job.Comment = "format-0x2900";
 
@@ -341,7 +341,7 @@ public sealed class SlurmClientLiveTests(SlurmClustersFixture slurm) : IAsyncLif
         var issued = cluster.Tool("scontrol", "token", "username=root", "lifespan=600");
         Assert.True(issued.ExitCode == 0, issued.ToString());
         var token = issued.Stdout.Trim()["SLURM_JWT=".Length..];
-        var client = SlurmController.Create(cluster.Config with { MungeSocket = "/nonexistent/munge.socket" }, jwtToken: token);
+        var client = new SlurmClientSettings { Jwt = token }.Connect(cluster.Config with { MungeSocket = "/nonexistent/munge.socket" });
 
         Assert.Equal(ProtocolVersion.V22_05, (await client.PingAsync()).Version);
         var allocation = await AllocateAsync("22.05", client, Job("scrun-live-jwt"));
@@ -353,7 +353,7 @@ public sealed class SlurmClientLiveTests(SlurmClustersFixture slurm) : IAsyncLif
     [Fact]
     public async Task A_forged_jwt_token_is_refused()
     {
-        var client = SlurmController.Create(Cluster("22.05").Config, jwtToken: "eyJhbGciOiJIUzI1NiJ9.eyJzdW4iOiJyb290In0.forged", version: ProtocolVersion.V22_05);
+        var client = new SlurmClientSettings { Jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdW4iOiJyb290In0.forged", PinnedProtocol = ProtocolVersion.V22_05 }.Connect(Cluster("22.05").Config);
 
         // 22.05 answers a message it cannot authenticate by hanging up.
         var error = await Assert.ThrowsAsync<SlurmUnreachableException>(() => client.PingAsync());

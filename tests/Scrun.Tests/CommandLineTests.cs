@@ -1,3 +1,4 @@
+using Scrun.Containers;
 using Scrun.Cli;
 using Xunit;
 
@@ -28,8 +29,8 @@ public class CommandLineTests
         var run = Parsed("--root", "/run/docker/runtime-runc/moby", "--log", "/t/log.json", "--log-format", "json",
             "create", "--bundle", "/t", "--pid-file", "/t/init.pid", "--console-socket", "/tmp/pty1/pty.sock", "abc");
         Assert.Equal("/run/docker/runtime-runc/moby", run.Global.Root);
-        Assert.Equal("/t/log.json", run.Global.LogFile);
-        Assert.Equal(LogFormat.Json, run.Global.LogFormat);
+        Assert.Equal("/t/log.json", run.Global.Log.File);
+        Assert.Equal(LogFormat.Json, run.Global.Log.Format);
         var create = Assert.IsType<CreateOptions>(run.Verb);
         Assert.Equal("abc", create.ContainerId.Value);
         Assert.Equal("/t", create.Bundle);
@@ -58,8 +59,8 @@ public class CommandLineTests
     public void Podman_log_format_with_equals_sign()
     {
         var run = Parsed("--log-format=json", "--log", "/u/oci-log", "create", "--bundle", "/u", "--pid-file", "/u/pidfile", "c1");
-        Assert.Equal(LogFormat.Json, run.Global.LogFormat);
-        Assert.Equal("/u/oci-log", run.Global.LogFile);
+        Assert.Equal(LogFormat.Json, run.Global.Log.Format);
+        Assert.Equal("/u/oci-log", run.Global.Log.File);
     }
 
     [Fact]
@@ -68,7 +69,7 @@ public class CommandLineTests
         var run = Parsed("--systemd-cgroup", "--cgroup-manager", "cgroupfs", "--rootless", "auto", "-f", "/etc/x.conf", "--debug", "state", "x");
         Assert.Equal(["--systemd-cgroup", "--cgroup-manager cgroupfs", "--rootless auto"], run.Global.IgnoredFlags);
         Assert.Equal("/etc/x.conf", run.Global.SlurmConf);
-        Assert.True(run.Global.Debug);
+        Assert.True(run.Global.Log.Debug);
     }
 
     [Theory]
@@ -78,7 +79,7 @@ public class CommandLineTests
     [InlineData(3, new[] { "-vvv", "state", "x" })]
     public void Verbosity_counts_every_v(int expected, string[] args)
     {
-        Assert.Equal(expected, Parsed(args).Global.Verbosity);
+        Assert.Equal(expected, Parsed(args).Global.Log.Verbosity);
     }
 
     [Theory]

@@ -1,5 +1,5 @@
+using Scrun.Containers;
 using System.Text.Json;
-using Scrun.Cli;
 using Scrun.Logging;
 using Xunit;
 
@@ -16,7 +16,7 @@ public sealed class LoggingTests : IDisposable
     {
         var path = Path.Combine(_directory, "log.json");
         var stderr = new StringWriter();
-        using (var log = ScrunLogging.Create(new GlobalOptions { LogFile = path, LogFormat = LogFormat.Json }, stderr))
+        using (var log = ScrunLogging.Create(new LogSettings { File = path, Format = LogFormat.Json }, stderr))
         {
             log.Error("container {Id} failed:\n{Reason}", "abc", "no \"job\"");
             log.Debug("not at the default level");
@@ -36,7 +36,7 @@ public sealed class LoggingTests : IDisposable
     public void Text_log_file_lines_are_logfmt_like_runc()
     {
         var path = Path.Combine(_directory, "log.txt");
-        using (var log = ScrunLogging.Create(new GlobalOptions { LogFile = path, Debug = true }, new StringWriter()))
+        using (var log = ScrunLogging.Create(new LogSettings { File = path, Debug = true }, new StringWriter()))
         {
             log.Debug("ignoring {Flag}", "--systemd-cgroup");
         }
@@ -48,7 +48,7 @@ public sealed class LoggingTests : IDisposable
     {
         var path = Path.Combine(_directory, "log.json");
         File.WriteAllText(path, "{\"level\":\"info\",\"msg\":\"earlier\",\"time\":\"2026-01-01T00:00:00Z\"}\n");
-        using (var log = ScrunLogging.Create(new GlobalOptions { LogFile = path, LogFormat = LogFormat.Json }, new StringWriter()))
+        using (var log = ScrunLogging.Create(new LogSettings { File = path, Format = LogFormat.Json }, new StringWriter()))
         {
             log.Warning("later");
         }
@@ -62,7 +62,7 @@ public sealed class LoggingTests : IDisposable
     public void Debug_lines_need_debug_or_v(int verbosity, bool debug, bool shown)
     {
         var stderr = new StringWriter();
-        using (var log = ScrunLogging.Create(new GlobalOptions { Verbosity = verbosity, Debug = debug }, stderr))
+        using (var log = ScrunLogging.Create(new LogSettings { Verbosity = verbosity, Debug = debug }, stderr))
         {
             log.Debug("detail");
             log.Information("progress");
@@ -74,7 +74,7 @@ public sealed class LoggingTests : IDisposable
     public void An_unwritable_log_file_is_a_warning_not_a_crash()
     {
         var stderr = new StringWriter();
-        using (var log = ScrunLogging.Create(new GlobalOptions { LogFile = Path.Combine(_directory, "missing", "log.json") }, stderr))
+        using (var log = ScrunLogging.Create(new LogSettings { File = Path.Combine(_directory, "missing", "log.json") }, stderr))
         {
             log.Error("still reported");
         }
@@ -109,7 +109,7 @@ public sealed class LoggingTests : IDisposable
     public void Scrun_debug_sets_both_levels_and_the_specific_variables_win()
     {
         var environment = new Dictionary<string, string> { ["SCRUN_DEBUG"] = "error", ["SCRUN_FILE_DEBUG"] = "debug2" };
-        var levels = LogLevels.Resolve(new GlobalOptions(), environment.GetValueOrDefault);
+        var levels = LogLevels.Resolve(new LogSettings(), environment.GetValueOrDefault);
         Assert.Equal(new LogLevels(Serilog.Events.LogEventLevel.Error, Serilog.Events.LogEventLevel.Verbose), levels);
     }
 
@@ -117,7 +117,7 @@ public sealed class LoggingTests : IDisposable
     public void Flags_can_only_make_a_variable_level_more_talkative()
     {
         var environment = new Dictionary<string, string> { ["SCRUN_STDERR_DEBUG"] = "error" };
-        var levels = LogLevels.Resolve(new GlobalOptions { Debug = true }, environment.GetValueOrDefault);
+        var levels = LogLevels.Resolve(new LogSettings { Debug = true }, environment.GetValueOrDefault);
         Assert.Equal(new LogLevels(Serilog.Events.LogEventLevel.Debug, Serilog.Events.LogEventLevel.Debug), levels);
     }
 
@@ -125,7 +125,7 @@ public sealed class LoggingTests : IDisposable
     public void A_variable_that_is_no_level_is_refused_by_name()
     {
         var environment = new Dictionary<string, string> { ["SCRUN_SYSLOG_DEBUG"] = "loud" };
-        var e = Assert.Throws<LogConfigurationException>(() => LogLevels.Resolve(new GlobalOptions(), environment.GetValueOrDefault));
+        var e = Assert.Throws<LogConfigurationException>(() => LogLevels.Resolve(new LogSettings(), environment.GetValueOrDefault));
         Assert.StartsWith("invalid SCRUN_SYSLOG_DEBUG=loud", e.Message);
     }
 
@@ -133,7 +133,7 @@ public sealed class LoggingTests : IDisposable
     public void Json_file_lines_are_dockers_container_log_format_with_their_stream()
     {
         var path = Path.Combine(_directory, "log.json");
-        using (var log = ScrunLogging.Create(new GlobalOptions { LogFile = path, LogFormat = LogFormat.DockerJsonFile, Debug = true }, new StringWriter()))
+        using (var log = ScrunLogging.Create(new LogSettings { File = path, Format = LogFormat.DockerJsonFile, Debug = true }, new StringWriter()))
         {
             log.Error("no job for {Id}", "abc");
             log.Information("allocated");

@@ -1,3 +1,4 @@
+using Scrun.Containers;
 using System.Text.Json;
 using Scrun.Cli;
 using Xunit;
@@ -59,8 +60,8 @@ public class RecordedArgvTests
 
         var globals = argv[..verbIndex];
         Assert.Equal(ValueOf(globals, "--root"), run.Global.Root);
-        Assert.Equal(ValueOf(globals, "--log"), run.Global.LogFile);
-        Assert.Equal(ValueOf(globals, "--log-format") == "json" ? LogFormat.Json : LogFormat.Text, run.Global.LogFormat);
+        Assert.Equal(ValueOf(globals, "--log"), run.Global.Log.File);
+        Assert.Equal(ValueOf(globals, "--log-format") == "json" ? LogFormat.Json : LogFormat.Text, run.Global.Log.Format);
 
         var verbArgs = argv[(verbIndex + 1)..];
         var container = Assert.IsAssignableFrom<ContainerVerbOptions>(run.Verb);

@@ -34,7 +34,7 @@ public class VerbOutputTests
     {
         var run = Assert.IsType<CommandLineOutcome.Run>(new ScrunCommandLine().Parse([verb, "x"]));
         var stderr = new StringWriter();
-        using var log = ScrunLogging.Create(run.Global, stderr);
+        using var log = ScrunLogging.Create(run.Global.Log, stderr);
         Assert.Equal(1, VerbRunner.Run(run.Global, run.Verb, log, new StringWriter()));
         Assert.Contains(reason, stderr.ToString());
     }

@@ -18,6 +18,7 @@ internal sealed class AnchorServer : IAsyncDisposable
     private readonly ILogger _log;
     private readonly Socket _listener = new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
     private readonly CancellationTokenSource _stopping = new();
+    private readonly HashSet<Task> _serving = [];
     private Task _loop = Task.CompletedTask;
 
     public AnchorServer(ContainerPaths paths, uint ownerUid, Func<ControlRequest, CancellationToken, Task<ControlResponse>> handle, ILogger log)
@@ -41,11 +42,28 @@ internal sealed class AnchorServer : IAsyncDisposable
         _loop = AcceptAsync();
     }
 
+    /// <summary>
+    /// Stops accepting, lets the requests being served answer (a delete's reply is written as
+    /// the container ends), then cancels what still waits.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
-        await _stopping.CancelAsync();
         _listener.Dispose();
         await _loop;
+        Task[] serving;
+        lock (_serving)
+        {
+            serving = [.. _serving];
+        }
+        try
+        {
+            await Task.WhenAll(serving).WaitAsync(TimeSpan.FromSeconds(2));
+        }
+        catch (TimeoutException)
+        {
+        }
+        await _stopping.CancelAsync();
+        await Task.WhenAll(serving);
         if (File.Exists(_paths.Socket))
         {
             File.Delete(_paths.Socket);
@@ -66,7 +84,18 @@ internal sealed class AnchorServer : IAsyncDisposable
             {
                 return;
             }
-            _ = ServeAsync(connection);
+            var serving = ServeAsync(connection);
+            lock (_serving)
+            {
+                _serving.Add(serving);
+            }
+            _ = serving.ContinueWith(done =>
+            {
+                lock (_serving)
+                {
+                    _serving.Remove(done);
+                }
+            }, TaskScheduler.Default);
         }
     }
 

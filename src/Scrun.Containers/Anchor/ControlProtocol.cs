@@ -31,5 +31,4 @@ public sealed record ControlResponse
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(ControlRequest))]
 [JsonSerializable(typeof(ControlResponse))]
-[JsonSerializable(typeof(AnchorLaunch))]
 internal sealed partial class ControlJsonContext : JsonSerializerContext;

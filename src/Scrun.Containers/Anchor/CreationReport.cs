@@ -13,12 +13,8 @@ namespace Scrun.Containers.Anchor;
 /// interrupted by <c>timeout</c> or Ctrl-C) means nobody will ever start or delete the
 /// container, so the anchor abandons it and releases its job.
 /// </summary>
-internal sealed partial class CreationReport : IDisposable
+internal sealed class CreationReport : IDisposable
 {
-    private const short PollIn = 0x1;
-    private const short PollError = 0x8;
-    private const short PollHangUp = 0x10;
-
     private int _descriptor;
     private readonly int _wakeRead;
     private readonly int _wakeWrite;
@@ -65,7 +61,7 @@ internal sealed partial class CreationReport : IDisposable
         var fd = Interlocked.Exchange(ref _descriptor, -1);
         if (fd < 0)
         {
-            return false;
+            return _watch is null; // nobody asked (an anchor not started by create), or sent already
         }
         StopWatching();
         try
@@ -97,7 +93,7 @@ internal sealed partial class CreationReport : IDisposable
             return;
         }
         byte wake = 1;
-        _ = write(_wakeWrite, &wake, 1); // the thread may have ended already: the pipe is still ours
+        _ = LibC.write(_wakeWrite, &wake, 1); // the thread may have ended already: the pipe is still ours
         _watch.Join();
         LibC.close(_wakeRead);
         LibC.close(_wakeWrite);
@@ -106,29 +102,16 @@ internal sealed partial class CreationReport : IDisposable
     /// <summary>A pipe's write end polls POLLERR once its read end is closed: create has gone.</summary>
     private unsafe void Watch(Action creatorGone)
     {
-        var fds = stackalloc PollDescriptor[2];
-        fds[0] = new PollDescriptor { Fd = _descriptor, Events = 0 };
-        fds[1] = new PollDescriptor { Fd = _wakeRead, Events = PollIn };
-        while (poll(fds, 2, -1) < 0 && Marshal.GetLastPInvokeError() == LibC.Eintr)
+        var fds = stackalloc LibC.PollDescriptor[2];
+        fds[0] = new LibC.PollDescriptor { Fd = _descriptor, Events = 0 };
+        fds[1] = new LibC.PollDescriptor { Fd = _wakeRead, Events = LibC.PollIn };
+        while (LibC.poll(fds, 2, -1) < 0 && Marshal.GetLastPInvokeError() == LibC.Eintr)
         {
         }
-        if ((fds[0].Returned & (PollError | PollHangUp)) != 0 && fds[1].Returned == 0)
+        if ((fds[0].Returned & (LibC.PollError | LibC.PollHangUp)) != 0 && fds[1].Returned == 0)
         {
             Task.Run(creatorGone); // not on this thread: what it sets off ends in Send, which joins it
         }
     }
 
-    [StructLayout(LayoutKind.Sequential)]
-    private struct PollDescriptor
-    {
-        public int Fd;
-        public short Events;
-        public short Returned;
-    }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial int poll(PollDescriptor* fds, nuint count, int timeout);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial nint write(int fd, byte* buffer, nuint count);
 }

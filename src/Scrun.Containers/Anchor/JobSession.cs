@@ -66,9 +66,11 @@ internal sealed class JobSession(SlurmController slurm, Action<string> tellUser,
         descriptor.AllocResponsePort = (ushort)Listener.AllocationPort;
         descriptor.OtherPort = (ushort)Listener.MessagePort;
 
-        var allocation = await Controller.AllocateAsync(descriptor, cancellation);
+        // Not cancellable once sent: slurmctld may create the job, and only its reply names it.
+        var allocation = await Controller.AllocateAsync(descriptor, CancellationToken.None);
         JobId = allocation.JobId;
         recordJob(allocation.JobId);
+        cancellation.ThrowIfCancellationRequested();
         var outage = ControllerOutage.For(config.SlurmctldTimeout, e =>
             log.Warning("job {Job}: slurmctld or munged did not answer ({Reason}); asking again", JobId, e.Message));
         if (!allocation.IsGranted)

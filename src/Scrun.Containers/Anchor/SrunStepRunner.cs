@@ -1,40 +1,32 @@
 using System.Diagnostics;
+using Scrun.Containers.Interop;
+using Scrun.Slurm.Config;
+using Scrun.Slurm.Wire;
+using Serilog;
 
 namespace Scrun.Containers.Anchor;
 
-/// <summary>Everything the step's srun needs.</summary>
-public sealed record SrunLaunch(
-    string? SrunPath,
-    IReadOnlyList<string> SrunArgs,
-    uint JobId,
-    string JobName,
-    string ContainerId,
-    bool PassContainerId,
-    string Bundle,
-    string? Terminal,
-    IReadOnlyList<string> StepArguments,
-    IReadOnlyList<string> Args,
-    IReadOnlyDictionary<string, string> Environment,
-    string WorkingDirectory);
-
 /// <summary>
-/// Runs the container's step: <c>srun --jobid J --container BUNDLE [--container-id ID] [--pty] -- ARGS</c>.
-/// srun inherits the anchor's stdin and stdout, which are the container's, and its stderr
-/// reaches the container's through <see cref="StepErrorFilter"/> (a terminal carries all three); its
-/// environment is the container's own <c>process.env</c> (slurmstepd makes it the container's
-/// environment) plus what Slurm and scrun add.
+/// Runs the container's step with <c>srun --jobid J --container BUNDLE [--container-id ID] [--pty] -- ARGS</c>
+/// (oci.conf's SrunPath and SrunArgs). srun inherits the anchor's stdin and stdout, which are
+/// the container's, and its stderr reaches the container's through <see cref="StepErrorFilter"/>
+/// (a terminal carries all three); its environment is the container's own <c>process.env</c>
+/// (slurmstepd makes it the container's environment) plus what Slurm and scrun add.
 /// </summary>
-public static class SrunLauncher
+public sealed class SrunStepRunner(OciConfig oci, ILogger log) : IStepRunner
 {
-    public static IReadOnlyList<string> Arguments(SrunLaunch launch)
+    /// <summary>How long the step's stderr may outlive srun (a process srun left holding it).</summary>
+    private static readonly TimeSpan s_drain = TimeSpan.FromSeconds(5);
+
+    public static IReadOnlyList<string> Arguments(IReadOnlyList<string> srunArgs, StepLaunch launch)
     {
-        var arguments = new List<string>(launch.SrunArgs)
+        var arguments = new List<string>(srunArgs)
         {
             $"--jobid={launch.JobId}",
             $"--job-name={launch.JobName}",
             $"--container={launch.Bundle}",
         };
-        if (launch.PassContainerId)
+        if (launch.Protocol is { } version && version >= ProtocolVersion.V23_02)
         {
             arguments.Add($"--container-id={launch.ContainerId}");
         }
@@ -48,9 +40,9 @@ public static class SrunLauncher
         return arguments;
     }
 
-    public static Process Start(SrunLaunch launch)
+    public IStep Start(StepLaunch launch)
     {
-        var srun = Resolve(launch.SrunPath);
+        var srun = Resolve(oci.SrunPath);
         ProcessStartInfo psi;
         if (launch.Terminal is { } terminal)
         {
@@ -60,7 +52,6 @@ public static class SrunLauncher
             {
                 ArgumentList = { "-c", "exec setsid --ctty \"$0\" \"$@\" <\"$SCRUN_TERMINAL\" >\"$SCRUN_TERMINAL\" 2>&1", srun },
             };
-            psi.Environment["SCRUN_TERMINAL"] = terminal;
         }
         else
         {
@@ -69,21 +60,28 @@ public static class SrunLauncher
         }
         psi.UseShellExecute = false;
         psi.WorkingDirectory = launch.WorkingDirectory;
-        foreach (var argument in Arguments(launch))
+        foreach (var argument in Arguments(oci.SrunArgs, launch))
         {
             psi.ArgumentList.Add(argument);
         }
-        var terminalVariable = psi.Environment.TryGetValue("SCRUN_TERMINAL", out var path) ? path : null;
         psi.Environment.Clear();
         foreach (var (key, value) in launch.Environment)
         {
             psi.Environment[key] = value;
         }
-        if (terminalVariable is not null)
+        if (launch.Terminal is { } path)
         {
-            psi.Environment["SCRUN_TERMINAL"] = terminalVariable;
+            psi.Environment["SCRUN_TERMINAL"] = path;
         }
-        return Process.Start(psi) ?? throw new ContainerException("srun did not start");
+        try
+        {
+            var process = Process.Start(psi) ?? throw new ContainerException("srun did not start");
+            return new SrunStep(process, log);
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new ContainerException($"cannot run {srun}: {e.Message}");
+        }
     }
 
     /// <summary>oci.conf's SrunPath, else srun from the anchor's PATH, else the usual places.</summary>
@@ -103,5 +101,37 @@ public static class SrunLauncher
             }
         }
         throw new ContainerException("srun not found in PATH, /usr/bin or /usr/local/bin: set SrunPath in oci.conf");
+    }
+
+    private sealed class SrunStep : IStep
+    {
+        private readonly Process _srun;
+        private readonly Task _errors;
+        private readonly ILogger _log;
+
+        public SrunStep(Process srun, ILogger log)
+        {
+            _srun = srun;
+            _log = log;
+            _errors = srun.StartInfo.RedirectStandardError
+                ? Task.Run(() => StepErrorFilter.RelayAsync(srun.StandardError.BaseStream, new DescriptorStream(2)))
+                : Task.CompletedTask;
+        }
+
+        public async Task<int> WaitForExitAsync()
+        {
+            await _srun.WaitForExitAsync();
+            try
+            {
+                await _errors.WaitAsync(s_drain);
+            }
+            catch (Exception e) when (e is TimeoutException or IOException)
+            {
+                _log.Warning("the step's stderr did not end with srun: {Reason}", e.Message);
+            }
+            return _srun.ExitCode;
+        }
+
+        public void Dispose() => _srun.Dispose();
     }
 }

@@ -51,6 +51,24 @@ internal static partial class LibC
     [LibraryImport("libc", SetLastError = true)]
     public static partial int setsid();
 
+    public const short PollIn = 0x1;
+    public const short PollError = 0x8;
+    public const short PollHangUp = 0x10;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PollDescriptor
+    {
+        public int Fd;
+        public short Events;
+        public short Returned;
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static unsafe partial int poll(PollDescriptor* fds, nuint count, int timeout);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static unsafe partial nint write(int fd, byte* buffer, nuint count);
+
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int access(string path, int mode);
 

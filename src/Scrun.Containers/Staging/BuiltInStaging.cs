@@ -19,6 +19,8 @@ public sealed class BuiltInStaging(string? stagingRoot, ILogger log) : IStaging
     public string BundleFor(ContainerPaths paths) =>
         stagingRoot is { Length: > 0 } root ? Path.Combine(ContainerPaths.Resolve(root), paths.Id.Value) : paths.StagedBundle;
 
+    public string PlannedBundle(ContainerPaths paths, string submittedBundle) => BundleFor(paths);
+
     public Task<StagedBundle> StageInAsync(StagingContext context, CancellationToken cancellation)
     {
         var bundle = BundleFor(context.Paths);

@@ -1,4 +1,5 @@
 using Scrun.Containers.Oci;
+using Scrun.Slurm.Config;
 
 namespace Scrun.Containers.Staging;
 
@@ -26,9 +27,30 @@ public sealed record StagingContext(
 /// </summary>
 public interface IStaging
 {
+    /// <summary>
+    /// Where the bundle will be, as far as is known before stage-in (the job's working
+    /// directory): the staging's own place, or the submitted bundle when a script decides later.
+    /// </summary>
+    string PlannedBundle(ContainerPaths paths, string submittedBundle);
+
     /// <summary>Stages the bundle; a <see cref="ContainerException"/> says why it could not be.</summary>
     Task<StagedBundle> StageInAsync(StagingContext context, CancellationToken cancellation);
 
     /// <summary>Cleans up after the container, also after a stage-in that failed or was interrupted; failures are logged, not thrown.</summary>
     Task StageOutAsync(StagingContext context, CancellationToken cancellation);
+
+    /// <summary>
+    /// The site's scrun.lua beside slurm.conf when there is one (loaded now: a script that does
+    /// not load fails before any job exists), else the built-in staging.
+    /// </summary>
+    static IStaging Choose(SlurmConfig slurmConfig, JobOptions options, string? stagingDirectory, Serilog.ILogger log, Action<string> userMessages)
+    {
+        var script = LuaStaging.LoadBeside(slurmConfig, log, StagingLimits.From(options.Variables), processToClean: Environment.ProcessId, userMessages);
+        if (script is not null)
+        {
+            log.Debug("staging with {Script}", script.ScriptPath);
+            return script;
+        }
+        return new BuiltInStaging(stagingDirectory, log);
+    }
 }

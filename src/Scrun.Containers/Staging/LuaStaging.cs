@@ -56,6 +56,9 @@ public sealed class LuaStaging : IStaging, IDisposable
 
     public string ScriptPath => _path;
 
+    /// <summary>The script decides in stage-in: until then, the job works in the submitted bundle.</summary>
+    public string PlannedBundle(ContainerPaths paths, string submittedBundle) => submittedBundle;
+
     public async Task<StagedBundle> StageInAsync(StagingContext context, CancellationToken cancellation)
     {
         var hook = new LuaContext

@@ -19,7 +19,7 @@ public sealed record MungeDecodedCredential(
 }
 
 /// <summary>munged refused or could not be reached; <see cref="MungeError"/> is its <c>munge_err_t</c>.</summary>
-public sealed class MungeException(string message, int mungeError) : Exception(message)
+public sealed class MungeException(string message, int mungeError) : SlurmClientException(message)
 {
     public const int SocketError = 6;
     public const int CredentialExpired = 15;

@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 namespace Scrun.Slurm.Config;
 
 /// <summary>A broken or missing configuration, naming the file and line.</summary>
-public sealed class SlurmConfigException(string message) : Exception(message);
+public sealed class SlurmConfigException(string message) : SlurmClientException(message);
 
 /// <summary>One controller: the name Slurm knows it by and the address to connect to.</summary>
 public sealed record ControllerHost(string Name, string Address)

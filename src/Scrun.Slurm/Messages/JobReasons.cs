@@ -1,4 +1,4 @@
-namespace Scrun.Containers;
+namespace Scrun.Slurm.Messages;
 
 /// <summary>Slurm's pending-job reasons (<c>enum job_state_reason</c>) as squeue names them.</summary>
 public static class JobReasons

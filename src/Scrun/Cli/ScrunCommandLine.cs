@@ -190,22 +190,20 @@ public sealed class ScrunCommandLine
         return new GlobalOptions
         {
             Root = NullIfEmpty(result.GetValue(_rootDirectory)),
-            LogFile = NullIfEmpty(result.GetValue(_logFile)),
-            LogFormat = logFormat,
-            Debug = result.GetValue(_debug),
-            Verbosity = result.GetResult(_verbose)?.IdentifierTokenCount ?? 0,
+            Log = new LogSettings
+            {
+                File = NullIfEmpty(result.GetValue(_logFile)),
+                Format = logFormat,
+                Debug = result.GetValue(_debug),
+                Verbosity = result.GetResult(_verbose)?.IdentifierTokenCount ?? 0,
+            },
             SlurmConf = NullIfEmpty(result.GetValue(_slurmConf)),
             IgnoredFlags = ignored,
         };
     }
 
-    private static LogFormat ParseLogFormat(string? text, string source) => text switch
-    {
-        null or "text" => LogFormat.Text,
-        "json" => LogFormat.Json,
-        "json-file" => LogFormat.DockerJsonFile,
-        var other => throw new UsageException($"unknown log format '{other}' in {source} (expected text, json or json-file)"),
-    };
+    private static LogFormat ParseLogFormat(string? text, string source) =>
+        LogFormats.TryParse(text, out var format) ? format : throw new UsageException($"unknown log format '{text}' in {source} (expected text, json or json-file)");
 
     private void AddCreate()
     {

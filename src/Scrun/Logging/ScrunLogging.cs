@@ -1,4 +1,4 @@
-using Scrun.Cli;
+using Scrun.Containers;
 using Scrun.Slurm.Config;
 using Serilog;
 using Serilog.Core;
@@ -16,24 +16,9 @@ internal static class ScrunLogging
     /// as with Slurm's scrun; FileDebug sets the file's level. Problems with levels only warn here:
     /// the container must run.
     /// </summary>
-    public static Logger ForAnchor(TextWriter containerStderr)
+    public static Logger ForAnchor(LaunchContext? launch, TextWriter containerStderr)
     {
-        var text = Environment.GetEnvironmentVariable(Containers.Anchor.AnchorLaunch.EnvironmentVariable);
-        Containers.Anchor.AnchorLaunch? launch = null;
-        try
-        {
-            launch = text is null ? null : System.Text.Json.JsonSerializer.Deserialize(text, Containers.Anchor.ControlJsonContext.Default.AnchorLaunch);
-        }
-        catch (System.Text.Json.JsonException)
-        {
-        }
-        var options = new GlobalOptions
-        {
-            LogFile = launch?.LogFile,
-            LogFormat = launch?.LogFormat switch { "json" => LogFormat.Json, "json-file" => LogFormat.DockerJsonFile, _ => LogFormat.Text },
-            Debug = launch?.Debug ?? false,
-            Verbosity = launch?.Verbosity ?? 0,
-        };
+        var options = launch?.Log ?? new LogSettings();
         var problems = new List<string>();
         LogLevels levels;
         try
@@ -62,19 +47,19 @@ internal static class ScrunLogging
     }
 
     /// <summary>The CLI's logger; a level variable that is no level is a <see cref="LogConfigurationException"/>.</summary>
-    public static Logger Create(GlobalOptions options, TextWriter stderr) =>
+    public static Logger Create(LogSettings options, TextWriter stderr) =>
         Build(options, LogLevels.Resolve(options, Environment.GetEnvironmentVariable), stderr, []);
 
-    private static Logger Build(GlobalOptions options, LogLevels levels, TextWriter stderr, List<string> problems)
+    private static Logger Build(LogSettings options, LogLevels levels, TextWriter stderr, List<string> problems)
     {
         var configuration = new LoggerConfiguration()
             .MinimumLevel.Is(SlurmLogLevel.MostVerbose(levels.Stderr, levels.File))
             .WriteTo.Sink(new StderrSink(stderr), restrictedToMinimumLevel: levels.Stderr);
-        if (options.LogFile is { } path)
+        if (options.File is { } path)
         {
             try
             {
-                configuration.WriteTo.Sink(new AppendFileSink(path, Formatter(options.LogFormat, levels)), restrictedToMinimumLevel: levels.File);
+                configuration.WriteTo.Sink(new AppendFileSink(path, Formatter(options.Format, levels)), restrictedToMinimumLevel: levels.File);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

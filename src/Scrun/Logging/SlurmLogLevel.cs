@@ -62,7 +62,7 @@ internal sealed record LogLevels(LogEventLevel Stderr, LogEventLevel File)
     /// Flags (--debug, -v) and SCRUN_DEBUG / SCRUN_STDERR_DEBUG / SCRUN_FILE_DEBUG: a variable sets
     /// its level, flags can only make it more talkative, as with Slurm's scrun.
     /// </summary>
-    public static LogLevels Resolve(Cli.GlobalOptions options, Func<string, string?> environment)
+    public static LogLevels Resolve(Containers.LogSettings options, Func<string, string?> environment)
     {
         var flags = options switch
         {

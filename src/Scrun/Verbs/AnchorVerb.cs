@@ -1,5 +1,4 @@
-using System.Collections;
-using System.Text.Json;
+using Scrun.Containers;
 using Scrun.Containers.Anchor;
 using Serilog;
 
@@ -8,29 +7,18 @@ namespace Scrun.Verbs;
 /// <summary>The hidden <c>__anchor</c> verb: the process create leaves behind, one per container.</summary>
 internal static class AnchorVerb
 {
-    public static int Run(ILogger log, TextWriter stderr)
+    public static int Run(LaunchContext? launch, ILogger log, TextWriter stderr)
     {
-        var text = Environment.GetEnvironmentVariable(AnchorLaunch.EnvironmentVariable);
-        AnchorLaunch? launch = null;
-        try
-        {
-            launch = text is null ? null : JsonSerializer.Deserialize(text, ControlJsonContext.Default.AnchorLaunch);
-        }
-        catch (JsonException)
-        {
-        }
         if (launch is null)
         {
-            log.Error("{Verb} is started by scrun create, not by hand", AnchorLaunch.Verb);
+            log.Error("{Verb} is started by scrun create, not by hand", LaunchContext.AnchorVerb);
             return 1;
         }
-        Environment.SetEnvironmentVariable(AnchorLaunch.EnvironmentVariable, null);
         var environment = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (DictionaryEntry entry in Environment.GetEnvironmentVariables())
+        foreach (System.Collections.DictionaryEntry entry in Environment.GetEnvironmentVariables())
         {
             environment[(string)entry.Key] = (string?)entry.Value ?? "";
         }
-        var anchor = new ContainerAnchor(launch, environment, log, stderr);
-        return anchor.RunAsync().GetAwaiter().GetResult();
+        return ContainerAnchor.RunAsProcess(new ContainerAnchor(launch, environment, log, stderr));
     }
 }

@@ -24,10 +24,11 @@ internal static class CheckVerb
             stdout.Write($"FAILED  {what}: {detail}\n");
         }
 
+        var settings = SlurmClientSettings.FromProcessEnvironment(global.SlurmConf);
         SlurmConfig config;
         try
         {
-            config = SlurmConfig.Load(global.SlurmConf, Environment.GetEnvironmentVariable("SLURM_CONF"));
+            config = settings.LoadConfig();
             Ok("slurm.conf", $"{config.Path} (cluster {config.ClusterName ?? "unnamed"}, controllers {string.Join(", ", config.Controllers)}, port {Ports(config)}, {config.AuthType})");
         }
         catch (SlurmConfigException e)
@@ -38,8 +39,7 @@ internal static class CheckVerb
 
         CheckLuaScript(config, Ok, Fail);
 
-        var jwt = Environment.GetEnvironmentVariable("SLURM_JWT");
-        if (!string.IsNullOrEmpty(jwt))
+        if (settings.Jwt is not null)
         {
             Ok("auth", "SLURM_JWT is set: requests use auth/jwt");
         }
@@ -65,18 +65,16 @@ internal static class CheckVerb
             }
         }
 
-        ProtocolVersion? pinned = null;
-        if (Environment.GetEnvironmentVariable("SCRUN_SLURM_PROTOCOL") is { Length: > 0 } release)
+        if (Environment.GetEnvironmentVariable(SlurmClientSettings.ProtocolVariable) is { Length: > 0 } release)
         {
-            if (!ProtocolVersion.TryParseRelease(release, out var version) || !version.IsSupported)
+            if (settings.PinnedProtocol is not { IsSupported: true } version)
             {
-                Fail("SCRUN_SLURM_PROTOCOL", $"'{release}' is not a wire format scrun speaks ({string.Join(", ", ProtocolVersion.Supported.Select(v => v.Release))})");
+                Fail(SlurmClientSettings.ProtocolVariable, $"'{release}' is not a wire format scrun speaks ({string.Join(", ", ProtocolVersion.Supported.Select(v => v.Release))})");
                 return 1;
             }
-            pinned = version;
-            Ok("protocol", $"pinned to {version} by SCRUN_SLURM_PROTOCOL (no probing)");
+            Ok("protocol", $"pinned to {version} by {SlurmClientSettings.ProtocolVariable} (no probing)");
         }
-        var controller = SlurmController.Create(config, jwt, pinned);
+        var controller = settings.Connect(config);
         foreach (var host in config.Controllers)
         {
             try
@@ -84,8 +82,7 @@ internal static class CheckVerb
                 var ping = controller.PingControllerAsync(host).GetAwaiter().GetResult();
                 Ok($"slurmctld {host}", $"up on port {ping.Port}, protocol {ping.Version}, {ping.RoundTrip.TotalMilliseconds:0.0} ms");
             }
-            catch (Exception e) when (e is SlurmException or SlurmUnreachableException or SlurmProtocolException or MungeException
-                or System.Net.Sockets.SocketException or TimeoutException)
+            catch (Exception e) when (e is SlurmClientException or System.Net.Sockets.SocketException or TimeoutException)
             {
                 Fail($"slurmctld {host}", Explain(e, host, config));
             }

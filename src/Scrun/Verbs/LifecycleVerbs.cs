@@ -19,16 +19,15 @@ internal static class LifecycleVerbs
             switch (verb)
             {
                 case CreateOptions create:
-                    lifecycle.CreateAsync(new CreateRequest(
-                        create.ContainerId,
-                        create.Bundle ?? Directory.GetCurrentDirectory(),
-                        create.PidFile,
-                        create.ConsoleSocket,
-                        global.LogFile,
-                        global.LogFormat switch { LogFormat.Json => "json", LogFormat.DockerJsonFile => "json-file", _ => "text" },
-                        global.Debug,
-                        global.Verbosity,
-                        global.SlurmConf)).GetAwaiter().GetResult();
+                    lifecycle.CreateAsync(new LaunchContext
+                    {
+                        Id = create.ContainerId.Value,
+                        Bundle = create.Bundle ?? Directory.GetCurrentDirectory(),
+                        PidFile = create.PidFile,
+                        ConsoleSocket = create.ConsoleSocket,
+                        Log = global.Log,
+                        SlurmConf = global.SlurmConf,
+                    }).GetAwaiter().GetResult();
                     return 0;
                 case StartOptions start:
                     lifecycle.StartAsync(start.ContainerId).GetAwaiter().GetResult();

@@ -1,0 +1,174 @@
+using Scrun.Containers.Interop;
+using Scrun.Containers.Staging;
+using Scrun.Slurm;
+using Scrun.Slurm.Interop;
+
+namespace Scrun.Containers.Anchor;
+
+/// <summary>Creation: the job, the staging, the pid file, and a failure that leaves nothing behind.</summary>
+public sealed partial class ContainerAnchor
+{
+    /// <summary>
+    /// With <c>process.terminal</c>: a pty whose master goes to the caller at once (runc sends it
+    /// during create), relayed by the anchor to the pty the step runs on.
+    /// </summary>
+    private void OpenTerminal()
+    {
+        if (!_config.Terminal)
+        {
+            return;
+        }
+        _terminalRelay = TerminalRelay.Open(_launch.ConsoleSocket);
+        // create's stdio is not the container's here (the pty is), and containerd waits
+        // for it to close before it starts the container.
+        LibC.DetachStdio();
+    }
+
+    /// <summary>
+    /// Creation failed: the job is cancelled and the staging undone, create hears why, and
+    /// nothing is left behind. A job that cannot be cancelled now (slurmctld or munged gone) is
+    /// recorded and cancelled as soon as the controller answers again.
+    /// </summary>
+    private async Task<int> FailCreationAsync(string reason)
+    {
+        _failure = reason;
+        _log.Error("container {Id} could not be created: {Reason}", _launch.Id, reason);
+        var cancelFailure = await EndJobAsync(null);
+        await StageOutAsync();
+        if (_job is not null)
+        {
+            await _job.DisposeAsync();
+        }
+        _running.TrySetException(new ContainerException(reason));
+        if (cancelFailure is not null)
+        {
+            _failure = $"{reason}; its job {_job!.JobId} could not be cancelled ({cancelFailure}): scrun cancels it once slurmctld answers, or 'scrun delete --force {_launch.Id}' does";
+        }
+        _state.Record(s => s with { Status = ContainerStatus.Stopped, StopReason = _failure, JobId = _job?.JobId ?? s.JobId });
+        _report.Send(Reply());
+        if (cancelFailure is not null)
+        {
+            await CancelPersistentlyAsync();
+        }
+        if (_state.Current.JobReleased)
+        {
+            RemoveDirectory();
+        }
+        _stopped.TrySetResult();
+        return 1;
+    }
+
+    /// <summary>Keeps trying to cancel the job of a failed creation, until a delete --force does it first.</summary>
+    private async Task CancelPersistentlyAsync()
+    {
+        try
+        {
+            await _job!.EndAsync(null, new ControllerOutage(s_cancelPersistence), _cancelledByDelete.Token);
+            _state.Record(s => s with { JobReleased = true });
+            _log.Information("job {Job} of container {Id} is cancelled", _job.JobId, _launch.Id);
+        }
+        catch (OperationCanceledException) when (_job!.Ended)
+        {
+        }
+        catch (Exception e) when (IsExpected(e))
+        {
+            _log.Error("job {Job} of container {Id} could not be cancelled: {Reason}", _job!.JobId, _launch.Id, Describe(e));
+        }
+    }
+
+    private void RemoveDirectory()
+    {
+        try
+        {
+            FileTree.Remove(_paths.Directory);
+        }
+        catch (IOException e)
+        {
+            _log.Warning("could not remove {Directory}: {Reason}", _paths.Directory, e.Message);
+        }
+    }
+
+    /// <summary>The pid file (written by the anchor, as Slurm's does): before create returns, so a failure still releases the job.</summary>
+    private void WritePidFile()
+    {
+        if (_launch.PidFile is { } pidFile)
+        {
+            StateStore.WriteAtomically(pidFile, Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+    }
+
+    private async Task AcquireJobAsync()
+    {
+        var options = JobOptions.From(_variables, _config.Env);
+        var settings = SlurmClientSettings.FromEnvironment(_launch.SlurmConf, _variables.GetValueOrDefault) with { ProtocolCache = ProtocolCachePath() };
+        var slurmConfig = settings.LoadConfig();
+        // Before the job exists: a script that does not load must not leave one behind.
+        _staging = IStaging.Choose(slurmConfig, options, _variables.GetValueOrDefault(BuiltInStaging.Variable), _log, message => _stderr.Write($"scrun: {message}\n"));
+        var quiet = options.Quiet;
+        _job = new JobSession(settings.Connect(slurmConfig), line =>
+        {
+            _log.Debug("container {Id}: {Line}", _launch.Id, line);
+            if (!quiet)
+            {
+                _stderr.Write($"scrun: {line}\n");
+            }
+        }, _log);
+        _state.Update(s => s with { SlurmConf = slurmConfig.Path });
+
+        if (options.ExistingJobId is { } existing)
+        {
+            await _job.JoinAsync(existing, options.Variables, _abort.Token);
+            _state.Update(s => s with { JobId = existing, ExistingAllocation = true, SlurmProtocol = _job.Controller.Version?.Release });
+            return;
+        }
+        var descriptor = options.ToJobDescriptor(_paths.Id, _staging.PlannedBundle(_paths, _launch.Bundle));
+        // The job id is on disk before anything else happens: whoever finds the anchor gone can end the job.
+        await _job.AllocateAsync(descriptor, job => _state.Update(s => s with { JobId = job, JobReleased = false, SlurmProtocol = _job.Controller.Version?.Release }), _abort.Token);
+    }
+
+    /// <summary>Where the wire format each controller spoke is remembered: beside the containers, under a name no id can have.</summary>
+    private string ProtocolCachePath() => Path.Combine(_paths.Root, "slurm-protocols@cache.json");
+
+    private async Task StageInAsync()
+    {
+        var identity = ProcessIdentity.Current;
+        var hookEnvironment = _containerEnvironment.ForHooks(_job!.Variables, _job.Controller.Config.Path);
+        _stagingContext = new StagingContext(_paths.Id, _config, _paths, _state.Current.JobId ?? 0, identity.Uid, identity.Gid, hookEnvironment);
+        _staged = await _staging!.StageInAsync(_stagingContext, _abort.Token);
+        _state.Update(s => s with { StagedBundle = _staged.Bundle, StagedBundleOwned = _staged.Owned });
+    }
+
+    private async Task StageOutAsync()
+    {
+        var staging = Interlocked.Exchange(ref _staging, null);
+        if (staging is null || _stagingContext is null)
+        {
+            return; // stage-in never began, or stage-out has run
+        }
+        await staging.StageOutAsync(_stagingContext, CancellationToken.None);
+        (staging as IDisposable)?.Dispose();
+    }
+
+    /// <summary>
+    /// Ends the job (completed with <paramref name="exitCode"/>, or cancelled when null) and
+    /// records it; returns why it could not be, or null.
+    /// </summary>
+    private async Task<string?> EndJobAsync(int? exitCode)
+    {
+        if (_job is not { JobId: not null, ExistingAllocation: false, Ended: false })
+        {
+            return null;
+        }
+        try
+        {
+            await _job.EndAsync(exitCode);
+            _state.Record(s => s with { JobId = _job.JobId, JobReleased = true });
+            return null;
+        }
+        catch (Exception e) when (IsExpected(e))
+        {
+            _log.Warning("could not end job {Job}: {Reason}", _job.JobId, Describe(e));
+            return e.Message;
+        }
+    }
+}

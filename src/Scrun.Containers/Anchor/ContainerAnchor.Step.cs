@@ -1,0 +1,89 @@
+using Scrun.Slurm;
+using Scrun.Slurm.Messages;
+
+namespace Scrun.Containers.Anchor;
+
+/// <summary>The step: launched once start is asked for, its exit the container's; Slurm's callbacks while it runs.</summary>
+public sealed partial class ContainerAnchor
+{
+    /// <summary>Waits for start (or an early end), runs the step, and returns the container's exit code.</summary>
+    private async Task<int> RunStepAsync()
+    {
+        var first = await Task.WhenAny(_startRequested.Task, Task.Delay(Timeout.Infinite, _abort.Token).ContinueWith(_ => { }, TaskScheduler.Default));
+        if (first != _startRequested.Task || _abortExitCode is not null)
+        {
+            _running.TrySetException(new ContainerException("the container was stopped before it started"));
+            _stoppedBeforeStart = true;
+            return _abortExitCode ?? 128 + 9;
+        }
+        IStep step;
+        try
+        {
+            _terminalRelay?.BeforeLaunch();
+            step = _stepRunner(_job!.Controller.Config).Start(StepLaunch());
+        }
+        catch (Exception e) when (e is ContainerException or IOException or InvalidOperationException)
+        {
+            _running.TrySetException(new ContainerException($"cannot launch the step: {e.Message}"));
+            _state.Record(s => s with { StopReason = $"the step could not be launched: {e.Message}" });
+            return 127;
+        }
+        using (step)
+        using (_terminalRelay)
+        {
+            _terminalRelay?.Start();
+            _state.Record(s => s with { Status = ContainerStatus.Running });
+            _running.TrySetResult();
+            var exitCode = await step.WaitForExitAsync();
+            _terminalRelay?.Drain(TimeSpan.FromSeconds(5));
+            // SIGKILL cannot be caught: whatever the launcher makes of the killed step, the container died of it.
+            return _sigkilled ? 128 + 9 : exitCode;
+        }
+    }
+
+    private StepLaunch StepLaunch()
+    {
+        var slurm = _job!.Controller;
+        var staged = _staged ?? throw new ContainerException("the bundle was not staged");
+        var options = JobOptions.From(_variables, _config.Env);
+        return new StepLaunch(
+            JobId: _state.Current.JobId ?? throw new ContainerException("no job to run the container in"),
+            JobName: options.Variables.GetValueOrDefault("SCRUN_JOB_NAME") ?? "scrun",
+            ContainerId: _launch.Id,
+            Bundle: staged.Bundle,
+            Terminal: _terminalRelay?.StepTerminal,
+            StepArguments: options.StepArguments(),
+            Args: _config.Args,
+            Environment: _containerEnvironment.ForStep(staged, slurm.Config.Path),
+            WorkingDirectory: staged.Bundle,
+            Protocol: slurm.Version);
+    }
+
+    private async Task WatchCallbacksAsync(CallbackListener listener)
+    {
+        try
+        {
+            await foreach (var callback in listener.Callbacks.ReadAllAsync())
+            {
+                switch (callback)
+                {
+                    case SrunTimeout:
+                        _state.Record(s => s with { StopReason = $"job {s.JobId} reached its time limit" });
+                        break;
+                    case SrunNodeFail fail:
+                        _state.Record(s => s with { StopReason = $"job {s.JobId} lost node(s) {fail.Nodes}" });
+                        break;
+                    case SrunUserMessage message:
+                        _stderr.Write($"scrun: {message.Message}\n");
+                        break;
+                    case SrunJobComplete:
+                        Abort(128 + 9, "its job ended");
+                        break;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+}

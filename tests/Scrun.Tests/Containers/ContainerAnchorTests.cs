@@ -1,0 +1,310 @@
+using System.Text.Json;
+using Scrun.Containers;
+using Scrun.Containers.Anchor;
+using Scrun.Containers.Interop;
+using Scrun.Slurm.Auth;
+using Scrun.Slurm.Messages;
+using Scrun.Slurm.Wire;
+using Scrun.Tests.Slurm;
+using Serilog;
+using Xunit;
+
+namespace Scrun.Tests.Containers;
+
+/// <summary>
+/// The anchor's life without the bed: its job from the in-process fake slurmctld, its step from
+/// a fake runner, its socket, state.json and creation report real. Each test drives it as the
+/// CLI would and reads what it asked of Slurm.
+/// </summary>
+public sealed class ContainerAnchorTests : IAsyncDisposable
+{
+    private const uint Job = 7;
+    private static readonly ProtocolVersion s_version = ProtocolVersion.V22_05;
+
+    private readonly string _directory = Directory.CreateTempSubdirectory("scrun-anchor-").FullName;
+    private readonly FakeSlurmctld _slurmctld;
+    private readonly FakeStepRunner _steps = new();
+    private readonly StringWriter _stderr = new();
+    private readonly LogLines _log = new();
+    private readonly SemaphoreSlim _allocationHeld = new(1, 1);
+    private readonly TaskCompletionSource _allocationAsked = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ContainerPaths _paths;
+    private readonly ContainerClaim _claim;
+    private readonly int _reportRead;
+    private readonly ContainerAnchor _container;
+    private Task<int>? _running;
+
+    public ContainerAnchorTests()
+    {
+        _slurmctld = new FakeSlurmctld(Answer);
+        var rootfs = Directory.CreateDirectory(Path.Combine(_directory, "image", "rootfs")).FullName;
+        var bundle = Path.GetDirectoryName(rootfs)!;
+        File.WriteAllText(Path.Combine(bundle, "config.json"),
+            """{"ociVersion":"1.0.2","process":{"args":["sh","-c","exit 3"],"env":["SCRUN_QUIET=1"],"cwd":"/"},"root":{"path":"rootfs"}}""");
+        var conf = Path.Combine(_directory, "slurm.conf");
+        File.WriteAllText(conf, $"ClusterName=fake\nSlurmctldHost=fake(127.0.0.1)\nSlurmctldPort={_slurmctld.Port}\n");
+        _paths = new ContainerPaths(Path.Combine(_directory, "root"), ContainerId.Parse("c1"));
+        Directory.CreateDirectory(_paths.Root);
+        _claim = ContainerClaim.TryTake(_paths)!;
+        (_reportRead, var reportWrite) = LibC.Pipe();
+        var launch = new LaunchContext
+        {
+            Root = _paths.Root,
+            Id = "c1",
+            Bundle = bundle,
+            ReportDescriptor = reportWrite,
+            ClaimDescriptor = _claim.Descriptor,
+        };
+        var environment = new Dictionary<string, string>
+        {
+            ["SLURM_CONF"] = conf,
+            ["SLURM_JWT"] = "test-token", // the fake does not check credentials: no munged needed
+            ["SCRUN_SLURM_PROTOCOL"] = "22.05",
+        };
+        var log = new LoggerConfiguration().MinimumLevel.Debug().WriteTo.Sink(_log).CreateLogger();
+        _container = new ContainerAnchor(launch, environment, log, _stderr, _ => _steps);
+    }
+
+    /// <summary>The anchor's run (started by the first test step that needs it).</summary>
+    private Task<int> Anchor => _running ??= Task.Run(_container.RunAsync);
+
+    public async ValueTask DisposeAsync()
+    {
+        _allocationHeld.Release(Math.Max(0, 1 - _allocationHeld.CurrentCount));
+        _steps.Exit(0);
+        if (_running is not null)
+        {
+            await AnchorClient.SendAsync(_paths, new ControlRequest { Op = "delete", Force = true });
+            await _running.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        _claim.Dispose();
+        await _slurmctld.DisposeAsync();
+        Mounts.UnmountUnder(_directory);
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    [Fact]
+    public async Task A_container_is_created_started_and_stopped_with_its_steps_exit_code_and_its_job_completed()
+    {
+        Assert.True((await Report()).Ok);
+        Assert.Equal(ContainerStatus.Created, Stored().Status);
+        Assert.Equal(Job, Stored().JobId);
+
+        Assert.True((await Send("start")).Ok);
+        Assert.Equal(ContainerStatus.Running, Stored().Status);
+        Assert.Equal(["sh", "-c", "exit 3"], _steps.Launched!.Args);
+        Assert.Equal(Job, _steps.Launched.JobId);
+        Assert.Equal("c1", _steps.Launched.Environment["SCRUN_CONTAINER_ID"]);
+        _steps.Exit(3);
+
+        Assert.Equal(3, await Anchor.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(ContainerStatus.Stopped, Stored().Status);
+        Assert.True(Stored().JobReleased);
+        var complete = Single(MessageType.RequestCompleteJobAllocation);
+        var reader = new SlurmReader(complete.Body);
+        Assert.Equal(Job, reader.ReadU32());
+        Assert.Equal(3u << 8, reader.ReadU32()); // a wait status, as salloc reports it
+    }
+
+    [Fact]
+    public async Task A_second_start_is_refused_and_launches_nothing()
+    {
+        await Report();
+        Assert.True((await Send("start")).Ok);
+        var again = await Send("start");
+        Assert.Equal("cannot start container \"c1\": it is already running", again.Error);
+        Assert.Equal(1, _steps.Starts);
+    }
+
+    [Fact]
+    public async Task Killing_a_running_container_signals_its_step_through_slurmctld()
+    {
+        await Report();
+        await Send("start");
+        Assert.True((await Send("kill", signal: 10)).Ok);
+        var kill = Single(MessageType.RequestCancelJobStep);
+        Assert.Contains(10, KillSignals(kill));
+    }
+
+    [Fact]
+    public async Task A_created_container_that_is_deleted_ends_with_its_job_cancelled()
+    {
+        await Report();
+        Assert.True((await Send("delete")).Ok);
+
+        Assert.Equal(137, await Anchor.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains(9, KillSignals(Single(MessageType.RequestKillJob)));
+        Assert.DoesNotContain(_slurmctld.Received, r => r.Type == MessageType.RequestCompleteJobAllocation);
+        Assert.Equal(0, _steps.Starts);
+    }
+
+    [Theory]
+    [InlineData(15)]
+    [InlineData(2)]
+    [InlineData(1)]
+    public async Task A_signal_to_the_anchor_of_a_created_container_ends_it_as_kill_would(int signal)
+    {
+        await Report();
+        await _container.SignalAsync(signal);
+
+        Assert.Equal(128 + signal, await Anchor.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains(9, KillSignals(Single(MessageType.RequestKillJob)));
+    }
+
+    [Fact]
+    public async Task A_start_whose_state_cannot_be_recorded_is_refused_and_the_container_stays_created()
+    {
+        await Report();
+        Directory.CreateDirectory(_paths.StateFile + ".tmp"); // the next state.json cannot be written
+
+        var start = await Send("start");
+
+        Assert.False(start.Ok);
+        Assert.StartsWith("cannot record the state of container \"c1\"", start.Error);
+        Assert.Equal(ContainerStatus.Created, (await Send("state")).State!.Status);
+        Assert.Equal(0, _steps.Starts);
+        Directory.Delete(_paths.StateFile + ".tmp");
+        Assert.True((await Send("start")).Ok);
+        Assert.Equal(1, _steps.Starts);
+    }
+
+    [Fact]
+    public async Task Start_while_the_job_is_asked_for_is_refused_and_delete_leaves_no_job()
+    {
+        await _allocationHeld.WaitAsync(); // slurmctld does not answer the allocation yet
+        _ = Anchor;
+        await _allocationAsked.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal("cannot start container \"c1\": it is still being created", (await Send("start")).Error);
+        var delete = Send("delete", force: true);
+        await _log.Seen("ends before starting");
+        _allocationHeld.Release(); // the job exists: slurmctld's answer names it
+
+        Assert.True((await delete).Ok);
+        Assert.Equal("the container was stopped before its job started", (await Report()).Error);
+        Assert.Equal(1, await Anchor.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains(9, KillSignals(Single(MessageType.RequestKillJob)));
+        Assert.False(Directory.Exists(_paths.Directory));
+    }
+
+    [Fact]
+    public async Task When_create_goes_away_before_the_report_the_container_is_abandoned_and_its_job_cancelled()
+    {
+        await _allocationHeld.WaitAsync();
+        _ = Anchor;
+        await _allocationAsked.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        LibC.close(_reportRead); // create was killed
+        _allocationHeld.Release();
+
+        Assert.Equal(1, await Anchor.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains(9, KillSignals(Single(MessageType.RequestKillJob)));
+        Assert.False(Directory.Exists(_paths.Directory));
+    }
+
+    private FakeReply Answer(SlurmMessage request)
+    {
+        switch (request.Type)
+        {
+            case MessageType.RequestResourceAllocation:
+                _allocationAsked.TrySetResult();
+                _allocationHeld.Wait();
+                _allocationHeld.Release();
+                var body = new SlurmWriter();
+                new ResourceAllocationResponse { JobId = Job, NodeCount = 1, NodeList = "n1" }.WriteBody(body, s_version);
+                return new FakeReply.Bytes(SlurmFrame.Encode(s_version, MessageType.ResponseResourceAllocation, body.WrittenSpan, new MungeCredentialText("MUNGE:fake:")));
+            case MessageType.RequestJobReady:
+                return new FakeReply.Bytes(FakeSlurmctld.Frame(s_version, new JobReadyResponse(JobReadyResponse.NodesReady | JobReadyResponse.JobReady)));
+            default:
+                return FakeReply.ReturnCode(s_version, 0);
+        }
+    }
+
+    private async Task<ControlResponse> Report()
+    {
+        _ = Anchor;
+        var report = await CreationReport.ReadAsync(_reportRead, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+        return report ?? throw new InvalidOperationException("the anchor ended without a report");
+    }
+
+    private async Task<ControlResponse> Send(string op, int signal = 0, bool force = false) =>
+        await AnchorClient.SendAsync(_paths, new ControlRequest { Op = op, Signal = signal, Force = force }).WaitAsync(TimeSpan.FromSeconds(30))
+        ?? throw new InvalidOperationException("the anchor did not answer");
+
+    private ContainerState Stored() =>
+        JsonSerializer.Deserialize<ContainerState>(File.ReadAllText(_paths.StateFile), new JsonSerializerOptions { PropertyNameCaseInsensitive = true, Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } })!;
+
+    private SlurmMessage Single(MessageType type)
+    {
+        lock (_slurmctld.Received)
+        {
+            return Assert.Single(_slurmctld.Received, r => r.Type == type);
+        }
+    }
+
+    private static IEnumerable<int> KillSignals(SlurmMessage kill)
+    {
+        var reader = new SlurmReader(kill.Body);
+        var request = JobStepKillRequest.ReadBody(ref reader, s_version);
+        // REQUEST_KILL_JOB names the job as text (as scancel does), REQUEST_CANCEL_JOB_STEP by its step id.
+        Assert.Equal(Job.ToString(System.Globalization.CultureInfo.InvariantCulture), request.JobIdText ?? request.Step.JobId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return [request.Signal];
+    }
+
+    /// <summary>The anchor's log lines, for a test to wait on what the anchor has done.</summary>
+    private sealed class LogLines : Serilog.Core.ILogEventSink
+    {
+        private readonly List<string> _lines = [];
+
+        public void Emit(Serilog.Events.LogEvent logEvent)
+        {
+            lock (_lines)
+            {
+                _lines.Add(logEvent.RenderMessage(System.Globalization.CultureInfo.InvariantCulture));
+            }
+        }
+
+        public async Task Seen(string text)
+        {
+            for (var deadline = DateTime.UtcNow.AddSeconds(30); DateTime.UtcNow < deadline; await Task.Delay(10))
+            {
+                lock (_lines)
+                {
+                    if (_lines.Any(l => l.Contains(text, StringComparison.Ordinal)))
+                    {
+                        return;
+                    }
+                }
+            }
+            Assert.Fail($"the anchor never logged '{text}'");
+        }
+    }
+
+    /// <summary>A step that ends when the test says.</summary>
+    private sealed class FakeStepRunner : IStepRunner
+    {
+        private readonly TaskCompletionSource<int> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public StepLaunch? Launched { get; private set; }
+
+        public int Starts { get; private set; }
+
+        public void Exit(int code) => _exit.TrySetResult(code);
+
+        public IStep Start(StepLaunch launch)
+        {
+            Launched = launch;
+            Starts++;
+            return new Step(_exit.Task);
+        }
+
+        private sealed class Step(Task<int> exit) : IStep
+        {
+            public Task<int> WaitForExitAsync() => exit;
+
+            public void Dispose()
+            {
+            }
+        }
+    }
+}
