@@ -30,6 +30,7 @@ public sealed class CallbackListener : IAsyncDisposable
     private readonly Channel<SrunCallback> _callbacks = Channel.CreateUnbounded<SrunCallback>();
     private readonly Channel<RejectedCallback> _rejected = Channel.CreateBounded<RejectedCallback>(new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.DropOldest });
     private readonly CancellationTokenSource _stopping = new();
+    private readonly TaskCompletionSource _jobCompleted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task _allocationLoop;
     private readonly Task _messageLoop;
 
@@ -73,6 +74,12 @@ public sealed class CallbackListener : IAsyncDisposable
     public ChannelReader<SrunCallback> Callbacks => _callbacks.Reader;
 
     public ChannelReader<RejectedCallback> Rejected => _rejected.Reader;
+
+    /// <summary>
+    /// Completes when slurmctld has told of the job's end (<c>SRUN_JOB_COMPLETE</c>), whoever
+    /// reads <see cref="Callbacks"/>: a listener closed before that makes slurmctld log an error.
+    /// </summary>
+    public Task JobCompleted => _jobCompleted.Task;
 
     public async ValueTask DisposeAsync()
     {
@@ -170,6 +177,10 @@ public sealed class CallbackListener : IAsyncDisposable
                 if (callback is SrunPing or AllocationGranted)
                 {
                     await ReplyAsync(connection, message.Version, 0, deadline.Token);
+                }
+                if (callback is SrunJobComplete)
+                {
+                    _jobCompleted.TrySetResult();
                 }
                 if (callback is not SrunPing)
                 {

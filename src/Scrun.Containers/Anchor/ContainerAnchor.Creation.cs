@@ -45,14 +45,19 @@ public sealed partial class ContainerAnchor
             _failure = $"{reason}; its job {_job!.JobId} could not be cancelled ({cancelFailure}): scrun cancels it once slurmctld answers, or 'scrun delete --force {_launch.Id}' does";
         }
         _state.Record(s => s with { Status = ContainerStatus.Stopped, StopReason = _failure, JobId = _job?.JobId ?? s.JobId });
-        _report.Send(Reply());
-        if (cancelFailure is not null)
+        if (cancelFailure is null)
         {
-            await CancelPersistentlyAsync();
+            RemoveDirectory(); // before the report: when create returns, nothing is left
+            _report.Send(Reply());
         }
-        if (_state.Current.JobReleased)
+        else
         {
-            RemoveDirectory();
+            _report.Send(Reply()); // the state stays, with the job id, until the job is cancelled
+            await CancelPersistentlyAsync();
+            if (_state.Current.JobReleased)
+            {
+                RemoveDirectory();
+            }
         }
         _stopped.TrySetResult();
         return 1;

@@ -18,6 +18,9 @@ internal sealed class JobSession(SlurmController slurm, Action<string> tellUser,
     /// <summary>How long the end of a job (completion, cancellation) is retried before it is left to a later verb.</summary>
     private static readonly TimeSpan s_endPatience = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long slurmctld's word of the job's end is waited for before the listener closes.</summary>
+    private static readonly TimeSpan s_completionNotice = TimeSpan.FromSeconds(3);
+
     private readonly Dictionary<string, string> _variables = new(StringComparer.Ordinal);
 
     public SlurmController Controller { get; } = slurm;
@@ -144,11 +147,25 @@ internal sealed class JobSession(SlurmController slurm, Action<string> tellUser,
     /// <summary>What salloc reports to slurmctld: a wait status (exit code in bits 8-15, a signal in the low bits).</summary>
     private static int WaitStatus(int exitCode) => exitCode > 128 && exitCode < 128 + 65 ? exitCode - 128 : exitCode << 8;
 
+    /// <summary>
+    /// Closes the callback listener; after the job's end, once slurmctld has said so (it logs an
+    /// error for every SRUN_JOB_COMPLETE it cannot deliver), or a few seconds have passed.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         if (Listener is { } listener)
         {
             Listener = null;
+            if (Ended)
+            {
+                try
+                {
+                    await listener.JobCompleted.WaitAsync(s_completionNotice);
+                }
+                catch (TimeoutException)
+                {
+                }
+            }
             await listener.DisposeAsync();
         }
     }

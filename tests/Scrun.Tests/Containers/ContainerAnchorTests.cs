@@ -215,9 +215,28 @@ public sealed class ContainerAnchorTests : IAsyncDisposable
                 return new FakeReply.Bytes(SlurmFrame.Encode(s_version, MessageType.ResponseResourceAllocation, body.WrittenSpan, new MungeCredentialText("MUNGE:fake:")));
             case MessageType.RequestJobReady:
                 return new FakeReply.Bytes(FakeSlurmctld.Frame(s_version, new JobReadyResponse(JobReadyResponse.NodesReady | JobReadyResponse.JobReady)));
+            case MessageType.RequestCompleteJobAllocation or MessageType.RequestKillJob:
+                TellJobComplete();
+                return FakeReply.ReturnCode(s_version, 0);
             default:
                 return FakeReply.ReturnCode(s_version, 0);
         }
+    }
+
+    /// <summary>As slurmctld does when a job ends: SRUN_JOB_COMPLETE to the allocation's other_port.</summary>
+    private void TellJobComplete()
+    {
+        SlurmMessage allocation;
+        lock (_slurmctld.Received)
+        {
+            allocation = _slurmctld.Received.First(r => r.Type == MessageType.RequestResourceAllocation);
+        }
+        var reader = new SlurmReader(allocation.Body);
+        var port = JobDescriptor.Read(ref reader, s_version).OtherPort;
+        var body = new SlurmWriter();
+        new SrunJobComplete(StepId.WholeJob(Job)).Write(body, s_version);
+        using var client = new System.Net.Sockets.TcpClient("127.0.0.1", port);
+        client.GetStream().Write(SlurmFrame.Encode(s_version, MessageType.SrunJobComplete, body.WrittenSpan, new MungeCredentialText("MUNGE:fake:")));
     }
 
     private async Task<ControlResponse> Report()
