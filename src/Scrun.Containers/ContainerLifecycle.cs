@@ -42,7 +42,7 @@ public sealed class ContainerLifecycle(string root)
         {
             throw new ContainerException($"container \"{id}\" already exists");
         }
-        RemoveOrFail(() => FileTree.Empty(paths.Directory)); // the remains of a create that died early: we hold the claim
+        Removing($"cannot create container \"{id}\"", () => FileTree.Empty(paths.Directory)); // the remains of a create that died early: we hold the claim
 
         Process anchor;
         int report;
@@ -52,7 +52,7 @@ public sealed class ContainerLifecycle(string root)
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException or IOException)
         {
-            RemoveOrFail(() => FileTree.Remove(paths.Directory));
+            Removing($"cannot create container \"{id}\"", () => FileTree.Remove(paths.Directory));
             throw new ContainerException($"cannot start the container's anchor process: {e.Message}");
         }
 
@@ -71,8 +71,11 @@ public sealed class ContainerLifecycle(string root)
             // The anchor died without a word: what it left is ours (we still hold the claim).
             await anchor.WaitForExitAsync(cancellation);
             var died = $"the anchor of container \"{id}\" exited before the container was created (exit status {anchor.ExitCode})";
-            await ReleaseOrphanedJobAsync(paths, died);
-            RemoveOrFail(() => FileTree.Remove(paths.Directory));
+            if (StateStore.Read(paths) is { } left)
+            {
+                await ReleaseOrphanedJobAsync(left, died);
+            }
+            Removing(died, () => FileTree.Remove(paths.Directory));
             throw new ContainerException(died);
         }
     }
@@ -160,7 +163,7 @@ public sealed class ContainerLifecycle(string root)
                 // No state and no live owner: the remains of a create that died before its anchor wrote anything.
                 using var leftover = ContainerClaim.TakeExisting(paths, TimeSpan.Zero)
                     ?? throw new ContainerException($"cannot delete container \"{id}\": it is being created");
-                Remove(paths.Directory, id);
+                Removing($"cannot delete container \"{id}\"", () => FileTree.Remove(paths.Directory));
                 return;
             }
             if (force)
@@ -184,12 +187,12 @@ public sealed class ContainerLifecycle(string root)
             throw new ContainerException($"cannot delete container \"{id}\": its anchor (pid {stored.AnchorPid}) is alive but does not answer");
         }
         var final = StateStore.Read(paths) ?? stored;
-        await ReleaseOrphanedJobAsync(paths, $"cannot delete container \"{id}\"");
+        await ReleaseOrphanedJobAsync(final, $"cannot delete container \"{id}\"");
         if (final is { StagedBundleOwned: true, StagedBundle: { } staged })
         {
-            Remove(staged, id);
+            Removing($"cannot delete container \"{id}\"", () => FileTree.Remove(staged));
         }
-        Remove(paths.Directory, id);
+        Removing($"cannot delete container \"{id}\"", () => FileTree.Remove(paths.Directory));
     }
 
     /// <summary>The stored state; while a create has claimed the id but its anchor has not written yet, waits a moment for it.</summary>
@@ -213,9 +216,9 @@ public sealed class ContainerLifecycle(string root)
     /// The anchor is gone (killed, crashed) with a job it did not end: end it, with the
     /// container's exit code when it had one. Failing that, the state stays and the caller hears why.
     /// </summary>
-    private static async Task ReleaseOrphanedJobAsync(ContainerPaths paths, string verb)
+    private static async Task ReleaseOrphanedJobAsync(ContainerState state, string verb)
     {
-        if (StateStore.Read(paths) is not { JobId: { } job, ExistingAllocation: false, JobReleased: false } state)
+        if (state is not { JobId: { } job, ExistingAllocation: false, JobReleased: false })
         {
             return;
         }
@@ -226,7 +229,7 @@ public sealed class ContainerLifecycle(string root)
             {
                 KnownProtocol = state.SlurmProtocol is { } release && ProtocolVersion.TryParseRelease(release, out var version) ? version : null,
             }).Connect();
-            var exitCode = state.Status == ContainerStatus.Stopped ? state.ExitCode : null;
+            var exitCode = state.Status >= ContainerStatus.Stopping ? state.ExitCode : null; // the step ran: its status; else cancelled
             await JobSession.EndJobAsync(slurm, job, exitCode, new ControllerOutage(TimeSpan.FromSeconds(10)));
         }
         catch (Exception e) when (e is SlurmClientException or TimeoutException)
@@ -235,20 +238,8 @@ public sealed class ContainerLifecycle(string root)
         }
     }
 
-    private static void Remove(string path, ContainerId id)
-    {
-        try
-        {
-            FileTree.Remove(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ContainerException($"cannot delete container \"{id}\": {e.Message}");
-        }
-    }
-
-    /// <summary>Runs a removal whose failure is the verb's, said in one line.</summary>
-    private static void RemoveOrFail(Action remove)
+    /// <summary>A removal whose failure is the verb's, said in one line after <paramref name="verb"/>.</summary>
+    private static void Removing(string verb, Action remove)
     {
         try
         {
@@ -256,7 +247,7 @@ public sealed class ContainerLifecycle(string root)
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ContainerException(e.Message);
+            throw new ContainerException($"{verb}: {e.Message}");
         }
     }
 

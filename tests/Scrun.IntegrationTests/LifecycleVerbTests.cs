@@ -18,7 +18,8 @@ public sealed class LifecycleVerbTests(TestbedFixture bed) : IDisposable
     public void A_container_goes_from_created_to_running_to_stopped_and_is_deleted()
     {
         var job = UniqueName("life");
-        var bundle = Bundle(["sh", "-c", "echo to-out; echo to-err >&2; sleep 1; exit 4"], job);
+        // It runs until told to end (USR1), so "running" is seen however slow the machine is.
+        var bundle = Bundle(["sh", "-c", "trap 'exit 4' USR1; echo to-out; echo to-err >&2; while :; do sleep 0.1; done"], job);
         var pidFile = Path.Combine(_verbs.Directory, "pid");
         var id = NewId();
 
@@ -33,6 +34,8 @@ public sealed class LifecycleVerbTests(TestbedFixture bed) : IDisposable
         var start = Scrun("start", id);
         Assert.True(start.ExitCode == 0, start.ToString());
         Assert.Equal("running", State(id).GetProperty("status").GetString());
+        WaitFor(() => File.ReadAllText(StdoutOf(id)) == "to-out\n", "the container to write");
+        Assert.Equal(0, Scrun("kill", id, "USR1").ExitCode);
 
         WaitFor(() => State(id).GetProperty("status").GetString() == "stopped", "the container to stop");
         Assert.Equal("to-out\n", File.ReadAllText(StdoutOf(id)));
@@ -115,11 +118,13 @@ public sealed class LifecycleVerbTests(TestbedFixture bed) : IDisposable
     [Fact]
     public async Task Concurrent_starts_launch_one_step()
     {
+        // The container runs until killed: a start that comes late finds it running, not stopped.
         var id = NewId();
-        Assert.Equal(0, Create(Bundle(["sh", "-c", "echo launched; sleep 1"]), id).ExitCode);
+        Assert.Equal(0, Create(Bundle(["sh", "-c", "echo launched; while :; do sleep 0.2; done"]), id).ExitCode);
         var starts = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => Task.Run(() => Scrun("start", id))));
-        Assert.Contains(starts, s => s.ExitCode == 0);
+        Assert.Single(starts, s => s.ExitCode == 0);
         Assert.All(starts.Where(s => s.ExitCode != 0), s => Assert.Contains("already running", s.Stderr));
+        Assert.Equal(0, Scrun("kill", id, "KILL").ExitCode);
         WaitFor(() => State(id).GetProperty("status").GetString() == "stopped", "the container to stop");
         Assert.Equal("launched\n", File.ReadAllText(StdoutOf(id)));
     }

@@ -78,6 +78,8 @@ internal sealed class JobSession(SlurmController slurm, Action<string> tellUser,
             log.Warning("job {Job}: slurmctld or munged did not answer ({Reason}); asking again", JobId, e.Message));
         if (!allocation.IsGranted)
         {
+            // Said at once, from the reply itself: whatever happens next, the user heard that the job waits.
+            tellUser($"waiting for job {allocation.JobId} ({(allocation.ErrorCode != 0 ? SlurmErrors.Message(allocation.ErrorCode) : "queued")})");
             string? lastReason = null;
             allocation = await Controller.WaitForAllocationAsync(allocation.JobId, Listener, s_pollInterval, job =>
             {

@@ -3,7 +3,8 @@ using System.Runtime.InteropServices;
 namespace Scrun.Containers.Interop;
 
 /// <summary>
-/// Removing a directory tree scrun made, without ever leaving it: the tree is found by its real
+/// The file system through descriptors (statx, openat): what a path is, and removing a
+/// directory tree scrun made without ever leaving it: the tree is found by its real
 /// path (symbolic links resolved once), whatever is mounted inside is unmounted first, and the
 /// walk goes through directory descriptors (<c>openat</c> with <c>O_NOFOLLOW</c>), never follows a
 /// symbolic link and never enters a directory on another mount. A bind-mounted root filesystem

@@ -118,15 +118,11 @@ internal static partial class LibC
     private static unsafe partial int pipe2(int* fds, int flags);
 
     /// <summary>A pipe whose write end a child inherits (the read end stays ours).</summary>
-    public static unsafe (int Read, int Write) InheritablePipe()
+    public static (int Read, int Write) InheritablePipe()
     {
-        var fds = stackalloc int[2];
-        if (pipe2(fds, OCloexec) != 0)
-        {
-            throw new IOException($"pipe2: {Marshal.GetLastPInvokeErrorMessage()}");
-        }
-        SetCloseOnExec(fds[1], false);
-        return (fds[0], fds[1]);
+        var (read, write) = Pipe();
+        SetCloseOnExec(write, false);
+        return (read, write);
     }
 
     /// <summary>A pipe private to this process (both ends close-on-exec).</summary>

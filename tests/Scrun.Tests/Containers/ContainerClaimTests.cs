@@ -50,7 +50,7 @@ public sealed class ContainerClaimTests : IDisposable
     }
 
     [Fact]
-    public void A_directory_removed_by_its_last_owner_is_made_anew_not_adopted()
+    public void A_directory_its_last_owner_removed_is_made_again_and_claimed()
     {
         var paths = Paths();
         var first = ContainerClaim.TryTake(paths)!;
