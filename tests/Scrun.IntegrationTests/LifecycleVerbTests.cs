@@ -124,6 +124,9 @@ public sealed class LifecycleVerbTests(TestbedFixture bed) : IDisposable
         var starts = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => Task.Run(() => Scrun("start", id))));
         Assert.Single(starts, s => s.ExitCode == 0);
         Assert.All(starts.Where(s => s.ExitCode != 0), s => Assert.Contains("already running", s.Stderr));
+        // start returns once the step is launched, not once the shell has written: a KILL sent at
+        // once may land before the echo.
+        WaitFor(() => File.ReadAllText(StdoutOf(id)) == "launched\n", "the container to write");
         Assert.Equal(0, Scrun("kill", id, "KILL").ExitCode);
         WaitFor(() => State(id).GetProperty("status").GetString() == "stopped", "the container to stop");
         Assert.Equal("launched\n", File.ReadAllText(StdoutOf(id)));
