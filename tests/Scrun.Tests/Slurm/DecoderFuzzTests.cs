@@ -1,6 +1,7 @@
 using CsCheck;
 using Scrun.Slurm;
 using Scrun.Slurm.Messages;
+using Scrun.Slurm.Messages.Steps;
 using Scrun.Slurm.Wire;
 using Xunit;
 
@@ -14,7 +15,15 @@ public class DecoderFuzzTests
 {
     private static readonly byte[][] s_captured = CapturedFrames.All()
         .Select(f => CapturedFrames.Frame(f.Release, f.Name)[SlurmFrame.LengthPrefixSize..])
+        .Concat(CapturedStepFrames())
         .ToArray();
+
+    private static IEnumerable<byte[]> CapturedStepFrames() =>
+        Directory.EnumerateFiles(Path.Combine(AppContext.BaseDirectory, "TestData", "fixtures", "steps"), "*.txt", SearchOption.AllDirectories)
+            .Order(StringComparer.Ordinal)
+            .SelectMany(File.ReadLines)
+            .Where(line => line.StartsWith("out_frame ", StringComparison.Ordinal) || line.StartsWith("in_frame ", StringComparison.Ordinal))
+            .Select(line => Convert.FromHexString(line[(line.IndexOf(' ', StringComparison.Ordinal) + 1)..].Trim())[SlurmFrame.LengthPrefixSize..]);
 
     [Fact]
     public void Random_bytes_never_crash_the_frame_decoder()
@@ -80,6 +89,13 @@ public class DecoderFuzzTests
         Try(body, (ref SlurmReader r) => SrunCallback.Read(MessageType.SrunNodeFail, ref r, version));
         Try(body, (ref SlurmReader r) => SrunCallback.Read(MessageType.SrunTimeout, ref r, version));
         Try(body, (ref SlurmReader r) => SrunCallback.Read(MessageType.ResponseResourceAllocation, ref r, version));
+        Try(body, (ref SlurmReader r) => JobStepCreateRequest.ReadBody(ref r, version));
+        Try(body, (ref SlurmReader r) => JobStepCreateResponse.ReadBody(ref r, version));
+        Try(body, (ref SlurmReader r) => LaunchTasksRequest.ReadBody(ref r, version, Math.Min(r.Remaining, 816)));
+        Try(body, (ref SlurmReader r) => LaunchTasksResponse.ReadBody(ref r, version));
+        Try(body, (ref SlurmReader r) => TaskExitMessage.ReadBody(ref r, version));
+        Try(body, (ref SlurmReader r) => StepCompleteRequest.ReadBody(ref r, version));
+        Try(body, (ref SlurmReader r) => SignalTasksRequest.ReadBody(ref r, version));
     }
 
     private delegate object? Decoder(ref SlurmReader reader);

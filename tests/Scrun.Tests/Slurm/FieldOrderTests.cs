@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Scrun.Slurm.Messages;
+using Scrun.Slurm.Messages.Steps;
 using Scrun.Slurm.Wire;
 using Xunit;
 
@@ -18,6 +19,10 @@ public class FieldOrderTests
         ["node_addr_present"] = "node_addr",
         ["num_cpu_groups"] = "cpu_groups",
         ["working_cluster_rec_present"] = "working_cluster_rec",
+        ["step_id.sluid"] = "sluid",
+        ["step_id.job_id"] = "job_id",
+        ["step_id.step_id"] = "step_id",
+        ["step_id.step_het_comp"] = "step_het_comp",
     };
 
     public static TheoryData<string, string> Captures()
@@ -25,7 +30,7 @@ public class FieldOrderTests
         var data = new TheoryData<string, string>();
         foreach (var release in CapturedFrames.Releases)
         {
-            foreach (var kind in new[] { "request_resource_allocation.req", "request_submit_batch_job.req", "request_resource_allocation.resp" })
+            foreach (var kind in new[] { "request_resource_allocation.req", "request_submit_batch_job.req", "request_resource_allocation.resp", "request_job_step_create.req" })
             {
                 data.Add(release, kind);
             }
@@ -43,9 +48,12 @@ public class FieldOrderTests
         {
             var expected = IndexedOffsets(release, file);
             var body = CapturedFrames.Message(release, file).Body;
-            var actual = kind.StartsWith("request_resource_allocation.resp", StringComparison.Ordinal)
-                ? Offsets(ResourceAllocationResponse.Layout, new ResourceAllocationResponse(), body, version)
-                : Offsets(JobDescriptor.Layout, new JobDescriptor(), body, version);
+            var actual = kind switch
+            {
+                "request_resource_allocation.resp" => Offsets(ResourceAllocationResponse.Layout, new ResourceAllocationResponse(), body, version),
+                "request_job_step_create.req" => Offsets(JobStepCreateRequest.Layout, new JobStepCreateRequest(), body, version),
+                _ => Offsets(JobDescriptor.Layout, new JobDescriptor(), body, version),
+            };
 
             Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
             foreach (var (name, offset) in actual)
