@@ -13,8 +13,8 @@ public sealed record ControllerHost(string Name, string Address)
 }
 
 /// <summary>
-/// The parts of slurm.conf a client needs: where the controllers are, how to authenticate, and
-/// how long to wait. Keys are case-insensitive; <c>include</c> lines are followed.
+/// The parts of slurm.conf a client needs: where the controllers and each node's slurmd are, how
+/// to authenticate, and how long to wait. Keys are case-insensitive; <c>include</c> lines are followed.
 /// </summary>
 public sealed partial record SlurmConfig
 {
@@ -56,6 +56,21 @@ public sealed partial record SlurmConfig
     /// <summary><c>SlurmctldTimeout</c>: how long a controller may be gone before a backup takes over (Slurm's default 120 s).</summary>
     public TimeSpan SlurmctldTimeout { get; init; } = TimeSpan.FromSeconds(120);
 
+    /// <summary><c>SlurmdPort</c>: where a node's slurmd listens unless its NodeName line says <c>Port=</c> (Slurm's default 6818).</summary>
+    public int SlurmdPort { get; init; } = 6818;
+
+    /// <summary>
+    /// <c>SwitchType</c> as written (null when unset). 22.05 reads unset as <c>switch/none</c>; 23.11+
+    /// read any value containing "none" as unset. Either way no plugin data travels with a step.
+    /// </summary>
+    public string? SwitchType { get; init; }
+
+    /// <summary><c>BatchStartTimeout</c>: how long slurmd may take (its Prolog) before answering a launch (Slurm's default 10 s).</summary>
+    public TimeSpan BatchStartTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary><c>SelectType</c> as written (null when unset: 22.05 and 23.02 then use select/linear, 23.11+ select/cons_tres).</summary>
+    public string? SelectType { get; init; }
+
     /// <summary>Where slurm.conf is: <paramref name="explicitPath"/> (-f), then $SLURM_CONF, then /etc/slurm/slurm.conf.</summary>
     public static string Locate(string? explicitPath, string? environmentPath) =>
         !string.IsNullOrEmpty(explicitPath) ? explicitPath
@@ -85,7 +100,8 @@ public sealed partial record SlurmConfig
         return Build(path, entries);
     }
 
-    private readonly record struct Entry(string Key, string Value, string File, int Line)
+    /// <summary>One Key=Value of a line; <paramref name="Rest"/> is what follows it (a NodeName line's other keys).</summary>
+    private readonly record struct Entry(string Key, string Value, string File, int Line, string Rest = "")
     {
         public string Where => $"{File}:{Line}";
     }
@@ -129,7 +145,7 @@ public sealed partial record SlurmConfig
             {
                 throw new SlurmConfigException($"{path}:{lineNumber}: expected Key=Value, found \"{Shorten(line)}\"");
             }
-            entries.Add(new Entry(match.Groups["key"].Value, Unquote(match.Groups["value"].Value), path, lineNumber));
+            entries.Add(new Entry(match.Groups["key"].Value, Unquote(match.Groups["value"].Value), path, lineNumber, line[match.Length..]));
         }
     }
 
@@ -167,6 +183,8 @@ public sealed partial record SlurmConfig
     {
         var controllers = new List<ControllerHost>();
         string? legacyMachine = null, legacyAddress = null, legacyBackup = null, legacyBackupAddress = null;
+        var nodeLines = new List<Entry>();
+        var cloudDns = false;
         var config = new SlurmConfig { Path = path };
         foreach (var entry in entries)
         {
@@ -218,6 +236,24 @@ public sealed partial record SlurmConfig
                 case "inactivelimit":
                     config = config with { InactiveLimit = TimeSpan.FromSeconds(ParseNumber(entry, min: 0)) };
                     break;
+                case "slurmdport":
+                    config = config with { SlurmdPort = ParsePort(entry) };
+                    break;
+                case "switchtype":
+                    config = config with { SwitchType = entry.Value };
+                    break;
+                case "batchstarttimeout":
+                    config = config with { BatchStartTimeout = TimeSpan.FromSeconds(ParseNumber(entry, min: 0)) };
+                    break;
+                case "selecttype":
+                    config = config with { SelectType = entry.Value };
+                    break;
+                case "slurmctldparameters":
+                    cloudDns = entry.Value.Contains("cloud_dns", StringComparison.OrdinalIgnoreCase);
+                    break;
+                case "nodename":
+                    nodeLines.Add(entry);
+                    break;
                 case "tlstype" when !entry.Value.Equals("tls/none", StringComparison.OrdinalIgnoreCase):
                     throw new SlurmConfigException($"{entry.Where}: TLSType={entry.Value} is not supported yet by scrun's Slurm client");
                 default:
@@ -236,7 +272,7 @@ public sealed partial record SlurmConfig
         {
             throw new SlurmConfigException($"{path}: no SlurmctldHost line");
         }
-        return config with { Controllers = controllers };
+        return config with { Controllers = controllers, Nodes = new NodeTable(nodeLines, cloudDns) };
     }
 
     private static ControllerHost ParseHost(Entry entry)
@@ -290,6 +326,15 @@ public sealed partial record SlurmConfig
             }
         }
         throw new SlurmConfigException($"{entry.Where}: {entry.Key}={entry.Value} is not a port or port range");
+    }
+
+    private static int ParsePort(Entry entry)
+    {
+        if (!int.TryParse(entry.Value.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+        {
+            throw new SlurmConfigException($"{entry.Where}: {entry.Key}={entry.Value} is not a port");
+        }
+        return port;
     }
 
     private static int ParseNumber(Entry entry, int min)
