@@ -19,11 +19,11 @@ public class DecoderFuzzTests
         .ToArray();
 
     private static IEnumerable<byte[]> CapturedStepFrames() =>
-        Directory.EnumerateFiles(Path.Combine(AppContext.BaseDirectory, "TestData", "fixtures", "steps"), "*.txt", SearchOption.AllDirectories)
-            .Order(StringComparer.Ordinal)
-            .SelectMany(File.ReadLines)
-            .Where(line => line.StartsWith("out_frame ", StringComparison.Ordinal) || line.StartsWith("in_frame ", StringComparison.Ordinal))
-            .Select(line => Convert.FromHexString(line[(line.IndexOf(' ', StringComparison.Ordinal) + 1)..].Trim())[SlurmFrame.LengthPrefixSize..]);
+        from release in CapturedSteps.Releases
+        from file in new[] { "5001-5002-step_create", "6001-launch_tasks", "resp-6002-launch_response", "resp-6003-task_exit" }
+        from tag in new[] { "out_frame", "in_frame" }
+        from frame in CapturedSteps.Lines(release, file, tag)
+        select frame[SlurmFrame.LengthPrefixSize..];
 
     [Fact]
     public void Random_bytes_never_crash_the_frame_decoder()

@@ -13,21 +13,14 @@ namespace Scrun.Tests.Slurm.Steps;
 /// </summary>
 public class StepMessageTests
 {
-    public static TheoryData<string> Releases() => ["2205", "2411", "2605"];
-
-    private static ProtocolVersion VersionOf(string release) => release switch
-    {
-        "2205" => ProtocolVersion.V22_05,
-        "2411" => ProtocolVersion.V24_11,
-        _ => ProtocolVersion.V26_05,
-    };
+    public static TheoryData<string> Releases() => [.. CapturedSteps.Releases];
 
     [Theory]
     [MemberData(nameof(Releases))]
     public void Step_create_request_is_what_srun_sends_from_the_defaults(string release)
     {
         var message = StepFrame(release, "5001-5002-step_create.txt", "out_frame");
-        Assert.Equal(VersionOf(release), message.Version);
+        Assert.Equal(CapturedSteps.VersionOf(release), message.Version);
         var reader = new SlurmReader(message.Body);
         var captured = JobStepCreateRequest.ReadBody(ref reader, message.Version);
         reader.EnsureConsumed("5001");
@@ -90,7 +83,7 @@ public class StepMessageTests
         var reader = new SlurmReader(message.Body);
         var key = JobStepCreateResponse.ReadBody(ref reader, message.Version).IoKey;
 
-        var stream = StepLines(release, "io-stream.txt", "in_raw")[0];
+        var stream = CapturedSteps.Single(release, "io-stream", "in_raw");
         Assert.True(stream.AsSpan().IndexOf(key) > 0, "the I/O init message carries the signature");
     }
 
@@ -98,7 +91,7 @@ public class StepMessageTests
     [MemberData(nameof(Releases))]
     public void Launch_is_what_srun_sends_built_from_the_step_create_reply(string release)
     {
-        var version = VersionOf(release);
+        var version = CapturedSteps.VersionOf(release);
         var created = StepFrame(release, "5001-5002-step_create.txt", "in_frame");
         var createReader = new SlurmReader(created.Body);
         var step = JobStepCreateResponse.ReadBody(ref createReader, created.Version);
@@ -301,11 +294,5 @@ public class StepMessageTests
     }
 
     private static SlurmMessage StepFrame(string release, string file, string tag) =>
-        SlurmFrame.Decode(StepLines(release, file, tag)[0].AsSpan(SlurmFrame.LengthPrefixSize));
-
-    private static List<byte[]> StepLines(string release, string file, string tag) =>
-        File.ReadLines(Path.Combine(AppContext.BaseDirectory, "TestData", "fixtures", "steps", release, file))
-            .Where(line => line.StartsWith(tag + " ", StringComparison.Ordinal))
-            .Select(line => Convert.FromHexString(line[(tag.Length + 1)..].Trim()))
-            .ToList();
+        SlurmFrame.Decode(CapturedSteps.Single(release, file, tag).AsSpan(SlurmFrame.LengthPrefixSize));
 }
