@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using Scrun.Slurm.Auth;
-using Scrun.Slurm.Interop;
 using Scrun.Slurm.Config;
 using Scrun.Slurm.Messages;
 using Scrun.Slurm.Wire;
@@ -23,9 +22,7 @@ public sealed class CallbackListener : IAsyncDisposable
 {
     private readonly Socket _allocationSocket;
     private readonly Socket _messageSocket;
-    private readonly MungeClient? _verifier;
-    private readonly IAuthenticator? _replyAuthenticator;
-    private readonly uint _slurmUserId;
+    private readonly IncomingMessages _incoming;
     private readonly TimeSpan _messageTimeout;
     private readonly Channel<SrunCallback> _callbacks = Channel.CreateUnbounded<SrunCallback>();
     private readonly Channel<RejectedCallback> _rejected = Channel.CreateBounded<RejectedCallback>(new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.DropOldest });
@@ -34,13 +31,11 @@ public sealed class CallbackListener : IAsyncDisposable
     private readonly Task _allocationLoop;
     private readonly Task _messageLoop;
 
-    private CallbackListener(Socket allocation, Socket message, MungeClient? verifier, IAuthenticator? replyAuthenticator, uint slurmUserId, TimeSpan messageTimeout)
+    private CallbackListener(Socket allocation, Socket message, IncomingMessages incoming, TimeSpan messageTimeout)
     {
         _allocationSocket = allocation;
         _messageSocket = message;
-        _verifier = verifier;
-        _replyAuthenticator = replyAuthenticator;
-        _slurmUserId = slurmUserId;
+        _incoming = incoming;
         _messageTimeout = messageTimeout;
         _allocationLoop = AcceptLoopAsync(_allocationSocket);
         _messageLoop = AcceptLoopAsync(_messageSocket);
@@ -52,11 +47,11 @@ public sealed class CallbackListener : IAsyncDisposable
     /// </summary>
     public static CallbackListener Start(SlurmConfig config, MungeClient? verifier, IAuthenticator? replyAuthenticator)
     {
-        var allocation = Bind(config.SrunPortRange);
+        var allocation = IncomingMessages.Listen(config.SrunPortRange);
         try
         {
-            var message = Bind(config.SrunPortRange);
-            return new CallbackListener(allocation, message, verifier, replyAuthenticator, LookUpUid(config.SlurmUser), config.MessageTimeout);
+            var message = IncomingMessages.Listen(config.SrunPortRange);
+            return new CallbackListener(allocation, message, IncomingMessages.For(config, verifier, replyAuthenticator), config.MessageTimeout);
         }
         catch
         {
@@ -66,10 +61,10 @@ public sealed class CallbackListener : IAsyncDisposable
     }
 
     /// <summary>For <c>alloc_resp_port</c>: where slurmctld pushes the grant of a pending job.</summary>
-    public int AllocationPort => ((IPEndPoint)_allocationSocket.LocalEndPoint!).Port;
+    public int AllocationPort => IncomingMessages.PortOf(_allocationSocket);
 
     /// <summary>For <c>other_port</c>: pings, time-outs, node failures, job completion.</summary>
-    public int MessagePort => ((IPEndPoint)_messageSocket.LocalEndPoint!).Port;
+    public int MessagePort => IncomingMessages.PortOf(_messageSocket);
 
     public ChannelReader<SrunCallback> Callbacks => _callbacks.Reader;
 
@@ -89,47 +84,6 @@ public sealed class CallbackListener : IAsyncDisposable
         await Task.WhenAll(_allocationLoop, _messageLoop);
         _callbacks.Writer.TryComplete();
         _stopping.Dispose();
-    }
-
-    private static Socket Bind((int First, int Last)? range)
-    {
-        var socket = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp) { DualMode = true };
-        try
-        {
-            if (range is not { } ports)
-            {
-                socket.Bind(new IPEndPoint(IPAddress.IPv6Any, 0));
-            }
-            else
-            {
-                BindInRange(socket, ports.First, ports.Last);
-            }
-            socket.Listen(16);
-            return socket;
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-    }
-
-    private static void BindInRange(Socket socket, int first, int last)
-    {
-        var count = last - first + 1;
-        var start = Random.Shared.Next(count);
-        for (var i = 0; i < count; i++)
-        {
-            try
-            {
-                socket.Bind(new IPEndPoint(IPAddress.IPv6Any, first + ((start + i) % count)));
-                return;
-            }
-            catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
-            {
-            }
-        }
-        throw new SocketException((int)SocketError.AddressAlreadyInUse, $"every port of SrunPortRange {first}-{last} is in use");
     }
 
     private async Task AcceptLoopAsync(Socket listener)
@@ -161,7 +115,7 @@ public sealed class CallbackListener : IAsyncDisposable
                 {
                     return;
                 }
-                if (Verify(message) is { } reason)
+                if (_incoming.Verify(message) is { } reason)
                 {
                     _rejected.Writer.TryWrite(new RejectedCallback(connection.RemoteEndPoint, reason));
                     return;
@@ -170,13 +124,13 @@ public sealed class CallbackListener : IAsyncDisposable
                 var callback = SrunCallback.Read(message.Type, ref reader, message.Version);
                 if (callback is null)
                 {
-                    await ReplyAsync(connection, message.Version, SlurmErrors.UnexpectedMessage, deadline.Token);
+                    await _incoming.ReplyAsync(connection, message.Version, SlurmErrors.UnexpectedMessage, deadline.Token);
                     return;
                 }
                 reader.EnsureConsumed(message.Type.ToString());
                 if (callback is SrunPing or AllocationGranted)
                 {
-                    await ReplyAsync(connection, message.Version, 0, deadline.Token);
+                    await _incoming.ReplyAsync(connection, message.Version, 0, deadline.Token);
                 }
                 if (callback is SrunJobComplete)
                 {
@@ -189,74 +143,8 @@ public sealed class CallbackListener : IAsyncDisposable
             }
             catch (Exception e) when (e is SlurmClientException or SocketException or OperationCanceledException or IOException)
             {
-                _rejected.Writer.TryWrite(new RejectedCallback(SafeRemote(connection), e.Message));
+                _rejected.Writer.TryWrite(new RejectedCallback(IncomingMessages.SafeRemote(connection), e.Message));
             }
         }
-    }
-
-    /// <summary>Null when the callback is genuine; otherwise why it is not.</summary>
-    private string? Verify(SlurmMessage message)
-    {
-        if (_verifier is null)
-        {
-            return null;
-        }
-        if (message.Credential is not MungeCredentialText credential)
-        {
-            return "no MUNGE credential";
-        }
-        MungeDecodedCredential decoded;
-        try
-        {
-            decoded = _verifier.Decode(credential.Text);
-        }
-        catch (MungeException e)
-        {
-            return e.Message;
-        }
-        if (decoded.Uid != 0 && decoded.Uid != _slurmUserId)
-        {
-            return $"sent by uid {decoded.Uid}, neither root nor SlurmUser ({_slurmUserId})";
-        }
-        return MessageHash.Matches(decoded.Payload, message.Type, message.Body) ? null : "the credential's hash does not match the message";
-    }
-
-    /// <summary>RESPONSE_SLURM_RC the way salloc answers: a credential before 24.11, the NO_AUTH_CRED flag from then on.</summary>
-    private async Task ReplyAsync(Socket connection, ProtocolVersion version, int returnCode, CancellationToken cancellation)
-    {
-        var body = new SlurmWriter(4);
-        new ReturnCode(returnCode).WriteBody(body, version);
-        byte[] frame;
-        if (version >= ProtocolVersion.V24_11 || _replyAuthenticator is null)
-        {
-            frame = SlurmFrame.Encode(version, MessageType.ResponseSlurmRc, body.WrittenSpan, null, MessageHeader.NoAuthCredential);
-        }
-        else
-        {
-            var credential = _replyAuthenticator.CreateCredential(MessageType.ResponseSlurmRc, body.WrittenSpan);
-            frame = SlurmFrame.Encode(version, MessageType.ResponseSlurmRc, body.WrittenSpan, credential);
-        }
-        await connection.SendAsync(frame, SocketFlags.None, cancellation);
-    }
-
-    private static EndPoint? SafeRemote(Socket socket)
-    {
-        try
-        {
-            return socket.RemoteEndPoint;
-        }
-        catch (ObjectDisposedException)
-        {
-            return null;
-        }
-    }
-
-    private static uint LookUpUid(string user)
-    {
-        if (uint.TryParse(user, out var numeric))
-        {
-            return numeric;
-        }
-        return PasswordDatabase.LookUpUid(user) ?? 0;
     }
 }

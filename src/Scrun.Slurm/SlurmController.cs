@@ -3,6 +3,7 @@ using Scrun.Slurm.Auth;
 using Scrun.Slurm.Config;
 using Scrun.Slurm.Interop;
 using Scrun.Slurm.Messages;
+using Scrun.Slurm.Messages.Steps;
 using Scrun.Slurm.Wire;
 
 namespace Scrun.Slurm;
@@ -156,6 +157,39 @@ public sealed class SlurmController
     /// <summary>Signals the processes of one step on the nodes (<c>REQUEST_CANCEL_JOB_STEP</c>).</summary>
     public Task SignalStepAsync(uint jobId, uint step, int signal, ushort flags = 0, CancellationToken cancellation = default) =>
         CallForSuccessAsync(JobStepKillRequest.ForStep(jobId, step, checked((ushort)signal), flags), cancellation);
+
+    /// <summary>
+    /// Asks for a step in an allocation (<c>REQUEST_JOB_STEP_CREATE</c>). The reply comes in the
+    /// release slurmctld chose (the oldest among the request and the step's nodes).
+    /// </summary>
+    public Task<JobStepCreateResponse> CreateStepAsync(Func<ProtocolVersion, JobStepCreateRequest> request, CancellationToken cancellation = default) =>
+        CallAsync<JobStepCreateResponse>(request, cancellation);
+
+    /// <summary>Tells slurmctld that nodes of a step are done (<c>REQUEST_STEP_COMPLETE</c>): after a launch they refused.</summary>
+    public Task CompleteStepAsync(StepCompleteRequest request, CancellationToken cancellation = default) =>
+        CallForSuccessAsync(request, cancellation);
+
+    /// <summary>One request to a node's slurmd, signed like every request; its reply on the same connection.</summary>
+    /// <exception cref="SlurmUnreachableException">The slurmd did not answer.</exception>
+    public async Task<SlurmMessage> ExchangeWithNodeAsync(SlurmdAddress node, ISlurmRequest request, ProtocolVersion version, TimeSpan timeout, CancellationToken cancellation = default)
+    {
+        var body = new SlurmWriter();
+        request.WriteBody(body, version);
+        var credential = _authenticator.CreateCredential(request.Type, body.WrittenSpan);
+        var frame = SlurmFrame.Encode(version, request.Type, body.WrittenSpan, credential);
+        try
+        {
+            return await SlurmTransport.ExchangeAsync(node.Host, node.Port, frame, timeout, cancellation)
+                ?? throw new SlurmUnreachableException($"slurmd of {node.NodeName} ({node.Host}:{node.Port}) {ClosedWithoutReply}");
+        }
+        catch (Exception e) when (e is SocketException or TimeoutException)
+        {
+            throw new SlurmUnreachableException($"cannot reach slurmd of {node.NodeName} ({node.Host}:{node.Port}): {e.Message}");
+        }
+    }
+
+    /// <summary>Signs the replies scrun gives Slurm's daemons on its own ports.</summary>
+    internal IAuthenticator Authenticator => _authenticator;
 
     /// <summary>Releases an allocation, recording the exit code (<c>REQUEST_COMPLETE_JOB_ALLOCATION</c>).</summary>
     public Task CompleteAllocationAsync(uint jobId, int returnCode, CancellationToken cancellation = default) =>

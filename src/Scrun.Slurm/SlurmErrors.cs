@@ -10,6 +10,7 @@ namespace Scrun.Slurm;
 public static class SlurmErrors
 {
     public const int UnexpectedMessage = 1000;
+    public const int CommunicationsConnectionError = 1001;
     public const int ProtocolVersionError = 1005;
     public const int AuthenticationError = 1007;
     public const int InvalidPartitionName = 2000;

@@ -1,0 +1,38 @@
+namespace Scrun.Slurm.Steps;
+
+/// <summary>What a step launched natively runs: one task per node of the job, in its container.</summary>
+public sealed record StepRequest
+{
+    public required uint JobId { get; init; }
+
+    /// <summary>The allocation's nodes: the step runs one task on each.</summary>
+    public required uint NodeCount { get; init; }
+
+    /// <summary>The job owner's uid and gid: 22.05's slurmctld and slurmd check them against the credential.</summary>
+    public required uint UserId { get; init; }
+
+    public required uint GroupId { get; init; }
+
+    public required string Name { get; init; }
+
+    /// <summary>The OCI bundle slurmstepd runs through oci.conf; null runs <see cref="Arguments"/> on the node itself.</summary>
+    public string? Container { get; init; }
+
+    public string? ContainerId { get; init; }
+
+    public required IReadOnlyList<string> Arguments { get; init; }
+
+    /// <summary>The task's environment, <c>NAME=value</c>; the step's own variables are added.</summary>
+    public required IReadOnlyList<string> Environment { get; init; }
+
+    public required string WorkingDirectory { get; init; }
+
+    /// <summary>Pty mode: task 0 runs on a terminal of this size, its stderr merged into its stdout.</summary>
+    public WindowSize? Terminal { get; init; }
+
+    /// <summary>How long a step whose I/O broke off is given to report its tasks' exit before it is taken as lost.</summary>
+    public TimeSpan LostStepGrace { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>Where the step's stdio goes: <see cref="Input"/> (null: none) is sent to every task; output and error come back here.</summary>
+public sealed record StepStreams(Stream? Input, Stream Output, Stream Error);

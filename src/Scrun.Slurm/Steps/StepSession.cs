@@ -1,0 +1,303 @@
+using System.Globalization;
+using System.Net.Sockets;
+using Scrun.Slurm.Auth;
+using Scrun.Slurm.Config;
+using Scrun.Slurm.Messages;
+using Scrun.Slurm.Messages.Steps;
+using Scrun.Slurm.Wire;
+
+namespace Scrun.Slurm.Steps;
+
+/// <summary>
+/// A step launched the way srun launches it, without srun: <c>REQUEST_JOB_STEP_CREATE</c> to
+/// slurmctld, <c>REQUEST_LAUNCH_TASKS</c> to each node's slurmd, then slurmstepd calls back on
+/// three ports of this process: the response port (launch result, task exits), the I/O port
+/// (stdio, one connection per node) and, in pty mode, the window-size port.
+/// <see cref="Completion"/> gives the step's exit code once every task has ended and its output
+/// is written.
+/// </summary>
+public sealed partial class StepSession : IAsyncDisposable
+{
+    /// <summary>How long output may trail the last task's exit (srun waits the same way for slow I/O).</summary>
+    private static readonly TimeSpan s_outputDrain = TimeSpan.FromSeconds(5);
+
+    /// <summary>The errors srun retries a step creation on: the nodes are still busy with the last step, or slurmctld is.</summary>
+    private static readonly int[] s_busy = [11, 2037, SlurmErrors.NodesBusy, 2059, 2079];
+
+    private readonly SlurmController _controller;
+    private readonly StepRequest _request;
+    private readonly StepStreams _streams;
+    private readonly Action<string> _log;
+    private readonly IncomingMessages _incoming;
+    private readonly Socket _responseListener;
+    private readonly Socket _ioListener;
+    private readonly Socket? _ptyListener;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly TaskCompletionSource<int> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<Task> _loops = [];
+    private JobStepCreateResponse? _created;
+    private ProtocolVersion _launchVersion;
+
+    private StepSession(SlurmController controller, StepRequest request, StepStreams streams, Action<string>? log)
+    {
+        _controller = controller;
+        _request = request;
+        _streams = streams;
+        _log = log ?? (_ => { });
+        var munge = controller.UsesMunge && controller.Authenticator is MungeAuthenticator authenticator ? authenticator.Munge : null;
+        _incoming = IncomingMessages.For(controller.Config, munge, controller.Authenticator);
+        var range = controller.Config.SrunPortRange;
+        _responseListener = IncomingMessages.Listen(range);
+        _ioListener = IncomingMessages.Listen(range);
+        _ptyListener = request.Terminal is null ? null : IncomingMessages.Listen(range);
+        _taskStatus = new uint?[request.NodeCount];
+    }
+
+    /// <summary>The step slurmctld created (job and step number).</summary>
+    public StepId Step => _created is { } created ? created.Step with { JobId = _request.JobId } : new StepId(_request.JobId);
+
+    /// <summary>The step's exit code: the highest of its tasks' (128 + N for a signal), once their output is written.</summary>
+    public Task<int> Completion => _completion.Task;
+
+    /// <summary>Creates the step and launches its tasks; the session then runs until <see cref="Completion"/>.</summary>
+    /// <exception cref="SlurmClientException">slurmctld refused the step, or a node refused its launch (the step is then completed).</exception>
+    public static async Task<StepSession> LaunchAsync(SlurmController controller, StepRequest request, StepStreams streams, Action<string>? log = null, CancellationToken cancellation = default)
+    {
+        var session = new StepSession(controller, request, streams, log);
+        try
+        {
+            session.StartListening();
+            await session.CreateAsync(cancellation);
+            await session.LaunchTasksAsync(cancellation);
+            return session;
+        }
+        catch
+        {
+            await session.DisposeAsync();
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync();
+        _responseListener.Dispose();
+        _ioListener.Dispose();
+        _ptyListener?.Dispose();
+        CloseConnections();
+        await Task.WhenAll(_loops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _completion.TrySetResult(128 + 9);
+        _stopping.Dispose();
+    }
+
+    private void StartListening()
+    {
+        _loops.Add(AcceptAsync(_responseListener, HandleResponseAsync));
+        _loops.Add(AcceptAsync(_ioListener, HandleIoAsync));
+        if (_ptyListener is not null)
+        {
+            _loops.Add(AcceptAsync(_ptyListener, HandleWindowConnectionAsync));
+        }
+    }
+
+    private async Task CreateAsync(CancellationToken cancellation)
+    {
+        var pause = TimeSpan.FromMilliseconds(250);
+        while (true)
+        {
+            try
+            {
+                _created = await _controller.CreateStepAsync(CreateRequest, cancellation);
+                break;
+            }
+            catch (SlurmException e) when (s_busy.Contains(e.ErrorNumber))
+            {
+                _log($"job {_request.JobId}: step creation temporarily disabled, retrying ({e.Message})");
+                await Task.Delay(pause, cancellation);
+                pause = pause * 2 < TimeSpan.FromSeconds(5) ? pause * 2 : TimeSpan.FromSeconds(5);
+            }
+        }
+        var created = _created;
+        if (created.Layout.NetworkCredential is not null)
+        {
+            throw new SlurmProtocolException("the step's nodes are dynamic or cloud nodes (net_cred): their addresses are not in slurm.conf");
+        }
+        _launchVersion = created.CredentialVersion >= ProtocolVersion.V25_11 ? created.Layout.StartProtocolVersion : created.UseProtocolVersion;
+        if (!_launchVersion.IsSupported)
+        {
+            throw new SlurmProtocolException($"the step's nodes speak {_launchVersion}, a launch format the native launcher does not write");
+        }
+        if (created.Layout.TaskCount != _request.NodeCount || created.Layout.TaskIds.Any(ids => ids.Any(id => id >= _request.NodeCount)))
+        {
+            throw new SlurmProtocolException($"step {Step} has {created.Layout.TaskCount} tasks, not one per node ({_request.NodeCount})");
+        }
+        _log($"step {Step} created on {created.Layout.NodeList}; launching in the {_launchVersion.Release} format");
+    }
+
+    private JobStepCreateRequest CreateRequest(ProtocolVersion version) => new()
+    {
+        JobId = _request.JobId,
+        // 22.05 compares it with the MUNGE uid and the job owner; later releases put the MUNGE uid in place of 99.
+        UserId = version < ProtocolVersion.V23_02 ? _request.UserId : JobStepCreateRequest.AuthenticatedUser,
+        MinNodes = _request.NodeCount,
+        MaxNodes = _request.NodeCount,
+        TaskCount = _request.NodeCount,
+        CpuCount = _request.NodeCount,
+        Container = _request.Container,
+        ContainerId = _request.ContainerId,
+        LauncherPid = (uint)Environment.ProcessId,
+        Host = Environment.MachineName,
+        Name = _request.Name,
+        WorkingDirectory = _request.WorkingDirectory,
+        SubmitLine = string.Join(' ', _request.Arguments),
+    };
+
+    private async Task LaunchTasksAsync(CancellationToken cancellation)
+    {
+        var created = _created!;
+        var names = HostList.Expand(created.Layout.NodeList);
+        var nodes = names.Select(_controller.Config.ResolveNode).ToList();
+        var launch = LaunchRequest(created);
+        var timeout = _controller.Config.MessageTimeout + _controller.Config.BatchStartTimeout;
+        var results = await Task.WhenAll(nodes.Select(node => LaunchOnAsync(node, launch, timeout, cancellation)));
+        var failures = results.Select((error, index) => (error, index)).Where(r => r.error is not null).ToList();
+        if (failures.Count == 0)
+        {
+            return;
+        }
+        foreach (var (error, index) in failures)
+        {
+            try
+            {
+                await _controller.CompleteStepAsync(new StepCompleteRequest(Step, (uint)index, (uint)index, error!.ErrorNumber), CancellationToken.None);
+            }
+            catch (SlurmClientException e)
+            {
+                _log($"step {Step}: could not complete node {names[index]} after its failed launch: {e.Message}");
+            }
+        }
+        if (failures.Count < nodes.Count)
+        {
+            await TryAsync(() => _controller.SignalStepAsync(_request.JobId, Step.StepNumber, 9));
+        }
+        var (first, at) = failures[0];
+        throw new SlurmException(first!.ErrorNumber, $"{names[at]} refused to launch step {Step}: {first.Message}");
+    }
+
+    private async Task<SlurmException?> LaunchOnAsync(SlurmdAddress node, LaunchTasksRequest launch, TimeSpan timeout, CancellationToken cancellation)
+    {
+        try
+        {
+            var reply = await _controller.ExchangeWithNodeAsync(node, launch, _launchVersion, timeout, cancellation);
+            SlurmController.ExpectSuccess(reply);
+            return null;
+        }
+        catch (SlurmException e)
+        {
+            return e;
+        }
+        catch (SlurmClientException e)
+        {
+            return new SlurmException(SlurmErrors.CommunicationsConnectionError, e.Message);
+        }
+    }
+
+    private LaunchTasksRequest LaunchRequest(JobStepCreateResponse created)
+    {
+        var layout = created.Layout;
+        var responsePort = IncomingMessages.PortOf(_responseListener);
+        var environment = new List<string>(_request.Environment)
+        {
+            $"SLURM_STEP_ID={created.Step.StepNumber}",
+            $"SLURM_STEPID={created.Step.StepNumber}",
+            $"SLURM_STEP_NODELIST={layout.NodeList}",
+            $"SLURM_STEP_NUM_NODES={layout.NodeCount}",
+            $"SLURM_STEP_NUM_TASKS={layout.TaskCount}",
+            $"SLURM_STEP_TASKS_PER_NODE={TasksPerNode(layout)}",
+            $"SLURM_STEP_LAUNCHER_PORT={responsePort}",
+            $"SLURM_SRUN_COMM_PORT={responsePort}",
+        };
+        if (_request.Terminal is { } size)
+        {
+            environment.Add($"SLURM_PTY_PORT={IncomingMessages.PortOf(_ptyListener!)}");
+            environment.Add($"SLURM_PTY_WIN_COL={size.Columns}");
+            environment.Add($"SLURM_PTY_WIN_ROW={size.Rows}");
+        }
+        return new LaunchTasksRequest
+        {
+            Sluid = created.Step.Sluid,
+            JobId = _request.JobId,
+            StepNumber = created.Step.StepNumber,
+            UserId = _request.UserId,
+            GroupId = _request.GroupId,
+            TaskCount = layout.TaskCount,
+            NodeCount = layout.NodeCount,
+            CpusPerTaskCompact = layout.CpusPerTaskCompact,
+            CpusPerTaskRepetitions = layout.CpusPerTaskRepetitions,
+            TaskDistribution = layout.TaskDistribution,
+            CredentialVersion = created.CredentialVersion,
+            Credential = created.Credential,
+            SelectPluginId = created.SelectPluginId,
+            TaskIds = layout.TaskIds,
+            ResponsePorts = [(ushort)responsePort],
+            IoPorts = [(ushort)IncomingMessages.PortOf(_ioListener)],
+            Environment = environment,
+            Container = _request.Container,
+            WorkingDirectory = _request.WorkingDirectory,
+            Arguments = _request.Arguments,
+            Flags = _request.Terminal is null ? LaunchTasksRequest.BufferedIo : LaunchTasksRequest.PseudoTerminal,
+            CompleteNodeList = layout.NodeList,
+            StepManager = created.StepManager,
+        };
+    }
+
+    /// <summary><c>SLURM_STEP_TASKS_PER_NODE</c> as Slurm writes it: <c>2(x3),1</c>.</summary>
+    private static string TasksPerNode(StepLayout layout)
+    {
+        var runs = new List<(int Count, int Repeats)>();
+        foreach (var ids in layout.TaskIds)
+        {
+            if (runs.Count > 0 && runs[^1].Count == ids.Length)
+            {
+                runs[^1] = (ids.Length, runs[^1].Repeats + 1);
+            }
+            else
+            {
+                runs.Add((ids.Length, 1));
+            }
+        }
+        return string.Join(',', runs.Select(r => r.Repeats == 1
+            ? r.Count.ToString(CultureInfo.InvariantCulture)
+            : string.Create(CultureInfo.InvariantCulture, $"{r.Count}(x{r.Repeats})")));
+    }
+
+    private async Task AcceptAsync(Socket listener, Func<Socket, Task> handle)
+    {
+        var handlers = new List<Task>();
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket connection;
+            try
+            {
+                connection = await listener.AcceptAsync(_stopping.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                break;
+            }
+            handlers.Add(handle(connection));
+        }
+        await Task.WhenAll(handlers).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    private static async Task TryAsync(Func<Task> action)
+    {
+        try
+        {
+            await action();
+        }
+        catch (SlurmClientException)
+        {
+        }
+    }
+}
