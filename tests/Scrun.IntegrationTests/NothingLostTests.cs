@@ -319,7 +319,9 @@ public sealed partial class NothingLostTests(TestbedFixture bed) : IDisposable
         try
         {
             var log = Path.Combine(_verbs.Directory, $"anchor-{signal}.log");
-            var create = Task.Run(() => _verbs.Create(_verbs.Bundle(["true"], job), id, environment: s_talkative, globals: ["--log", log, "--debug"]));
+            // Called the way nohup or a shell's background job calls it: the signals ignored.
+            var create = Task.Run(() => _verbs.Create(_verbs.Bundle(["true"], job), id, environment: s_talkative, globals: ["--log", log, "--debug"],
+                wrapper: "sh -c 'trap \"\" HUP INT TERM; exec \"$0\" \"$@\"'"));
             WaitUntilPending(job, id);
 
             Assert.Equal(0, _verbs.Bed.Run("kill", $"-{signal}", AnchorPid(id)).ExitCode);
