@@ -95,7 +95,11 @@ public sealed class ContainerLifecycle(string root)
                 ArgumentList = { LaunchContext.AnchorVerb },
             };
             psi.Environment[LaunchContext.EnvironmentVariable] = (launch with { ReportDescriptor = write, ClaimDescriptor = claim.Descriptor }).ToEnvironmentValue();
-            return (Process.Start(psi) ?? throw new InvalidOperationException("the anchor did not start"), read);
+            // The anchor takes HUP, INT and TERM as the container's signals, even from a caller that ignores them.
+            using (LibC.StopIgnoring(1, 2, 15))
+            {
+                return (Process.Start(psi) ?? throw new InvalidOperationException("the anchor did not start"), read);
+            }
         }
         catch
         {

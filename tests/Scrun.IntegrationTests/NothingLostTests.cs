@@ -318,12 +318,17 @@ public sealed partial class NothingLostTests(TestbedFixture bed) : IDisposable
         Drain("scrun-signal");
         try
         {
-            var create = Task.Run(() => _verbs.Create(_verbs.Bundle(["true"], job), id, environment: s_talkative));
+            var log = Path.Combine(_verbs.Directory, $"anchor-{signal}.log");
+            // Called the way nohup or a shell's background job calls it: the signals ignored.
+            var create = Task.Run(() => _verbs.Create(_verbs.Bundle(["true"], job), id, environment: s_talkative, globals: ["--log", log, "--debug"],
+                wrapper: "sh -c 'trap \"\" HUP INT TERM; exec \"$0\" \"$@\"'"));
             WaitUntilPending(job, id);
 
             Assert.Equal(0, _verbs.Bed.Run("kill", $"-{signal}", AnchorPid(id)).ExitCode);
 
-            var created = await create.WaitAsync(TimeSpan.FromSeconds(60));
+            var finished = await Task.WhenAny(create, Task.Delay(TimeSpan.FromSeconds(60)));
+            Assert.True(finished == create, $"create still runs 60 s after {signal}; the anchor's log:\n{(File.Exists(log) ? File.ReadAllText(log) : "(none)")}");
+            var created = await create;
             Assert.Equal(1, created.ExitCode);
             Assert.EndsWith("scrun: error: the container was stopped before its job started\n", created.Stderr);
             ScrunDriver.WaitFor(() => _verbs.JobState(job) == "CANCELLED", "the pending job to be cancelled");

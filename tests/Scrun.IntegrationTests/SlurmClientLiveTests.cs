@@ -34,6 +34,23 @@ public sealed class SlurmClientLiveTests(SlurmClustersFixture slurm) : IAsyncLif
             {
             }
         }
+        // The next test expects a free node: on a busy machine a killed job's step takes seconds to clean up.
+        foreach (var (cluster, job) in _jobs)
+        {
+            for (var deadline = DateTime.UtcNow.AddSeconds(60); DateTime.UtcNow < deadline && !HasEnded(cluster, job);)
+            {
+                await Task.Delay(200);
+            }
+        }
+    }
+
+    private static bool HasEnded(SlurmCluster cluster, uint job)
+    {
+        var show = cluster.Tool("scontrol", "-o", "show", "job", job.ToString());
+        return show.ExitCode != 0 || !(show.Stdout.Contains("JobState=RUNNING", StringComparison.Ordinal)
+            || show.Stdout.Contains("JobState=PENDING", StringComparison.Ordinal)
+            || show.Stdout.Contains("JobState=CONFIGURING", StringComparison.Ordinal)
+            || show.Stdout.Contains("JobState=COMPLETING", StringComparison.Ordinal));
     }
 
     private static JobDescriptor Job(string name) => new()
@@ -230,8 +247,15 @@ public sealed class SlurmClientLiveTests(SlurmClustersFixture slurm) : IAsyncLif
 
         await client.SignalStepAsync(allocation.JobId, 0, 9);
 
-        Assert.True(srun.WaitForExit(TimeSpan.FromSeconds(20)), "srun is still running after its step was killed");
-        Assert.NotEqual(0, srun.ExitCode);
+        // srun's own exit code is not ours to test: 24.11's exits 0 when slurmctld's word of the
+        // cancelled step comes before the task's exit. The step ends; the job goes on.
+        Assert.True(srun.WaitForExit(TimeSpan.FromSeconds(60)), "srun is still running after its step was killed");
+        var stepGone = false;
+        for (var deadline = DateTime.UtcNow.AddSeconds(60); DateTime.UtcNow < deadline && !stepGone; await Task.Delay(200))
+        {
+            stepGone = !Cluster(release).Tool("squeue", "-h", "-s", "-j", allocation.JobId.ToString()).Stdout.Contains($"{allocation.JobId}.0");
+        }
+        Assert.True(stepGone, "the killed step is still listed");
         Assert.Equal("RUNNING", ShowJob(release, allocation.JobId)["JobState"]);
     }
 

@@ -51,6 +51,40 @@ internal static partial class LibC
     [LibraryImport("libc", SetLastError = true)]
     public static partial int setsid();
 
+    [LibraryImport("libc", SetLastError = true)]
+    private static unsafe partial int sigaction(int signal, byte* action, byte* previous);
+
+    [LibraryImport("libc", EntryPoint = "signal")]
+    private static partial nint SetSignalHandler(int signal, nint handler);
+
+    private const nint IgnoreSignal = 1; // SIG_IGN
+    private const nint DefaultSignal = 0; // SIG_DFL
+
+    /// <summary>
+    /// Which of <paramref name="signals"/> this process ignores (inherited from nohup or a shell's
+    /// background job), set back to their default until the result is disposed: a child started
+    /// meanwhile does not inherit the ignoring (the runtime installs no handler for an ignored signal).
+    /// </summary>
+    public static unsafe IDisposable StopIgnoring(params int[] signals)
+    {
+        var lifted = new List<int>();
+        var current = stackalloc byte[256]; // struct sigaction is 152 bytes on x86-64; its handler comes first
+        foreach (var signal in signals)
+        {
+            if (sigaction(signal, null, current) == 0 && *(nint*)current == IgnoreSignal)
+            {
+                SetSignalHandler(signal, DefaultSignal);
+                lifted.Add(signal);
+            }
+        }
+        return new IgnoredAgain(lifted);
+    }
+
+    private sealed class IgnoredAgain(List<int> signals) : IDisposable
+    {
+        public void Dispose() => signals.ForEach(signal => SetSignalHandler(signal, IgnoreSignal));
+    }
+
     public const short PollIn = 0x1;
     public const short PollError = 0x8;
     public const short PollHangUp = 0x10;
