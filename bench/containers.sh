@@ -13,17 +13,20 @@ out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
 docker=$TESTBED_DOCKER_CLI
 
 hyperfine -N --warmup 2 --runs "$runs" --export-json "$out/r.json" \
-  "podman run --rm --runtime scrun $TESTBED_IMAGE true" \
+  "podman run --rm --runtime scrun -e SCRUN_STEP_LAUNCHER=native $TESTBED_IMAGE true" \
   "podman run --rm $TESTBED_IMAGE true" \
-  "$docker run --rm --runtime scrun --net=none $TESTBED_IMAGE true" \
+  "$docker run --rm --runtime scrun -e SCRUN_STEP_LAUNCHER=native --net=none $TESTBED_IMAGE true" \
   "$docker run --rm --net=none $TESTBED_IMAGE true" \
-  "srun --container=$TESTBED_BUNDLE true" >/dev/null 2>&1
+  "srun --container=$TESTBED_BUNDLE true" \
+  "podman run --rm --runtime scrun -e SCRUN_STEP_LAUNCHER=srun $TESTBED_IMAGE true" >/dev/null 2>&1
 jq -r '
   [.results[] | .median * 1000] as $m |
-  "podman+scrun \($m[0]*10|round/10) ms | podman+runc \($m[1]*10|round/10) ms | srun --container \($m[4]*10|round/10) ms",
+  "podman+scrun (native step) \($m[0]*10|round/10) ms | podman+runc \($m[1]*10|round/10) ms | srun --container \($m[4]*10|round/10) ms",
   "  ratio podman+scrun / (podman+runc + srun --container) = \($m[0] / ($m[1] + $m[4]) * 100 | round / 100)",
-  "docker+scrun \($m[2]*10|round/10) ms | docker+runc \($m[3]*10|round/10) ms",
-  "  ratio docker+scrun / (docker+runc + srun --container) = \($m[2] / ($m[3] + $m[4]) * 100 | round / 100)"' "$out/r.json"
+  "docker+scrun (native step) \($m[2]*10|round/10) ms | docker+runc \($m[3]*10|round/10) ms",
+  "  ratio docker+scrun / (docker+runc + srun --container) = \($m[2] / ($m[3] + $m[4]) * 100 | round / 100)",
+  "podman+scrun with srun as the step launcher \($m[5]*10|round/10) ms",
+  "  ratio native step / srun step (podman+scrun) = \($m[0] / $m[5] * 100 | round / 100)"' "$out/r.json"
 
 # Lua staging: the same Podman run with samples/scrun.lua beside slurm.conf (rsync of the
 # image to a scratch directory, a rewritten config.json, clean-up) against built-in staging.

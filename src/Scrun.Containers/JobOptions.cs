@@ -121,6 +121,17 @@ public sealed class JobOptions
 
     public const string QuietVariable = "SCRUN_QUIET";
 
+    /// <summary><c>SCRUN_STEP_LAUNCHER</c>: <c>native</c> or <c>srun</c>; null for <c>auto</c> or unset.</summary>
+    public string? StepLauncher => Variables.GetValueOrDefault(StepLauncherVariable) switch
+    {
+        null or "" or "auto" => null,
+        "native" => "native",
+        "srun" => "srun",
+        var text => throw Invalid(StepLauncherVariable, text, "native, srun or auto"),
+    };
+
+    public const string StepLauncherVariable = "SCRUN_STEP_LAUNCHER";
+
     /// <summary>
     /// Collects the variables from the runtime's environment, then from config.json's
     /// <c>process.env</c> (<c>docker run -e SCRUN_PARTITION=x</c>): only <c>SCRUN_*</c> and <c>SLURM_*</c>.

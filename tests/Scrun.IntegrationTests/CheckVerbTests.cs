@@ -22,6 +22,7 @@ public sealed class CheckVerbTests(SlurmClustersFixture slurm) : IDisposable
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("ok      munge: credential encoded and decoded", result.Stdout);
         Assert.Contains($"protocol {protocol}", result.Stdout);
+        Assert.Contains($"ok      step launcher: native, no srun needed (Slurm {protocol[..5]}, no switch plugin)", result.Stdout);
         Assert.EndsWith("scrun can talk to this cluster.\n", result.Stdout);
     }
 

@@ -14,8 +14,10 @@ public sealed class LifecycleVerbTests(TestbedFixture bed) : IDisposable
     private readonly TestbedFixture _bed = bed;
     private readonly ScrunDriver _verbs = new(bed);
 
-    [Fact]
-    public void A_container_goes_from_created_to_running_to_stopped_and_is_deleted()
+    [Theory]
+    [InlineData("native")]
+    [InlineData("srun")]
+    public void A_container_goes_from_created_to_running_to_stopped_and_is_deleted(string launcher)
     {
         var job = UniqueName("life");
         // It runs until told to end (USR1), so "running" is seen however slow the machine is.
@@ -23,7 +25,7 @@ public sealed class LifecycleVerbTests(TestbedFixture bed) : IDisposable
         var pidFile = Path.Combine(_verbs.Directory, "pid");
         var id = NewId();
 
-        var create = Create(bundle, id, ["--pid-file", pidFile]);
+        var create = Create(bundle, id, ["--pid-file", pidFile], environment: new() { ["SCRUN_STEP_LAUNCHER"] = launcher });
         Assert.True(create.ExitCode == 0, create.ToString());
         var created = State(id);
         Assert.Equal("created", created.GetProperty("status").GetString());
@@ -48,6 +50,23 @@ public sealed class LifecycleVerbTests(TestbedFixture bed) : IDisposable
         Assert.Equal(1, state.ExitCode);
         Assert.Equal($"scrun: error: container \"{id}\" does not exist\n", state.Stderr);
         Assert.False(Directory.Exists(Path.Combine(_verbs.Root, id)));
+    }
+
+    [Fact]
+    public void A_login_node_without_srun_runs_containers()
+    {
+        // create, and the anchor it leaves, see no srun at all: a mount namespace hides it.
+        const string hideSrun = "unshare -m sh -c 'mount --bind /dev/null \"$(command -v srun)\" && exec \"$0\" \"$@\"'";
+        var job = UniqueName("no-srun");
+        var id = NewId();
+        var create = _verbs.Create(Bundle(["sh", "-c", "read line; echo \"got $line\"; echo oops >&2; exit 5"], job), id, wrapper: hideSrun);
+        Assert.True(create.ExitCode == 0, create.ToString());
+        Assert.Equal(0, Scrun("start", id).ExitCode);
+        WaitFor(() => State(id).GetProperty("status").GetString() == "stopped", "the container to stop");
+        Assert.Equal("got \n", File.ReadAllText(StdoutOf(id))); // its stdin is /dev/null
+        Assert.Equal("oops\n", File.ReadAllText(StderrOf(id)));
+        WaitFor(() => JobState(job) is "FAILED", "the job to end with the container's exit code 5");
+        Assert.Equal(0, Scrun("delete", id).ExitCode);
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using Scrun.IntegrationTests.Infrastructure;
 using Scrun.Slurm;
 using Scrun.Slurm.Auth;
 using Scrun.Slurm.Messages;
+using Scrun.Slurm.Steps;
 using Scrun.Slurm.Wire;
 using Xunit;
 
@@ -258,6 +259,55 @@ public sealed class SlurmClientLiveTests(SlurmClustersFixture slurm) : IAsyncLif
         Assert.True(stepGone, "the killed step is still listed");
         Assert.Equal("RUNNING", ShowJob(release, allocation.JobId)["JobState"]);
     }
+
+    [Theory]
+    [MemberData(nameof(Releases))]
+    public async Task A_step_launched_without_srun_has_its_stdio_and_exit_code(string release)
+    {
+        var client = Client(release);
+        var allocation = await AllocateAsync(release, client, Job("scrun-live-native"));
+        Assert.True(allocation.IsGranted);
+        var output = new MemoryStream();
+        var error = new MemoryStream();
+        var request = StepIn(allocation, "read line; echo \"out $line\"; echo err >&2; exit 3");
+
+        await using var session = await StepSession.LaunchAsync(client, request, new StepStreams(new MemoryStream("in1\n"u8.ToArray()), output, error));
+
+        Assert.Equal(3, await session.Completion.WaitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal("out in1\n", System.Text.Encoding.UTF8.GetString(output.ToArray()));
+        Assert.Equal("err\n", System.Text.Encoding.UTF8.GetString(error.ToArray()));
+        Assert.Equal(allocation.JobId, session.Step.JobId);
+        Assert.Equal("RUNNING", ShowJob(release, allocation.JobId)["JobState"]);
+    }
+
+    [Theory]
+    [MemberData(nameof(Releases))]
+    public async Task A_step_launched_without_srun_gets_a_terminal_of_the_size_asked(string release)
+    {
+        var client = Client(release);
+        var allocation = await AllocateAsync(release, client, Job("scrun-live-native-pty"));
+        Assert.True(allocation.IsGranted);
+        var output = new MemoryStream();
+        var request = StepIn(allocation, "stty size; test -t 0 && echo tty; exit 7") with { Terminal = new WindowSize(91, 33) };
+
+        await using var session = await StepSession.LaunchAsync(client, request, new StepStreams(null, output, output));
+
+        Assert.Equal(7, await session.Completion.WaitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal("33 91\r\ntty\r\n", System.Text.Encoding.UTF8.GetString(output.ToArray()));
+    }
+
+    /// <summary>One task per node running <paramref name="script"/> on the node itself (no container).</summary>
+    private static StepRequest StepIn(ResourceAllocationResponse allocation, string script) => new()
+    {
+        JobId = allocation.JobId,
+        NodeCount = allocation.NodeCount,
+        UserId = allocation.UserId,
+        GroupId = allocation.GroupId,
+        Name = "scrun-live-native",
+        Arguments = ["/bin/sh", "-c", script],
+        Environment = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+        WorkingDirectory = "/tmp",
+    };
 
     [Theory]
     [MemberData(nameof(Releases))]

@@ -110,6 +110,7 @@ public sealed partial class ContainerAnchor
         // Before the job exists: a script that does not load must not leave one behind.
         _staging = IStaging.Choose(slurmConfig, options, _variables.GetValueOrDefault(BuiltInStaging.Variable), _log, message => _stderr.Write($"scrun: {message}\n"));
         var quiet = options.Quiet;
+        _ = options.StepLauncher; // a misspelt launcher fails create, not start
         _job = new JobSession(settings.Connect(slurmConfig), line =>
         {
             _log.Debug("container {Id}: {Line}", _launch.Id, line);

@@ -1,4 +1,5 @@
 using Scrun.Slurm;
+using Scrun.Slurm.Config;
 using Scrun.Slurm.Messages;
 
 namespace Scrun.Containers.Anchor;
@@ -20,7 +21,8 @@ public sealed partial class ContainerAnchor
         try
         {
             _terminalRelay?.BeforeLaunch();
-            step = _stepRunner(_job!.Controller.Config).Start(StepLaunch());
+            // Not cancellable: a step slurmctld created is launched or completed, never left half made.
+            step = await _stepRunner(_job!.Controller).StartAsync(StepLaunch(), CancellationToken.None);
         }
         catch (Exception e) when (e is ContainerException or IOException or InvalidOperationException)
         {
@@ -31,7 +33,12 @@ public sealed partial class ContainerAnchor
         using (step)
         using (_terminalRelay)
         {
-            _terminalRelay?.Start();
+            _step = step;
+            if (_terminalRelay is { } relay)
+            {
+                relay.Resized += step.TerminalResized;
+                relay.Start();
+            }
             _state.Record(s => s with { Status = ContainerStatus.Running });
             _running.TrySetResult();
             var exitCode = await step.WaitForExitAsync();
@@ -56,7 +63,26 @@ public sealed partial class ContainerAnchor
             Args: _config.Args,
             Environment: _containerEnvironment.ForStep(staged, slurm.Config.Path),
             WorkingDirectory: staged.Bundle,
-            Protocol: slurm.Version);
+            Protocol: slurm.Version)
+        {
+            Placement = _job.Placement,
+        };
+    }
+
+    /// <summary>The launcher <see cref="StepLauncherChoice"/> picks for this job's cluster, and why, in the log.</summary>
+    private IStepRunner ChooseStepRunner(SlurmController slurm)
+    {
+        var oci = OciConfig.LoadBeside(slurm.Config);
+        var choice = StepLauncherChoice.For(JobOptions.From(_variables, _config.Env).StepLauncher, slurm.Config, oci, slurm.Version);
+        _log.Debug("container {Id}: step launcher {Launcher} ({Why})", _launch.Id, choice.Native ? "native" : "srun", choice.Why);
+        if (!choice.Native)
+        {
+            return new SrunStepRunner(oci, _log);
+        }
+        var native = new NativeStepRunner(slurm, _log);
+        return JobOptions.From(_variables, _config.Env).StepLauncher is null
+            ? new FallbackStepRunner(native, () => new SrunStepRunner(oci, _log), line => _log.Information("container {Id}: {Line}", _launch.Id, line))
+            : native;
     }
 
     private async Task WatchCallbacksAsync(CallbackListener listener)
@@ -72,12 +98,14 @@ public sealed partial class ContainerAnchor
                         break;
                     case SrunNodeFail fail:
                         _state.Record(s => s with { StopReason = $"job {s.JobId} lost node(s) {fail.Nodes}" });
+                        _step?.JobEnded($"node(s) {fail.Nodes} failed");
                         break;
                     case SrunUserMessage message:
                         _stderr.Write($"scrun: {message.Message}\n");
                         break;
                     case SrunJobComplete:
                         Abort(128 + 9, "its job ended");
+                        _step?.JobEnded("its job ended");
                         break;
                 }
             }

@@ -3,7 +3,6 @@ using Scrun.Containers.Interop;
 using Scrun.Containers.Oci;
 using Scrun.Containers.Staging;
 using Scrun.Slurm;
-using Scrun.Slurm.Config;
 using Scrun.Slurm.Interop;
 using Serilog;
 
@@ -26,7 +25,7 @@ public sealed partial class ContainerAnchor
     private readonly IReadOnlyDictionary<string, string> _variables;
     private readonly ILogger _log;
     private readonly TextWriter _stderr;
-    private readonly Func<SlurmConfig, IStepRunner> _stepRunner;
+    private readonly Func<SlurmController, IStepRunner> _stepRunner;
     private readonly ContainerPaths _paths;
     private readonly AnchorState _state;
     private readonly CreationReport _report;
@@ -42,6 +41,7 @@ public sealed partial class ContainerAnchor
     private StagedBundle? _staged;
     private StagingContext? _stagingContext;
     private TerminalRelay? _terminalRelay;
+    private volatile IStep? _step;
     private int? _abortExitCode;
     private string? _abortFailure;
     private bool _stoppedBeforeStart;
@@ -53,13 +53,13 @@ public sealed partial class ContainerAnchor
     /// <param name="log">The anchor's log (the --log file).</param>
     /// <param name="stderr">The container's stderr, where scrun's lines for the user go.</param>
     /// <param name="stepRunner">What runs the step in the job's cluster (srun, unless a test says otherwise).</param>
-    public ContainerAnchor(LaunchContext launch, IReadOnlyDictionary<string, string> environment, ILogger log, TextWriter stderr, Func<SlurmConfig, IStepRunner>? stepRunner = null)
+    public ContainerAnchor(LaunchContext launch, IReadOnlyDictionary<string, string> environment, ILogger log, TextWriter stderr, Func<SlurmController, IStepRunner>? stepRunner = null)
     {
         _launch = launch;
         _variables = environment;
         _log = log;
         _stderr = stderr;
-        _stepRunner = stepRunner ?? (config => new SrunStepRunner(OciConfig.LoadBeside(config), log));
+        _stepRunner = stepRunner ?? ChooseStepRunner;
         if (launch.ClaimDescriptor >= 0)
         {
             LibC.SetCloseOnExec(launch.ClaimDescriptor, true); // held until this process ends, by it alone

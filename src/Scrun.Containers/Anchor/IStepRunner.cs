@@ -13,11 +13,15 @@ public sealed record StepLaunch(
     IReadOnlyList<string> Args,
     IReadOnlyDictionary<string, string> Environment,
     string WorkingDirectory,
-    ProtocolVersion? Protocol);
+    ProtocolVersion? Protocol)
+{
+    /// <summary>The job's nodes and owner (a native launch runs one task per node and names the owner on 22.05).</summary>
+    public JobPlacement? Placement { get; init; }
+}
 
 /// <summary>
-/// Runs the container's step in its job: <see cref="SrunStepRunner"/> (srun --container) today;
-/// a launcher speaking Slurm's protocol itself next. The anchor knows only this seam.
+/// Runs the container's step in its job: <see cref="NativeStepRunner"/> speaks Slurm's step
+/// protocol itself; <see cref="SrunStepRunner"/> runs srun --container. The anchor knows only this seam.
 /// </summary>
 public interface IStepRunner
 {
@@ -26,7 +30,7 @@ public interface IStepRunner
     /// reaches descriptor 2; with <see cref="StepLaunch.Terminal"/>, that terminal carries all three.
     /// </summary>
     /// <exception cref="ContainerException">The step could not be started.</exception>
-    IStep Start(StepLaunch launch);
+    Task<IStep> StartAsync(StepLaunch launch, CancellationToken cancellation);
 }
 
 /// <summary>A step that was started.</summary>
@@ -34,4 +38,14 @@ public interface IStep : IDisposable
 {
     /// <summary>Waits for the step to end: the container's exit code (128+N for a signal), its output flushed.</summary>
     Task<int> WaitForExitAsync();
+
+    /// <summary>Slurm said the job ended or lost a node: a step that hears nothing more from its nodes must end (srun learns it on its own).</summary>
+    void JobEnded(string why)
+    {
+    }
+
+    /// <summary>The step's terminal was given a new size (srun learns it from SIGWINCH on its own).</summary>
+    void TerminalResized()
+    {
+    }
 }

@@ -35,6 +35,9 @@ internal sealed class JobSession(SlurmController slurm, Action<string> tellUser,
     /// <summary>scrun has completed or cancelled the job (or found it gone).</summary>
     public bool Ended { get; private set; }
 
+    /// <summary>The job's nodes and owner, once it runs: what a step launched without srun needs.</summary>
+    public JobPlacement? Placement { get; private set; }
+
     /// <summary>What salloc would export for the job (or the caller's SLURM* variables when joining one).</summary>
     public IReadOnlyDictionary<string, string> Variables => _variables;
 
@@ -49,6 +52,7 @@ internal sealed class JobSession(SlurmController slurm, Action<string> tellUser,
         }
         JobId = jobId;
         ExistingAllocation = true;
+        Placement = new JobPlacement(job.Nodes is { Length: > 0 } nodes ? (uint)Scrun.Slurm.Config.HostList.Expand(nodes).Count : 1, job.UserId, job.GroupId);
         foreach (var (name, value) in callerVariables.Where(v => v.Key.StartsWith("SLURM", StringComparison.Ordinal)))
         {
             _variables[name] = value;
@@ -92,6 +96,7 @@ internal sealed class JobSession(SlurmController slurm, Action<string> tellUser,
             }, cancellation, outage);
         }
         RecordVariables(allocation);
+        Placement = new JobPlacement(allocation.NodeCount, allocation.UserId, allocation.GroupId);
         while (!(await outage.RunAsync(token => Controller.GetJobReadyAsync(allocation.JobId, token), cancellation: cancellation)).IsReady)
         {
             await Task.Delay(TimeSpan.FromSeconds(1), cancellation); // nodes still booting
@@ -211,3 +216,6 @@ internal sealed class JobSession(SlurmController slurm, Action<string> tellUser,
         }
     }
 }
+
+/// <summary>How many nodes a job has and whose it is.</summary>
+public sealed record JobPlacement(uint NodeCount, uint UserId, uint GroupId);

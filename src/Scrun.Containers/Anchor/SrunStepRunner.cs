@@ -40,7 +40,9 @@ public sealed class SrunStepRunner(OciConfig oci, ILogger log) : IStepRunner
         return arguments;
     }
 
-    public IStep Start(StepLaunch launch)
+    public Task<IStep> StartAsync(StepLaunch launch, CancellationToken cancellation) => Task.FromResult(Start(launch));
+
+    private IStep Start(StepLaunch launch)
     {
         var srun = Resolve(oci.SrunPath);
         ProcessStartInfo psi;

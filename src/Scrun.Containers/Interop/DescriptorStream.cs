@@ -5,13 +5,14 @@ namespace Scrun.Containers.Interop;
 /// <summary>
 /// Writes straight to a descriptor with write(2), at the file's shared offset. A FileStream over
 /// a regular file keeps an offset of its own (pwrite), so when stderr is a file that create and
-/// the anchor share, one would overwrite the other's lines.
+/// the anchor share, one would overwrite the other's lines. Reads with read(2), EINTR retried,
+/// the descriptor's end (or its failure) read as the end of the stream.
 /// </summary>
 public sealed unsafe partial class DescriptorStream(int fd) : Stream
 {
     private const int Eintr = 4;
 
-    public override bool CanRead => false;
+    public override bool CanRead => true;
 
     public override bool CanSeek => false;
 
@@ -47,7 +48,23 @@ public sealed unsafe partial class DescriptorStream(int fd) : Stream
     {
     }
 
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        fixed (byte* data = buffer)
+        {
+            while (true)
+            {
+                var count = read(fd, data, (nuint)buffer.Length);
+                if (count < 0 && Marshal.GetLastPInvokeError() == Eintr)
+                {
+                    continue;
+                }
+                return count < 0 ? 0 : (int)count; // EIO: a terminal whose other side has closed
+            }
+        }
+    }
 
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
 
@@ -55,4 +72,7 @@ public sealed unsafe partial class DescriptorStream(int fd) : Stream
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial nint write(int fd, byte* buffer, nuint count);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint read(int fd, byte* buffer, nuint count);
 }

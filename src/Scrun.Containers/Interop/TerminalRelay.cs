@@ -38,6 +38,9 @@ internal sealed unsafe partial class TerminalRelay : IDisposable
         StepTerminal = stepTerminal;
     }
 
+    /// <summary>The step's terminal was given the caller's new size.</summary>
+    public event Action? Resized;
+
     /// <summary>The step's terminal (/dev/pts/N): srun's stdio and controlling terminal.</summary>
     public string StepTerminal { get; }
 
@@ -155,9 +158,9 @@ internal sealed unsafe partial class TerminalRelay : IDisposable
     private void CopyWindowSize()
     {
         var size = stackalloc ushort[4];
-        if (ioctl(_callerSlave, TiocGetWindowSize, size) == 0)
+        if (ioctl(_callerSlave, TiocGetWindowSize, size) == 0 && ioctl(_stepMaster, TiocSetWindowSize, size) == 0)
         {
-            ioctl(_stepMaster, TiocSetWindowSize, size);
+            Resized?.Invoke();
         }
     }
 
@@ -193,7 +196,14 @@ internal sealed unsafe partial class TerminalRelay : IDisposable
         }
     }
 
-    private static void MakeRaw(int fd)
+    /// <summary>The size of the terminal <paramref name="fd"/> is open on; null when it is none.</summary>
+    public static (ushort Columns, ushort Rows)? WindowSizeOf(int fd)
+    {
+        var size = stackalloc ushort[4]; // struct winsize: rows, columns, then pixels
+        return ioctl(fd, TiocGetWindowSize, size) == 0 && size[0] > 0 && size[1] > 0 ? (size[1], size[0]) : null;
+    }
+
+    public static void MakeRaw(int fd)
     {
         var attributes = stackalloc byte[64]; // struct termios is 60 bytes on Linux
         if (tcgetattr(fd, attributes) == 0)

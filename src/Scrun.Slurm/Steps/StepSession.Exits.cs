@@ -100,6 +100,12 @@ public sealed partial class StepSession
         _completion.TrySetResult(exitCode);
     }
 
+    /// <summary>
+    /// Slurm says the job or a node of it is gone (a callback on the allocation's port): unless the
+    /// tasks' exit comes within the grace period, the step is taken as lost.
+    /// </summary>
+    public void Abandon(string why) => _ = GiveUpUnlessExitedAsync(why);
+
     /// <summary>The step's I/O broke off: unless its tasks' exit comes soon, the step is taken as lost.</summary>
     private async Task GiveUpUnlessExitedAsync(string why)
     {

@@ -37,6 +37,7 @@ public sealed partial class StepSession : IAsyncDisposable
     private readonly List<Task> _loops = [];
     private JobStepCreateResponse? _created;
     private ProtocolVersion _launchVersion;
+    private bool _launchSent;
 
     private StepSession(SlurmController controller, StepRequest request, StepStreams streams, Action<string>? log)
     {
@@ -71,11 +72,23 @@ public sealed partial class StepSession : IAsyncDisposable
             await session.LaunchTasksAsync(cancellation);
             return session;
         }
-        catch
+        catch (Exception e)
         {
+            if (session._created is not null && !session._launchSent)
+            {
+                await session.CompleteUnlaunchedAsync(e);
+            }
             await session.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>A step created but never launched would hold the job's CPUs until the job ends.</summary>
+    private async Task CompleteUnlaunchedAsync(Exception why)
+    {
+        var lastNode = Math.Max(_created!.Layout.NodeCount, 1) - 1;
+        var returnCode = why is SlurmException slurm ? slurm.ErrorNumber : SlurmErrors.UnexpectedMessage;
+        await TryAsync(() => _controller.CompleteStepAsync(new StepCompleteRequest(Step, 0, lastNode, returnCode), CancellationToken.None));
     }
 
     public async ValueTask DisposeAsync()
@@ -159,6 +172,7 @@ public sealed partial class StepSession : IAsyncDisposable
         var nodes = names.Select(_controller.Config.ResolveNode).ToList();
         var launch = LaunchRequest(created);
         var timeout = _controller.Config.MessageTimeout + _controller.Config.BatchStartTimeout;
+        _launchSent = true;
         var results = await Task.WhenAll(nodes.Select(node => LaunchOnAsync(node, launch, timeout, cancellation)));
         var failures = results.Select((error, index) => (error, index)).Where(r => r.error is not null).ToList();
         if (failures.Count == 0)

@@ -75,11 +75,13 @@ internal static class CheckVerb
             Ok("protocol", $"pinned to {version} by {SlurmClientSettings.ProtocolVariable} (no probing)");
         }
         var controller = settings.Connect(config);
+        var spoken = settings.PinnedProtocol;
         foreach (var host in config.Controllers)
         {
             try
             {
                 var ping = controller.PingControllerAsync(host).GetAwaiter().GetResult();
+                spoken ??= ping.Version;
                 Ok($"slurmctld {host}", $"up on port {ping.Port}, protocol {ping.Version}, {ping.RoundTrip.TotalMilliseconds:0.0} ms");
             }
             catch (Exception e) when (e is SlurmClientException or System.Net.Sockets.SocketException or TimeoutException)
@@ -87,6 +89,7 @@ internal static class CheckVerb
                 Fail($"slurmctld {host}", Explain(e, host, config));
             }
         }
+        CheckStepLauncher(config, spoken, Ok, Fail);
         stdout.Write(problems == 0 ? "scrun can talk to this cluster.\n" : $"{problems} problem(s) found.\n");
         return problems == 0 ? 0 : 1;
     }
@@ -105,6 +108,23 @@ internal static class CheckVerb
         catch (ContainerException e)
         {
             fail(LuaStaging.ScriptName, e.Message);
+        }
+    }
+
+    /// <summary>Which launcher a container would get here, and why (SCRUN_STEP_LAUNCHER from this environment).</summary>
+    private static void CheckStepLauncher(SlurmConfig config, ProtocolVersion? version, Action<string, string> ok, Action<string, string> fail)
+    {
+        try
+        {
+            var environment = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
+                .ToDictionary(e => (string)e.Key, e => (string?)e.Value ?? "", StringComparer.Ordinal);
+            var setting = JobOptions.From(environment, []).StepLauncher;
+            var choice = Containers.Anchor.StepLauncherChoice.For(setting, config, OciConfig.LoadBeside(config), version);
+            ok("step launcher", choice.Native ? $"native, no srun needed ({choice.Why})" : $"srun ({choice.Why})");
+        }
+        catch (Exception e) when (e is ContainerException or SlurmConfigException)
+        {
+            fail("step launcher", e.Message);
         }
     }
 

@@ -310,11 +310,11 @@ public sealed class ContainerAnchorTests : IAsyncDisposable
 
         public void Exit(int code) => _exit.TrySetResult(code);
 
-        public IStep Start(StepLaunch launch)
+        public Task<IStep> StartAsync(StepLaunch launch, CancellationToken cancellation)
         {
             Launched = launch;
             Starts++;
-            return new Step(_exit.Task);
+            return Task.FromResult<IStep>(new Step(_exit.Task));
         }
 
         private sealed class Step(Task<int> exit) : IStep

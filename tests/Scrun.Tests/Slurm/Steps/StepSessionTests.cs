@@ -106,6 +106,19 @@ public sealed class StepSessionTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_step_on_a_node_slurm_conf_does_not_name_is_completed_not_left_holding_the_job()
+    {
+        var controller = Cluster(nodeName: "n9");
+
+        var error = await Assert.ThrowsAsync<SlurmConfigException>(() => StepSession.LaunchAsync(controller, Request(), Streams()));
+
+        Assert.Contains("no NodeName line defines node n1", error.Message, StringComparison.Ordinal);
+        var complete = Decode(_slurmctld!.Received.Single(m => m.Type == MessageType.RequestStepComplete), StepCompleteRequest.ReadBody);
+        Assert.Equal(new StepId(7, _created.Step.StepNumber), complete.Step);
+        Assert.DoesNotContain(_slurmd!.Received, _ => true);
+    }
+
+    [Fact]
     public async Task Busy_nodes_are_waited_for_as_srun_waits()
     {
         var attempts = 0;
@@ -174,6 +187,27 @@ public sealed class StepSessionTests : IAsyncDisposable
         Assert.Equal(1, await session.Completion.WaitAsync(TimeSpan.FromSeconds(60)));
         Assert.Equal("partial", Encoding.ASCII.GetString(((MemoryStream)streams.Output).ToArray()));
         Assert.Contains("lost step", Encoding.ASCII.GetString(((MemoryStream)streams.Error).ToArray()), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_step_whose_job_ended_without_word_from_its_node_ends_after_the_grace()
+    {
+        var stepdStarted = new TaskCompletionSource();
+        var controller = Cluster(stepd: async (launch, ports) =>
+        {
+            await using var io = await ports.ConnectIoAsync(stdout: 1, stderr: 1);
+            stepdStarted.SetResult();
+            await Task.Delay(TimeSpan.FromSeconds(5)); // a node that went silent
+        });
+        var streams = Streams();
+        await using var session = await StepSession.LaunchAsync(controller, Request() with { LostStepGrace = TimeSpan.FromMilliseconds(200) }, streams);
+        await stepdStarted.Task;
+
+        session.Abandon("node(s) n1 failed");
+
+        Assert.Equal(1, await session.Completion.WaitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("lost step 7.", Encoding.ASCII.GetString(((MemoryStream)streams.Error).ToArray()), StringComparison.Ordinal);
+        Assert.Contains("node(s) n1 failed", Encoding.ASCII.GetString(((MemoryStream)streams.Error).ToArray()), StringComparison.Ordinal);
     }
 
     [Theory]
@@ -246,7 +280,7 @@ public sealed class StepSessionTests : IAsyncDisposable
 
     private delegate Task Stepd(LaunchTasksRequest launch, StepdPorts ports);
 
-    private SlurmController Cluster(Stepd? stepd = null, FakeReply? launchReply = null, Func<FakeReply>? createReply = null, int? slurmdPort = null)
+    private SlurmController Cluster(Stepd? stepd = null, FakeReply? launchReply = null, Func<FakeReply>? createReply = null, int? slurmdPort = null, string nodeName = "n1")
     {
         _slurmctld = new FakeSlurmctld(message => message.Type switch
         {
@@ -271,7 +305,7 @@ public sealed class StepSessionTests : IAsyncDisposable
             return new FakeReply.Bytes(FakeSlurmctld.Frame(s_version, new ReturnCode(0, null)));
         });
         var config = SlurmConfig.Parse(
-            $"SlurmctldHost=ctl(127.0.0.1)\nSlurmctldPort={_slurmctld.Port}\nMessageTimeout=15\nNodeName=n1 NodeAddr=127.0.0.1 Port={slurmdPort ?? _slurmd.Port} CPUs=2\n",
+            $"SlurmctldHost=ctl(127.0.0.1)\nSlurmctldPort={_slurmctld.Port}\nMessageTimeout=15\nNodeName={nodeName} NodeAddr=127.0.0.1 Port={slurmdPort ?? _slurmd.Port} CPUs=2\n",
             "fake/slurm.conf");
         return new SlurmController(config, new StubAuthenticator(), s_version);
     }

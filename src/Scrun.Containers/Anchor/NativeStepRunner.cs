@@ -1,0 +1,108 @@
+using Scrun.Containers.Interop;
+using Scrun.Slurm;
+using Scrun.Slurm.Config;
+using Scrun.Slurm.Steps;
+using Serilog;
+
+namespace Scrun.Containers.Anchor;
+
+/// <summary>
+/// Runs the container's step by speaking Slurm's step protocol itself (<see cref="StepSession"/>):
+/// no srun, no Slurm installation on the login node. The anchor's stdin, stdout and stderr are
+/// the step's; with a terminal, the step terminal carries input and output and its size.
+/// </summary>
+public sealed class NativeStepRunner(SlurmController slurm, ILogger log) : IStepRunner
+{
+    public async Task<IStep> StartAsync(StepLaunch launch, CancellationToken cancellation)
+    {
+        var placement = launch.Placement ?? throw new ContainerException("the job's nodes and owner are not known");
+        StepTerminal? terminal = launch.Terminal is { } path ? StepTerminal.Open(path) : null;
+        try
+        {
+            var streams = terminal is not null
+                ? new StepStreams(terminal.Input, terminal.Output, terminal.Output)
+                : new StepStreams(new DescriptorStream(0), new DescriptorStream(1), new DescriptorStream(2));
+            var request = new StepRequest
+            {
+                JobId = launch.JobId,
+                NodeCount = placement.NodeCount,
+                UserId = placement.UserId,
+                GroupId = placement.GroupId,
+                Name = launch.JobName,
+                Container = launch.Bundle,
+                ContainerId = launch.ContainerId,
+                Arguments = launch.Args,
+                Environment = launch.Environment.Select(v => $"{v.Key}={v.Value}").ToList(),
+                WorkingDirectory = launch.WorkingDirectory,
+                Terminal = terminal?.Size(),
+            };
+            var session = await StepSession.LaunchAsync(slurm, request, streams, line => log.Debug("{Line}", line), cancellation);
+            return new NativeStep(session, terminal);
+        }
+        catch (Exception e) when (e is SlurmConfigException or SlurmProtocolException)
+        {
+            terminal?.Dispose();
+            throw new NativeLaunchUnsupportedException(e.Message);
+        }
+        catch (Exception e) when (e is SlurmClientException or System.Net.Sockets.SocketException)
+        {
+            terminal?.Dispose();
+            throw new ContainerException(e.Message);
+        }
+        catch
+        {
+            terminal?.Dispose();
+            throw;
+        }
+    }
+
+    private sealed class NativeStep(StepSession session, StepTerminal? terminal) : IStep
+    {
+        public async Task<int> WaitForExitAsync()
+        {
+            var exitCode = await session.Completion;
+            terminal?.Dispose(); // the terminal's reader then sees its end once the output is read
+            return exitCode;
+        }
+
+        public void JobEnded(string why) => session.Abandon(why);
+
+        public void TerminalResized()
+        {
+            if (terminal?.Size() is { } size)
+            {
+                session.Resize(size);
+            }
+        }
+
+        public void Dispose()
+        {
+            session.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            terminal?.Dispose();
+        }
+    }
+}
+
+/// <summary>
+/// The step cannot be launched natively here (a node slurm.conf does not name, a release or a
+/// plugin whose format the launcher does not know); srun may still launch it. The step slurmctld
+/// may have created for it is completed already.
+/// </summary>
+public sealed class NativeLaunchUnsupportedException(string message) : ContainerException(message);
+
+/// <summary>The automatic choice: the native launcher, and srun where it finds it cannot.</summary>
+public sealed class FallbackStepRunner(IStepRunner native, Func<IStepRunner> srun, Action<string> log) : IStepRunner
+{
+    public async Task<IStep> StartAsync(StepLaunch launch, CancellationToken cancellation)
+    {
+        try
+        {
+            return await native.StartAsync(launch, cancellation);
+        }
+        catch (NativeLaunchUnsupportedException e)
+        {
+            log($"the native launcher cannot launch this step ({e.Message}): srun launches it");
+            return await srun().StartAsync(launch, cancellation);
+        }
+    }
+}
