@@ -230,6 +230,11 @@ public sealed partial class StepSession : IAsyncDisposable
             $"SLURM_STEP_TASKS_PER_NODE={TasksPerNode(layout)}",
             $"SLURM_STEP_LAUNCHER_PORT={responsePort}",
             $"SLURM_SRUN_COMM_PORT={responsePort}",
+            $"SLURM_NTASKS={layout.TaskCount}",
+            $"SLURM_NPROCS={layout.TaskCount}",
+            "SLURM_DISTRIBUTION=cyclic",
+            // slurmstepd loads the MPI plugin this names (22.05 ends the step without it), as srun sets it from MpiDefault.
+            "SLURM_MPI_TYPE=none",
         };
         if (_request.Terminal is { } size)
         {
@@ -244,6 +249,8 @@ public sealed partial class StepSession : IAsyncDisposable
             StepNumber = created.Step.StepNumber,
             UserId = _request.UserId,
             GroupId = _request.GroupId,
+            // 22.05's slurmd wants mpi/none's id; 23.11 and later cannot resolve it and want NO_VAL, as their srun sends.
+            MpiPluginId = _launchVersion < ProtocolVersion.V23_11 ? LaunchTasksRequest.NoMpiPlugin : NoValue.U32,
             TaskCount = layout.TaskCount,
             NodeCount = layout.NodeCount,
             CpusPerTaskCompact = layout.CpusPerTaskCompact,

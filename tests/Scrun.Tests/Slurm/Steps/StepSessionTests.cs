@@ -68,6 +68,8 @@ public sealed class StepSessionTests : IAsyncDisposable
         Assert.Equal(LaunchTasksRequest.BufferedIo, launch.Flags);
         Assert.Contains($"SLURM_STEP_ID={_created.Step.StepNumber}", launch.Environment);
         Assert.Contains("CONTAINER_VAR=1", launch.Environment);
+        Assert.Contains("SLURM_MPI_TYPE=none", launch.Environment); // without it 22.05's slurmstepd ends the step
+        Assert.Equal(LaunchTasksRequest.NoMpiPlugin, launch.MpiPluginId); // 22.05's id; 23.11+ want NO_VAL
 
         var create = Decode(_slurmctld!.Received.Single(m => m.Type == MessageType.RequestJobStepCreate), JobStepCreateRequest.ReadBody);
         Assert.Equal(1901u, create.UserId); // 22.05 checks it against the MUNGE uid: the job owner's, not 99
