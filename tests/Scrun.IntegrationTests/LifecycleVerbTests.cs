@@ -53,19 +53,22 @@ public sealed class LifecycleVerbTests(TestbedFixture bed) : IDisposable
     }
 
     [Fact]
-    public void A_login_node_without_srun_runs_containers()
+    public void A_login_node_without_srun_in_its_path_runs_containers()
     {
-        // create, and the anchor it leaves, see no srun at all: a mount namespace hides it.
-        const string hideSrun = "unshare -m sh -c 'mount --bind /dev/null \"$(command -v srun)\" && exec \"$0\" \"$@\"'";
+        // The staged image is a bind mount that slurmstepd must see: hiding srun in a mount
+        // namespace would hide the image too. No srun on PATH, and the launcher the anchor names.
+        var log = Path.Combine(_verbs.Directory, "no-srun.log");
         var job = UniqueName("no-srun");
         var id = NewId();
-        var create = _verbs.Create(Bundle(["sh", "-c", "read line; echo \"got $line\"; echo oops >&2; exit 5"], job), id, wrapper: hideSrun);
+        var create = Create(Bundle(["sh", "-c", "read line; echo \"got $line\"; echo oops >&2; exit 5"], job), id,
+            environment: new() { ["PATH"] = "/nonexistent" }, globals: ["--log", log, "--debug"]);
         Assert.True(create.ExitCode == 0, create.ToString());
         Assert.Equal(0, Scrun("start", id).ExitCode);
         WaitFor(() => State(id).GetProperty("status").GetString() == "stopped", "the container to stop");
         Assert.Equal("got \n", File.ReadAllText(StdoutOf(id))); // its stdin is /dev/null
         Assert.Equal("oops\n", File.ReadAllText(StderrOf(id)));
         WaitFor(() => JobState(job) is "FAILED", "the job to end with the container's exit code 5");
+        Assert.Contains("step launcher native (Slurm 22.05, no switch plugin)", File.ReadAllText(log), StringComparison.Ordinal);
         Assert.Equal(0, Scrun("delete", id).ExitCode);
     }
 

@@ -34,7 +34,8 @@ public sealed class NativeStepRunner(SlurmController slurm, ILogger log) : IStep
                 Arguments = launch.Args,
                 Environment = launch.Environment.Select(v => $"{v.Key}={v.Value}").ToList(),
                 WorkingDirectory = launch.WorkingDirectory,
-                Terminal = terminal?.Size(),
+                // A terminal of no known size is still a terminal: 0x0 is what srun --pty sends for it.
+                Terminal = terminal is null ? null : terminal.Size() ?? new WindowSize(0, 0),
             };
             var session = await StepSession.LaunchAsync(slurm, request, streams, line => log.Debug("{Line}", line), cancellation);
             return new NativeStep(session, terminal);

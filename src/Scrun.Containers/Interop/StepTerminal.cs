@@ -33,6 +33,7 @@ internal sealed class StepTerminal : IDisposable
         return new StepTerminal(descriptor);
     }
 
+    /// <summary>The terminal's size; null when it has none (a caller's pty that was never sized).</summary>
     public WindowSize? Size() => TerminalRelay.WindowSizeOf(_descriptor) is { } size ? new WindowSize(size.Columns, size.Rows) : null;
 
     public void Dispose()
