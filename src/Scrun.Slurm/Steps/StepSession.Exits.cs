@@ -107,11 +107,11 @@ public sealed partial class StepSession
     public void Abandon(string why) => _ = GiveUpUnlessExitedAsync(why);
 
     /// <summary>The step's I/O broke off: unless its tasks' exit comes soon, the step is taken as lost.</summary>
-    private async Task GiveUpUnlessExitedAsync(string why)
+    private async Task GiveUpUnlessExitedAsync(string why, TimeSpan? grace = null)
     {
         try
         {
-            await Task.Delay(_request.LostStepGrace, _stopping.Token);
+            await Task.Delay(grace ?? _request.LostStepGrace, _stopping.Token);
         }
         catch (OperationCanceledException)
         {

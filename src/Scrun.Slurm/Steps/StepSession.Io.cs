@@ -66,6 +66,27 @@ public sealed partial class StepSession
         await RelayOutputAsync(init, stream);
     }
 
+    /// <summary>Launched, yet no slurmstepd calls back (a firewall, a node that cannot reach this host): the step is lost, not waited for forever.</summary>
+    private async Task GiveUpUnlessConnectedAsync()
+    {
+        try
+        {
+            await _allConnected.Task.WaitAsync(_request.LostStepGrace, _stopping.Token);
+        }
+        catch (TimeoutException)
+        {
+            int connected;
+            lock (_ioGate)
+            {
+                connected = _ioConnections.Count;
+            }
+            await GiveUpUnlessExitedAsync($"{_request.NodeCount - connected} node(s) never connected their I/O to this host (port {IncomingMessages.PortOf(_ioListener)}): can the compute nodes reach it?", TimeSpan.Zero);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
     private async Task RelayOutputAsync(IoInitMessage init, NetworkStream stream)
     {
         var tracker = EndOfStreamTracker.For(init);

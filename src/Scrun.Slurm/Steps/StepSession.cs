@@ -177,6 +177,7 @@ public sealed partial class StepSession : IAsyncDisposable
         var failures = results.Select((error, index) => (error, index)).Where(r => r.error is not null).ToList();
         if (failures.Count == 0)
         {
+            _ = GiveUpUnlessConnectedAsync();
             return;
         }
         foreach (var (error, index) in failures)

@@ -212,6 +212,18 @@ public sealed class StepSessionTests : IAsyncDisposable
         Assert.Contains("node(s) n1 failed", Encoding.ASCII.GetString(((MemoryStream)streams.Error).ToArray()), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_launched_step_whose_io_never_connects_is_lost_with_the_reason()
+    {
+        var controller = Cluster(stepd: (launch, ports) => Task.CompletedTask); // slurmstepd cannot reach us
+        var streams = Streams();
+
+        await using var session = await StepSession.LaunchAsync(controller, Request() with { LostStepGrace = TimeSpan.FromMilliseconds(300) }, streams);
+
+        Assert.Equal(1, await session.Completion.WaitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("1 node(s) never connected their I/O to this host", Encoding.ASCII.GetString(((MemoryStream)streams.Error).ToArray()), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(0x0009u, 137)]
     [InlineData(TaskExitMessage.OutOfMemory, 137)]
