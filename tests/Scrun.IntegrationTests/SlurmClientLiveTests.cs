@@ -296,6 +296,32 @@ public sealed class SlurmClientLiveTests(SlurmClustersFixture slurm) : IAsyncLif
         Assert.Equal("33 91\r\ntty\r\n", System.Text.Encoding.UTF8.GetString(output.ToArray()));
     }
 
+    /// <summary>
+    /// Only 26.05: the slurmstepd of 22.05.8 and 24.11.5 fails the resize itself ("ioctl(TIOCSWINSZ):
+    /// Bad file descriptor" in its log and on the terminal), whichever client sent the size.
+    /// </summary>
+    [Fact]
+    public async Task A_terminal_resized_after_launch_reaches_the_task()
+    {
+        const string release = "26.05";
+        var client = Client(release);
+        var allocation = await AllocateAsync(release, client, Job("scrun-live-native-resize"));
+        Assert.True(allocation.IsGranted);
+        var output = new MemoryStream();
+        const string waitForResize = "echo started; i=0; while [ \"$(stty size)\" != '30 90' ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; stty size";
+        var request = StepIn(allocation, waitForResize) with { Terminal = new WindowSize(80, 24) };
+
+        await using var session = await StepSession.LaunchAsync(client, request, new StepStreams(null, output, output));
+        while (!session.Completion.IsCompleted)
+        {
+            session.Resize(new WindowSize(90, 30)); // until slurmstepd has connected its window port, a resize goes nowhere
+            await Task.WhenAny(session.Completion, Task.Delay(200));
+        }
+
+        Assert.Equal(0, await session.Completion);
+        Assert.Equal("started\r\n30 90\r\n", System.Text.Encoding.UTF8.GetString(output.ToArray()));
+    }
+
     /// <summary>One task per node running <paramref name="script"/> on the node itself (no container).</summary>
     private static StepRequest StepIn(ResourceAllocationResponse allocation, string script) => new()
     {
