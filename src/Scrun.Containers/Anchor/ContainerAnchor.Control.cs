@@ -87,7 +87,8 @@ public sealed partial class ContainerAnchor
         {
             _sigkilled = true;
         }
-        await _job!.SignalStepAsync(signal);
+        // The first step of a job it allocated is 0; in an allocation it joined, only the launcher knows.
+        await _job!.SignalStepAsync(signal, _step?.StepNumber ?? 0);
     }
 
     private async Task<ControlResponse> DeleteAsync(bool force, CancellationToken cancellation)

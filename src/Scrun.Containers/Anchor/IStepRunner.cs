@@ -39,6 +39,9 @@ public interface IStep : IDisposable
     /// <summary>Waits for the step to end: the container's exit code (128+N for a signal), its output flushed.</summary>
     Task<int> WaitForExitAsync();
 
+    /// <summary>The step's number in its job, when the launcher knows it (srun does not say).</summary>
+    uint? StepNumber => null;
+
     /// <summary>Slurm said the job ended or lost a node: a step that hears nothing more from its nodes must end (srun learns it on its own).</summary>
     void JobEnded(string why)
     {

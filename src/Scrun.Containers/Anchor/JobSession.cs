@@ -104,12 +104,12 @@ internal sealed class JobSession(SlurmController slurm, Action<string> tellUser,
     }
 
     /// <summary>Signals the container's processes on the node (srun would cancel the step on SIGTERM).</summary>
-    public async Task SignalStepAsync(int signal)
+    public async Task SignalStepAsync(int signal, uint step)
     {
         var job = JobId ?? throw new ContainerException("the container has no job");
         try
         {
-            await Controller.SignalStepAsync(job, 0, signal);
+            await Controller.SignalStepAsync(job, step, signal);
         }
         catch (SlurmException e) when (e.ErrorNumber is SlurmErrors.InvalidJobId or SlurmErrors.AlreadyDone or SlurmErrors.JobPending)
         {

@@ -66,6 +66,8 @@ public sealed class NativeStepRunner(SlurmController slurm, ILogger log) : IStep
             return exitCode;
         }
 
+        public uint? StepNumber => session.Step.StepNumber;
+
         public void JobEnded(string why) => session.Abandon(why);
 
         public void TerminalResized()

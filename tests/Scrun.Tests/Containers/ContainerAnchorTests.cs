@@ -124,6 +124,8 @@ public sealed class ContainerAnchorTests : IAsyncDisposable
         Assert.True((await Send("kill", signal: 10)).Ok);
         var kill = Single(MessageType.RequestCancelJobStep);
         Assert.Contains(10, KillSignals(kill));
+        var reader = new SlurmReader(kill.Body);
+        Assert.Equal(FakeStepRunner.StepNumber, JobStepKillRequest.ReadBody(ref reader, s_version).Step.StepNumber); // the step the launcher made, not 0
     }
 
     [Fact]
@@ -302,6 +304,8 @@ public sealed class ContainerAnchorTests : IAsyncDisposable
     /// <summary>A step that ends when the test says.</summary>
     private sealed class FakeStepRunner : IStepRunner
     {
+        public const uint StepNumber = 4;
+
         private readonly TaskCompletionSource<int> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public StepLaunch? Launched { get; private set; }
@@ -319,6 +323,8 @@ public sealed class ContainerAnchorTests : IAsyncDisposable
 
         private sealed class Step(Task<int> exit) : IStep
         {
+            uint? IStep.StepNumber => FakeStepRunner.StepNumber;
+
             public Task<int> WaitForExitAsync() => exit;
 
             public void Dispose()
