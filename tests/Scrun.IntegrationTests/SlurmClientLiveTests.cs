@@ -296,14 +296,11 @@ public sealed class SlurmClientLiveTests(SlurmClustersFixture slurm) : IAsyncLif
         Assert.Equal("33 91\r\ntty\r\n", System.Text.Encoding.UTF8.GetString(output.ToArray()));
     }
 
-    /// <summary>
-    /// Only 26.05: the slurmstepd of 22.05.8 and 24.11.5 fails the resize itself ("ioctl(TIOCSWINSZ):
-    /// Bad file descriptor" in its log and on the terminal), whichever client sent the size.
-    /// </summary>
-    [Fact]
-    public async Task A_terminal_resized_after_launch_reaches_the_task()
+    /// <summary>The task's terminal stays open without input: slurmstepd applies a resize to the pty's master, which stdin's end closes.</summary>
+    [Theory]
+    [MemberData(nameof(Releases))]
+    public async Task A_terminal_resized_after_launch_reaches_the_task(string release)
     {
-        const string release = "26.05";
         var client = Client(release);
         var allocation = await AllocateAsync(release, client, Job("scrun-live-native-resize"));
         Assert.True(allocation.IsGranted);

@@ -132,9 +132,17 @@ public sealed partial class StepSession
         }
     }
 
-    /// <summary>The container's stdin, to every node in chunks of at most 1024 bytes; its end, as an empty frame.</summary>
+    /// <summary>
+    /// The container's stdin, to every node in chunks of at most 1024 bytes; its end, as an empty
+    /// frame. A terminal with no input is left open: its end would close the task's terminal
+    /// (slurmstepd closes the pty's master, and every later resize fails with EBADF).
+    /// </summary>
     private async Task PumpStdinAsync()
     {
+        if (_streams.Input is null && _request.Terminal is not null)
+        {
+            return;
+        }
         var buffer = new byte[4096];
         try
         {
