@@ -37,8 +37,8 @@ public sealed class CallbackListener : IAsyncDisposable
         _messageSocket = message;
         _incoming = incoming;
         _messageTimeout = messageTimeout;
-        _allocationLoop = AcceptLoopAsync(_allocationSocket);
-        _messageLoop = AcceptLoopAsync(_messageSocket);
+        _allocationLoop = IncomingMessages.AcceptEachAsync(_allocationSocket, HandleAsync, _stopping.Token);
+        _messageLoop = IncomingMessages.AcceptEachAsync(_messageSocket, HandleAsync, _stopping.Token);
     }
 
     /// <summary>
@@ -84,23 +84,6 @@ public sealed class CallbackListener : IAsyncDisposable
         await Task.WhenAll(_allocationLoop, _messageLoop);
         _callbacks.Writer.TryComplete();
         _stopping.Dispose();
-    }
-
-    private async Task AcceptLoopAsync(Socket listener)
-    {
-        while (!_stopping.IsCancellationRequested)
-        {
-            Socket connection;
-            try
-            {
-                connection = await listener.AcceptAsync(_stopping.Token);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
-            {
-                return;
-            }
-            _ = HandleAsync(connection);
-        }
     }
 
     private async Task HandleAsync(Socket connection)

@@ -42,6 +42,31 @@ internal sealed class IncomingMessages(MungeClient? verifier, IAuthenticator? re
 
     public static int PortOf(Socket socket) => ((IPEndPoint)socket.LocalEndPoint!).Port;
 
+    /// <summary>
+    /// Accepts until <paramref name="stopping"/> or the listener is closed, each connection handed
+    /// to <paramref name="handle"/>; completes once every handler has ended too (they watch the
+    /// same token), so no connection outlives its listener.
+    /// </summary>
+    public static async Task AcceptEachAsync(Socket listener, Func<Socket, Task> handle, CancellationToken stopping)
+    {
+        var handlers = new List<Task>();
+        while (!stopping.IsCancellationRequested)
+        {
+            Socket connection;
+            try
+            {
+                connection = await listener.AcceptAsync(stopping);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                break;
+            }
+            handlers.RemoveAll(h => h.IsCompleted);
+            handlers.Add(handle(connection));
+        }
+        await Task.WhenAll(handlers).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
     /// <summary>Null when the message is genuine; otherwise why it is not. Without munged (JWT sites) every message is taken.</summary>
     public string? Verify(SlurmMessage message)
     {

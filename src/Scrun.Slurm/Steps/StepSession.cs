@@ -105,11 +105,11 @@ public sealed partial class StepSession : IAsyncDisposable
 
     private void StartListening()
     {
-        _loops.Add(AcceptAsync(_responseListener, HandleResponseAsync));
-        _loops.Add(AcceptAsync(_ioListener, HandleIoAsync));
+        _loops.Add(IncomingMessages.AcceptEachAsync(_responseListener, HandleResponseAsync, _stopping.Token));
+        _loops.Add(IncomingMessages.AcceptEachAsync(_ioListener, HandleIoAsync, _stopping.Token));
         if (_ptyListener is not null)
         {
-            _loops.Add(AcceptAsync(_ptyListener, HandleWindowConnectionAsync));
+            _loops.Add(IncomingMessages.AcceptEachAsync(_ptyListener, HandleWindowConnectionAsync, _stopping.Token));
         }
     }
 
@@ -291,25 +291,6 @@ public sealed partial class StepSession : IAsyncDisposable
         return string.Join(',', runs.Select(r => r.Repeats == 1
             ? r.Count.ToString(CultureInfo.InvariantCulture)
             : string.Create(CultureInfo.InvariantCulture, $"{r.Count}(x{r.Repeats})")));
-    }
-
-    private async Task AcceptAsync(Socket listener, Func<Socket, Task> handle)
-    {
-        var handlers = new List<Task>();
-        while (!_stopping.IsCancellationRequested)
-        {
-            Socket connection;
-            try
-            {
-                connection = await listener.AcceptAsync(_stopping.Token);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
-            {
-                break;
-            }
-            handlers.Add(handle(connection));
-        }
-        await Task.WhenAll(handlers).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     private static async Task TryAsync(Func<Task> action)
