@@ -64,6 +64,14 @@ public sealed partial class StepSession
             }
         }
         await RelayOutputAsync(init, stream);
+        // As srun does once a node's streams have all ended: slurmstepd waits for this close
+        // before it finishes the step (a step cancelled early otherwise never reports its exit).
+        lock (_ioGate)
+        {
+            _ioConnections.Remove((connection, stream));
+        }
+        await stream.DisposeAsync();
+        connection.Dispose();
     }
 
     /// <summary>Launched, yet no slurmstepd calls back (a firewall, a node that cannot reach this host): the step is lost, not waited for forever.</summary>
