@@ -73,14 +73,15 @@ public sealed partial class ContainerAnchor
     private IStepRunner ChooseStepRunner(SlurmController slurm)
     {
         var oci = OciConfig.LoadBeside(slurm.Config);
-        var choice = StepLauncherChoice.For(JobOptions.From(_variables, _config.Env).StepLauncher, slurm.Config, oci, slurm.Version);
+        var setting = JobOptions.From(_variables, _config.Env).StepLauncher;
+        var choice = StepLauncherChoice.For(setting, slurm.Config, oci, slurm.Version);
         _log.Debug("container {Id}: step launcher {Launcher} ({Why})", _launch.Id, choice.Native ? "native" : "srun", choice.Why);
         if (!choice.Native)
         {
             return new SrunStepRunner(oci, _log);
         }
         var native = new NativeStepRunner(slurm, _log);
-        return JobOptions.From(_variables, _config.Env).StepLauncher is null
+        return setting is null
             ? new FallbackStepRunner(native, () => new SrunStepRunner(oci, _log), line => _log.Information("container {Id}: {Line}", _launch.Id, line))
             : native;
     }
