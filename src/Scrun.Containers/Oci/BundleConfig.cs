@@ -8,6 +8,12 @@ namespace Scrun.Containers.Oci;
 /// <summary>A bundle's config.json is missing, unreadable or not a usable OCI configuration.</summary>
 public sealed class BundleException(string message) : Exception(message);
 
+/// <summary>A bind mount of config.json: its index in <c>mounts</c>, where it comes from and where it goes.</summary>
+public sealed record BindMount(int Index, string Source, string Destination);
+
+/// <summary>How the staged copy's mounts differ: sources moved (index → new source) and bind mounts made a fresh tmpfs.</summary>
+public sealed record MountChanges(IReadOnlyDictionary<int, string> MovedSources, IReadOnlyCollection<int> MadeTmpfs);
+
 /// <summary>
 /// A bundle's <c>config.json</c>: the few members scrun reads, typed, over the whole document,
 /// which is kept as it is (unknown members included) so the staged copy loses nothing.
@@ -39,6 +45,37 @@ public sealed class BundleConfig
     public string RootPath { get; private init; } = "";
 
     public IReadOnlyDictionary<string, string> Annotations { get; private init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// The bind mounts among config.json's <c>mounts</c> (type <c>bind</c>, or a <c>bind</c>/<c>rbind</c>
+    /// option), with their place in the list; entries that are not well-formed are not listed.
+    /// </summary>
+    public IReadOnlyList<BindMount> BindMounts
+    {
+        get
+        {
+            var found = new List<BindMount>();
+            if (_document["mounts"] is not JsonArray list)
+            {
+                return found;
+            }
+            for (var i = 0; i < list.Count; i++)
+            {
+                if (list[i] is not JsonObject mount || Text(mount["source"]) is not { } source || Text(mount["destination"]) is not { } destination)
+                {
+                    continue;
+                }
+                var options = mount["options"] as JsonArray ?? [];
+                if (Text(mount["type"]) == "bind" || options.Any(o => Text(o) is "bind" or "rbind"))
+                {
+                    found.Add(new BindMount(i, source, destination));
+                }
+            }
+            return found;
+        }
+    }
+
+    private static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
 
     /// <summary>The largest config.json scrun reads (runtimes' are a few KiB; Kubernetes' rarely 100 KiB).</summary>
     public const int MaxSize = 4 * 1024 * 1024;
@@ -181,12 +218,31 @@ public sealed class BundleConfig
     /// <summary>
     /// The config the compute node will run: the same document with the root filesystem made
     /// absolute and the hooks that cannot run on a node removed (Docker's libnetwork prestart
-    /// hook points at dockerd's own executable in /proc).
+    /// hook points at dockerd's own executable in /proc), its mounts changed as
+    /// <paramref name="mounts"/> says.
     /// </summary>
-    public string ToStagedJson(string rootPath)
+    public string ToStagedJson(string rootPath, MountChanges? mounts = null)
     {
         var copy = (JsonObject)_document.DeepClone();
         ((JsonObject)copy["root"]!)["path"] = rootPath;
+        if (mounts is not null && copy["mounts"] is JsonArray mountList)
+        {
+            foreach (var (index, source) in mounts.MovedSources)
+            {
+                ((JsonObject)mountList[index]!)["source"] = source;
+            }
+            foreach (var index in mounts.MadeTmpfs)
+            {
+                var destination = ((JsonObject)mountList[index]!)["destination"]!.GetValue<string>();
+                mountList[index] = new JsonObject
+                {
+                    ["destination"] = destination,
+                    ["type"] = "tmpfs",
+                    ["source"] = "tmpfs",
+                    ["options"] = new JsonArray("nosuid", "noexec", "nodev", "mode=1777", "size=65536k"),
+                };
+            }
+        }
         if (copy["hooks"] is JsonObject hooks)
         {
             foreach (var (kind, list) in hooks.ToList())

@@ -4,12 +4,13 @@ using Serilog;
 namespace Scrun.Containers.Staging;
 
 /// <summary>
-/// A bundle for the node beside the container's state: its config.json (root made absolute,
-/// node-local hooks removed) and <c>rootfs</c>, which Slurm 22.05 runs whatever config.json
-/// says. runc refuses a symbolic link there, so as root the caller's root filesystem is
-/// bind-mounted on it; otherwise it is a link (enough for crun, and for 23.02+, which run the
-/// config's absolute root.path). The staging directory must be visible on the compute nodes:
-/// <c>SCRUN_STAGING_DIR</c> names a shared one.
+/// A bundle for the node beside the container's state: its config.json (node-local hooks
+/// removed, the engine's per-container files copied in, see <see cref="EngineFiles"/>) and
+/// <c>rootfs</c>, which Slurm 22.05 runs whatever config.json says. runc refuses a symbolic link
+/// there, so as root the caller's root filesystem is bind-mounted on it and root.path names it:
+/// the bundle is all the node needs. Otherwise it is a link and root.path the caller's (enough
+/// for crun, and for 23.02+, which run the config's absolute root.path). The staging directory
+/// must be visible on the compute nodes: <c>SCRUN_STAGING_DIR</c> names a shared one.
 /// </summary>
 public sealed class BuiltInStaging(string? stagingRoot, ILogger log) : IStaging
 {
@@ -27,16 +28,20 @@ public sealed class BuiltInStaging(string? stagingRoot, ILogger log) : IStaging
         FileTree.Remove(bundle); // what a container of this id left (its anchor was killed)
         Directory.CreateDirectory(bundle);
         var rootfs = Path.Combine(bundle, "rootfs");
+        string rootPath;
         if (Mounts.CanBindMount)
         {
             Directory.CreateDirectory(rootfs);
             Mounts.Bind(context.Config.RootPath, rootfs);
+            rootPath = rootfs;
         }
         else
         {
             File.CreateSymbolicLink(rootfs, context.Config.RootPath);
+            rootPath = context.Config.RootPath;
         }
-        File.WriteAllText(Path.Combine(bundle, "config.json"), context.Config.ToStagedJson(context.Config.RootPath));
+        var mounts = EngineFiles.Stage(context.Config, context.Id, bundle, log);
+        File.WriteAllText(Path.Combine(bundle, "config.json"), context.Config.ToStagedJson(rootPath, mounts));
         return Task.FromResult(new StagedBundle(bundle, rootfs, Owned: true));
     }
 
