@@ -1,3 +1,4 @@
+using Scrun.Containers.Oci;
 using Scrun.Slurm;
 using Scrun.Slurm.Config;
 using Scrun.Slurm.Messages;
@@ -60,7 +61,7 @@ public sealed partial class ContainerAnchor
             Bundle: staged.Bundle,
             Terminal: _terminalRelay?.StepTerminal,
             StepArguments: options.StepArguments(),
-            Args: _config.Args,
+            Args: [CommandPath.InImage(staged.RootPath, _config.Args[0], _config.Env), .. _config.Args.Skip(1)],
             Environment: _containerEnvironment.ForStep(staged, slurm.Config.Path),
             WorkingDirectory: staged.Bundle,
             Protocol: slurm.Version)
