@@ -38,7 +38,7 @@ public sealed partial class ContainerAnchor
             if (_terminalRelay is { } relay)
             {
                 relay.Resized += step.TerminalResized;
-                relay.Start();
+                relay.Start(holdResizes: step.ResizeBreaksEarlyStep);
             }
             _state.Record(s => s with { Status = ContainerStatus.Running });
             _running.TrySetResult();

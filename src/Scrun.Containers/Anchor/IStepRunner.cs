@@ -51,4 +51,7 @@ public interface IStep : IDisposable
     void TerminalResized()
     {
     }
+
+    /// <summary>A resize before the step's terminal is connected breaks it (srun up to 25.05): hold it until the step talks.</summary>
+    bool ResizeBreaksEarlyStep => true;
 }

@@ -68,6 +68,8 @@ public sealed class NativeStepRunner(SlurmController slurm, ILogger log) : IStep
 
         public uint? StepNumber => session.Step.StepNumber;
 
+        public bool ResizeBreaksEarlyStep => false; // the session keeps the latest size until the node connects
+
         public void JobEnded(string why) => session.Abandon(why);
 
         public void TerminalResized()

@@ -103,6 +103,9 @@ internal static partial class LibC
     [LibraryImport("libc", SetLastError = true)]
     public static unsafe partial nint write(int fd, byte* buffer, nuint count);
 
+    [LibraryImport("libc", SetLastError = true)]
+    public static unsafe partial nint read(int fd, byte* buffer, nuint count);
+
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int access(string path, int mode);
 

@@ -11,8 +11,8 @@ namespace Scrun.Containers.Interop;
 /// <remarks>
 /// srun 22.05 waits in accept() for slurmstepd's pty connection with SIGWINCH unblocked and
 /// no EINTR retry: a resize in that window (Docker resizes right after start) kills its window
-/// thread ("pty: accept failure") and the container's terminal goes wrong. So a resize is held
-/// until the step has written something, or a few seconds have passed, then applied.
+/// thread ("pty: accept failure") and the container's terminal goes wrong. So for srun a resize
+/// is held until the step has written something, or a few seconds have passed, then applied.
 /// </remarks>
 internal sealed unsafe partial class TerminalRelay : IDisposable
 {
@@ -92,12 +92,22 @@ internal sealed unsafe partial class TerminalRelay : IDisposable
     /// <summary>Gives the step's pty the caller's current size: srun reads it once, when it starts.</summary>
     public void BeforeLaunch() => CopyWindowSize();
 
-    /// <summary>Starts copying both ways and passing resizes on; call once srun has been started.</summary>
-    public void Start()
+    /// <summary>
+    /// Starts copying both ways and passing resizes on; call once the step has been started.
+    /// <paramref name="holdResizes"/>: until the step talks (srun, above); else at once.
+    /// </summary>
+    public void Start(bool holdResizes)
     {
         StartThread("terminal input", () => Copy(_callerSlave, _stepMaster, onFirstBytes: null));
-        _output = StartThread("terminal output", () => Copy(_stepMaster, _callerSlave, onFirstBytes: MarkStepReady));
-        _graceTimer = new Timer(_ => MarkStepReady(), null, s_stepConnectGrace, Timeout.InfiniteTimeSpan);
+        _output = StartThread("terminal output", () => Copy(_stepMaster, _callerSlave, onFirstBytes: holdResizes ? MarkStepReady : null));
+        if (holdResizes)
+        {
+            _graceTimer = new Timer(_ => MarkStepReady(), null, s_stepConnectGrace, Timeout.InfiniteTimeSpan);
+        }
+        else
+        {
+            MarkStepReady();
+        }
     }
 
     /// <summary>Waits for the step's last output to reach the caller (srun has exited).</summary>
@@ -180,7 +190,7 @@ internal sealed unsafe partial class TerminalRelay : IDisposable
         {
             while (true)
             {
-                var count = read(from, data, (nuint)buffer.Length);
+                var count = LibC.read(from, data, (nuint)buffer.Length);
                 if (count < 0 && Marshal.GetLastPInvokeError() == Eintr)
                 {
                     continue;
@@ -219,8 +229,6 @@ internal sealed unsafe partial class TerminalRelay : IDisposable
     [LibraryImport("libc", SetLastError = true)]
     private static partial int ioctl(int fd, nuint request, void* argument);
 
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint read(int fd, byte* buffer, nuint count);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int tcgetattr(int fd, byte* attributes);

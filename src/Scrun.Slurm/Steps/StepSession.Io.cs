@@ -15,13 +15,28 @@ public sealed partial class StepSession
     private readonly TaskCompletionSource _allConnected = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _outputDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _finishedOutputs;
+    private readonly Lock _windowGate = new();
     private Socket? _windowConnection;
+    private WindowSize? _latestSize;
     private Task? _stdinPump;
 
-    /// <summary>Tells task 0's terminal its new size (pty mode; before slurmstepd connects, nothing happens).</summary>
+    /// <summary>
+    /// Tells task 0's terminal its new size (pty mode). A resize before slurmstepd's window
+    /// connection is kept and sent when it arrives: Docker resizes right after start.
+    /// </summary>
     public void Resize(WindowSize size)
     {
-        var connection = Volatile.Read(ref _windowConnection);
+        Socket? connection;
+        lock (_windowGate)
+        {
+            _latestSize = size;
+            connection = _windowConnection;
+        }
+        SendSize(connection, size);
+    }
+
+    private void SendSize(Socket? connection, WindowSize size)
+    {
         try
         {
             connection?.Send(size.Encode());
@@ -197,7 +212,19 @@ public sealed partial class StepSession
 
     private Task HandleWindowConnectionAsync(Socket connection)
     {
-        Interlocked.Exchange(ref _windowConnection, connection)?.Dispose();
+        Socket? previous;
+        WindowSize? latest;
+        lock (_windowGate)
+        {
+            previous = _windowConnection;
+            _windowConnection = connection;
+            latest = _latestSize;
+        }
+        previous?.Dispose();
+        if (latest is { } size)
+        {
+            SendSize(connection, size);
+        }
         return Task.CompletedTask;
     }
 
@@ -212,7 +239,13 @@ public sealed partial class StepSession
             }
             _ioConnections.Clear();
         }
-        Interlocked.Exchange(ref _windowConnection, null)?.Dispose();
+        Socket? window;
+        lock (_windowGate)
+        {
+            window = _windowConnection;
+            _windowConnection = null;
+        }
+        window?.Dispose();
     }
 
     private void WriteError(string text)

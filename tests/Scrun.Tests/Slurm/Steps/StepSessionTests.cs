@@ -253,37 +253,39 @@ public sealed class StepSessionTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task A_terminal_gets_its_size_at_launch_and_each_resize()
+    public async Task A_terminal_gets_its_size_at_launch_a_resize_made_before_the_node_connects_and_each_later_one()
     {
-        var resized = new TaskCompletionSource<byte[]>();
-        StepSession? running = null;
-        var sessionReady = new TaskCompletionSource();
+        var sizes = new List<byte[]>();
+        var resizedEarly = new TaskCompletionSource();
+        var firstSizeRead = new TaskCompletionSource();
+        var resizedAgain = new TaskCompletionSource();
         var controller = Cluster(stepd: async (launch, ports) =>
         {
             var ptyPort = int.Parse(launch.Environment.Single(e => e.StartsWith("SLURM_PTY_PORT=", StringComparison.Ordinal))[15..], System.Globalization.CultureInfo.InvariantCulture);
+            await resizedEarly.Task; // Docker resizes right after start, before slurmstepd connects
             using var pty = new TcpClient();
             await pty.ConnectAsync("127.0.0.1", ptyPort);
-            await sessionReady.Task;
             var buffer = new byte[4];
-            var read = pty.GetStream().ReadExactlyAsync(buffer).AsTask();
-            for (var deadline = DateTime.UtcNow.AddSeconds(30); !read.IsCompleted && DateTime.UtcNow < deadline;)
-            {
-                running!.Resize(new WindowSize(90, 30)); // until the session has accepted the connection, a resize goes nowhere
-                await Task.WhenAny(read, Task.Delay(50));
-            }
-            await read;
-            resized.SetResult(buffer);
+            await pty.GetStream().ReadExactlyAsync(buffer);
+            sizes.Add(buffer.ToArray());
+            firstSizeRead.SetResult();
+            await resizedAgain.Task;
+            await pty.GetStream().ReadExactlyAsync(buffer);
+            sizes.Add(buffer.ToArray());
             await using var io = await ports.ConnectIoAsync(stdout: 1, stderr: 0);
             await IoFrameWriter.WriteOutputEndAsync(io, IoStreamType.Stdout);
             await ports.ReportAsync(new TaskExitMessage(0, [0], Step(launch)));
         });
 
         await using var session = await StepSession.LaunchAsync(controller, Request() with { Terminal = new WindowSize(77, 22) }, Streams());
-        running = session;
-        sessionReady.SetResult();
+        session.Resize(new WindowSize(90, 30));
+        resizedEarly.SetResult();
+        await firstSizeRead.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        session.Resize(new WindowSize(100, 40));
+        resizedAgain.SetResult();
 
         Assert.Equal(0, await session.Completion.WaitAsync(TimeSpan.FromSeconds(60)));
-        Assert.Equal(Convert.FromHexString("005a001e"), await resized.Task);
+        Assert.Equal([Convert.FromHexString("005a001e"), Convert.FromHexString("00640028")], sizes);
         var launch = LaunchReceived();
         Assert.Equal(LaunchTasksRequest.PseudoTerminal, launch.Flags);
         Assert.Contains("SLURM_PTY_WIN_COL=77", launch.Environment);
