@@ -56,7 +56,7 @@ public sealed unsafe partial class DescriptorStream(int fd) : Stream
         {
             while (true)
             {
-                var count = read(fd, data, (nuint)buffer.Length);
+                var count = LibC.read(fd, data, (nuint)buffer.Length);
                 if (count < 0 && Marshal.GetLastPInvokeError() == Eintr)
                 {
                     continue;
@@ -72,7 +72,4 @@ public sealed unsafe partial class DescriptorStream(int fd) : Stream
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial nint write(int fd, byte* buffer, nuint count);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint read(int fd, byte* buffer, nuint count);
 }

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Scrun.Slurm.Steps;
 
 namespace Scrun.Containers.Interop;
@@ -7,14 +8,26 @@ namespace Scrun.Containers.Interop;
 /// comes in raw (the line discipline that counts is the container's, on the node), the step's
 /// output goes out, and the size is the caller's.
 /// </summary>
-internal sealed class StepTerminal : IDisposable
+/// <remarks>
+/// Disposing wakes a read that is waiting for input: a thread blocked in read(2) keeps the
+/// terminal open after close(2), the relay's other side then never sees its end, and the
+/// container's last output would wait for the relay's drain timeout.
+/// </remarks>
+internal sealed unsafe class StepTerminal : IDisposable
 {
+    private const int Eintr = 4;
+    private readonly Lock _gate = new();
+    private readonly int _wakeRead;
+    private readonly int _wakeWrite;
     private int _descriptor;
+    private int _readers;
+    private bool _closing;
 
     private StepTerminal(int descriptor)
     {
         _descriptor = descriptor;
-        Input = new DescriptorStream(descriptor);
+        (_wakeRead, _wakeWrite) = LibC.Pipe();
+        Input = new TerminalInput(this);
         Output = new DescriptorStream(descriptor);
     }
 
@@ -38,10 +51,110 @@ internal sealed class StepTerminal : IDisposable
 
     public void Dispose()
     {
-        var descriptor = Interlocked.Exchange(ref _descriptor, -1);
-        if (descriptor >= 0)
+        lock (_gate)
         {
-            LibC.close(descriptor);
+            if (_closing)
+            {
+                return;
+            }
+            _closing = true;
+            if (_readers == 0)
+            {
+                CloseAll();
+                return;
+            }
         }
+        byte wake = 1;
+        LibC.write(_wakeWrite, &wake, 1); // the reader leaves and closes on its way out
+    }
+
+    private void CloseAll()
+    {
+        LibC.close(Interlocked.Exchange(ref _descriptor, -1));
+        LibC.close(_wakeRead);
+        LibC.close(_wakeWrite);
+    }
+
+    /// <summary>Waits for input or for <see cref="Dispose"/>; 0 at the terminal's end or once disposed.</summary>
+    private int Read(Span<byte> buffer)
+    {
+        lock (_gate)
+        {
+            if (_closing)
+            {
+                return 0;
+            }
+            _readers++;
+        }
+        try
+        {
+            var fds = stackalloc LibC.PollDescriptor[2];
+            while (true)
+            {
+                fds[0] = new LibC.PollDescriptor { Fd = _descriptor, Events = LibC.PollIn };
+                fds[1] = new LibC.PollDescriptor { Fd = _wakeRead, Events = LibC.PollIn };
+                if (LibC.poll(fds, 2, -1) < 0)
+                {
+                    if (Marshal.GetLastPInvokeError() == Eintr)
+                    {
+                        continue;
+                    }
+                    return 0;
+                }
+                if (fds[1].Returned != 0)
+                {
+                    return 0;
+                }
+                if (fds[0].Returned != 0)
+                {
+                    fixed (byte* data = buffer)
+                    {
+                        var count = LibC.read(_descriptor, data, (nuint)buffer.Length);
+                        if (count < 0 && Marshal.GetLastPInvokeError() == Eintr)
+                        {
+                            continue;
+                        }
+                        return count < 0 ? 0 : (int)count; // EIO: the other side has closed
+                    }
+                }
+            }
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                if (--_readers == 0 && _closing)
+                {
+                    CloseAll();
+                }
+            }
+        }
+    }
+
+    private sealed class TerminalInput(StepTerminal terminal) : Stream
+    {
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => terminal.Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer) => terminal.Read(buffer);
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
