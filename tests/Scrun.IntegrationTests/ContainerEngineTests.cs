@@ -5,52 +5,61 @@ namespace Scrun.IntegrationTests;
 
 /// <summary>
 /// Podman and Docker with scrun as their runtime, against the bed's real Slurm: every container
-/// here is a Slurm job whose step runc runs on node n1.
+/// here is a Slurm job whose step runc runs on node n1. The lifecycle runs on every release: the
+/// runtime "scrun" is the bed's 22.05, "scrun-24.11" and "scrun-26.05" the clusters in chroots
+/// (testbed.sh's wrappers), where the step can only be launched natively (the host's srun is 22.05's).
 /// </summary>
 [Collection(TestbedCollection.Name)]
-public sealed class ContainerEngineTests(TestbedFixture bed) : IDisposable
+public sealed class ContainerEngineTests(TestbedFixture bed, SlurmClustersFixture clusters) : IDisposable
 {
     private readonly List<(string Engine, string Name)> _started = [];
 
     public static TheoryData<string> Engines => new() { "podman", "docker" };
 
+    public static TheoryData<string, string> EnginesOnEveryRelease => new()
+    {
+        { "podman", "22.05" }, { "docker", "22.05" },
+        { "podman", "24.11" }, { "docker", "24.11" },
+        { "podman", "26.05" }, { "docker", "26.05" },
+    };
+
     [Theory]
-    [MemberData(nameof(Engines))]
-    public void Echo_hello_is_a_slurm_job_that_completes(string engine)
+    [MemberData(nameof(EnginesOnEveryRelease))]
+    public void Echo_hello_is_a_slurm_job_that_completes(string engine, string release)
     {
         var job = UniqueName("hello");
-        var run = Run(engine, ["--rm", "-e", $"SCRUN_JOB_NAME={job}", bed.Image, "echo", "hello"]);
+        var run = Run(engine, ["--rm", "-e", $"SCRUN_JOB_NAME={job}", bed.Image, "echo", "hello"], release: release);
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Equal("hello\n", run.Stdout);
-        var record = WaitForJob(job, state => state is "COMPLETED");
+        var record = WaitForJob(job, state => state is "COMPLETED", release);
         Assert.Equal("n1", record.Nodes);
     }
 
     [Theory]
-    [MemberData(nameof(Engines))]
-    public void The_exit_code_and_both_streams_come_back(string engine)
+    [MemberData(nameof(EnginesOnEveryRelease))]
+    public void The_exit_code_and_both_streams_come_back(string engine, string release)
     {
         // Quiet: the stream compared whole must not depend on whether the node was free at once.
-        var run = Run(engine, ["--rm", "-e", "SCRUN_QUIET=1", bed.Image, "sh", "-c", "echo to-stdout; echo to-stderr >&2; exit 3"]);
+        var run = Run(engine, ["--rm", "-e", "SCRUN_QUIET=1", bed.Image, "sh", "-c", "echo to-stdout; echo to-stderr >&2; exit 3"], release: release);
         Assert.Equal(3, run.ExitCode);
         Assert.Equal("to-stdout\n", run.Stdout);
         Assert.Equal("to-stderr\n", run.Stderr); // without srun's "task 0: Exited with exit code 3"
     }
 
     [Theory]
-    [MemberData(nameof(Engines))]
-    public void Stdin_reaches_the_container(string engine)
+    [MemberData(nameof(EnginesOnEveryRelease))]
+    public void Stdin_reaches_the_container(string engine, string release)
     {
-        var run = Run(engine, ["--rm", "-i", bed.Image, "sh", "-c", "read a; read b; echo got:$a:$b"], stdin: "one\ntwo\n");
+        var run = Run(engine, ["--rm", "-i", bed.Image, "sh", "-c", "read a; read b; echo got:$a:$b"], stdin: "one\ntwo\n", release: release);
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Equal("got:one:two\n", run.Stdout);
     }
 
     [Theory]
-    [MemberData(nameof(Engines))]
-    public void A_terminal_reaches_the_container(string engine)
+    [MemberData(nameof(EnginesOnEveryRelease))]
+    public void A_terminal_reaches_the_container(string engine, string release)
     {
-        var command = string.Join(' ', [Cli(engine), "run", .. RuntimeFlags(engine),
+        var command = string.Join(' ', [Cli(engine), "run", .. RuntimeFlags(engine, release),
             "--rm", "-t", bed.Image, "sh", "-c", "'test -t 0 && test -t 1 && echo tty-yes'"]);
         var run = bed.Run("script", ["-qec", command, "/dev/null"], stdin: null);
         Assert.True(run.ExitCode == 0, run.ToString());
@@ -67,25 +76,30 @@ public sealed class ContainerEngineTests(TestbedFixture bed) : IDisposable
     }
 
     /// <summary>Podman sizes the console before start: the container's first look sees the caller's size.</summary>
-    [Fact]
-    public void The_callers_window_size_is_there_from_the_start()
+    [Theory]
+    [InlineData("22.05")]
+    [InlineData("24.11")]
+    [InlineData("26.05")]
+    public void The_callers_window_size_is_there_from_the_start(string release)
     {
-        var command = "stty cols 123 rows 45; podman run --runtime scrun --rm -t " + bed.Image + " stty size";
+        var command = string.Join(' ', ["stty cols 123 rows 45; podman run", .. RuntimeFlags("podman", release), "--rm -t", bed.Image, "stty size"]);
         var run = bed.Run("script", ["-qec", command, "/dev/null"], stdin: null);
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Contains("45 123", run.Stdout);
     }
 
     /// <summary>
-    /// Docker resizes right after start, while srun waits for its pty connection, where a
-    /// SIGWINCH breaks srun (up to 25.05): the anchor holds the resize until the step talks.
+    /// Docker starts the container at 0x0 and resizes right after start, before slurmstepd's
+    /// window connection arrives (and, with srun, while a SIGWINCH would break srun up to 25.05).
+    /// The container, which writes nothing until then, must get the size all the same.
     /// </summary>
     [Theory]
-    [MemberData(nameof(Engines))]
-    public void A_resize_reaches_the_container_without_breaking_srun(string engine)
+    [MemberData(nameof(EnginesOnEveryRelease))]
+    public void A_resize_right_after_start_reaches_a_silent_container(string engine, string release)
     {
-        var command = string.Join(' ', ["stty cols 123 rows 45;", Cli(engine), "run", .. RuntimeFlags(engine),
-            "--rm", "-t", bed.Image, "sh", "-c", "'echo started; sleep 1; stty size'"]);
+        const string waitForSize = "'i=0; while [ \"$(stty size 2>/dev/null)\" != \"45 123\" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; stty size'";
+        var command = string.Join(' ', ["stty cols 123 rows 45;", Cli(engine), "run", .. RuntimeFlags(engine, release),
+            "--rm", "-t", bed.Image, "sh", "-c", waitForSize]);
         var run = bed.Run("script", ["-qec", command, "/dev/null"], stdin: null);
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Contains("45 123", run.Stdout);
@@ -93,10 +107,10 @@ public sealed class ContainerEngineTests(TestbedFixture bed) : IDisposable
     }
 
     [Theory]
-    [MemberData(nameof(Engines))]
-    public void Stop_sends_term_to_the_trap_and_its_exit_code_comes_back(string engine)
+    [MemberData(nameof(EnginesOnEveryRelease))]
+    public void Stop_sends_term_to_the_trap_and_its_exit_code_comes_back(string engine, string release)
     {
-        var name = StartDetached(engine, "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.2; done");
+        var name = StartDetached(engine, release, "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.2; done");
         WaitForLog(engine, name, "ready");
         var stop = bed.Run(Cli(engine), "stop", "-t", "20", name);
         Assert.True(stop.ExitCode == 0, stop.ToString());
@@ -105,10 +119,10 @@ public sealed class ContainerEngineTests(TestbedFixture bed) : IDisposable
     }
 
     [Theory]
-    [MemberData(nameof(Engines))]
-    public void Kill_ends_the_container_with_137(string engine)
+    [MemberData(nameof(EnginesOnEveryRelease))]
+    public void Kill_ends_the_container_with_137(string engine, string release)
     {
-        var name = StartDetached(engine, "trap '' TERM; echo ready; while :; do sleep 0.2; done");
+        var name = StartDetached(engine, release, "trap '' TERM; echo ready; while :; do sleep 0.2; done");
         WaitForLog(engine, name, "ready");
         var kill = bed.Run(Cli(engine), "kill", name);
         Assert.True(kill.ExitCode == 0, kill.ToString());
@@ -119,7 +133,7 @@ public sealed class ContainerEngineTests(TestbedFixture bed) : IDisposable
     [MemberData(nameof(Engines))]
     public void Hangup_reaches_the_trap_and_the_container_goes_on(string engine)
     {
-        var name = StartDetached(engine, "trap 'echo got-hup' HUP; echo ready; while :; do sleep 0.2; done");
+        var name = StartDetached(engine, "22.05", "trap 'echo got-hup' HUP; echo ready; while :; do sleep 0.2; done");
         WaitForLog(engine, name, "ready");
         var kill = bed.Run(Cli(engine), "kill", "-s", "HUP", name);
         Assert.True(kill.ExitCode == 0, kill.ToString());
@@ -129,29 +143,29 @@ public sealed class ContainerEngineTests(TestbedFixture bed) : IDisposable
     }
 
     [Theory]
-    [MemberData(nameof(Engines))]
-    public void Removing_a_running_container_by_force_ends_its_job(string engine)
+    [MemberData(nameof(EnginesOnEveryRelease))]
+    public void Removing_a_running_container_by_force_ends_its_job(string engine, string release)
     {
         var job = UniqueName("rmf");
-        var name = StartDetached(engine, "echo ready; while :; do sleep 0.2; done", "-e", $"SCRUN_JOB_NAME={job}");
+        var name = StartDetached(engine, release, "echo ready; while :; do sleep 0.2; done", "-e", $"SCRUN_JOB_NAME={job}");
         WaitForLog(engine, name, "ready");
-        Assert.Equal("RUNNING", FindJob(job)?.State);
+        Assert.Equal("RUNNING", FindJob(job, release)?.State);
         // sh is the container's PID 1 and ignores SIGTERM: Podman waits its stop timeout, then kills.
         var rm = engine == "podman" ? bed.Run("podman", "rm", "-f", "-t", "1", name) : bed.Run(Cli(engine), "rm", "-f", name);
         Assert.True(rm.ExitCode == 0, rm.ToString());
-        WaitForJob(job, state => state is not ("RUNNING" or "PENDING" or "COMPLETING"));
+        WaitForJob(job, state => state is not ("RUNNING" or "PENDING" or "COMPLETING"), release);
         Assert.DoesNotContain(name, bed.Run(Cli(engine), "ps", "-a", "--format", "{{.Names}}").Stdout);
     }
 
     [Theory]
-    [MemberData(nameof(Engines))]
-    public void Scrun_variables_shape_the_job(string engine)
+    [MemberData(nameof(EnginesOnEveryRelease))]
+    public void Scrun_variables_shape_the_job(string engine, string release)
     {
         var job = UniqueName("vars");
-        var name = StartDetached(engine, "echo ready; while :; do sleep 0.2; done",
+        var name = StartDetached(engine, release, "echo ready; while :; do sleep 0.2; done",
             "-e", $"SCRUN_JOB_NAME={job}", "-e", "SCRUN_TIME_LIMIT=7");
         WaitForLog(engine, name, "ready");
-        var record = FindJob(job) ?? throw new InvalidOperationException($"no job named {job}");
+        var record = FindJob(job, release) ?? throw new InvalidOperationException($"no job named {job}");
         Assert.Equal("RUNNING", record.State);
         Assert.Equal("7:00", record.TimeLimit);
     }
@@ -202,23 +216,24 @@ public sealed class ContainerEngineTests(TestbedFixture bed) : IDisposable
     }
 
     [Theory]
-    [MemberData(nameof(Engines))]
-    public async Task A_pending_job_is_reported_then_runs(string engine)
+    [MemberData(nameof(EnginesOnEveryRelease))]
+    public async Task A_pending_job_is_reported_then_runs(string engine, string release)
     {
         var job = UniqueName("pending");
         var name = UniqueName(engine);
         _started.Add((engine, name));
-        var drain = bed.Run("scontrol", "update", "nodename=n1", "state=drain", "reason=scrun-pending-test");
+        var cluster = clusters.Clusters[release];
+        var drain = cluster.Tool("scontrol", "update", "nodename=n1", "state=drain", "reason=scrun-pending-test");
         Assert.True(drain.ExitCode == 0, drain.ToString());
         Task<ProcessResult> run;
         try
         {
-            run = Task.Run(() => Run(engine, ["--name", name, "-e", $"SCRUN_JOB_NAME={job}", bed.Image, "echo", "finally"]));
-            WaitForJob(job, state => state is "PENDING");
+            run = Task.Run(() => Run(engine, ["--name", name, "-e", $"SCRUN_JOB_NAME={job}", bed.Image, "echo", "finally"], release: release));
+            WaitForJob(job, state => state is "PENDING", release);
         }
         finally
         {
-            var resume = bed.Run("scontrol", "update", "nodename=n1", "state=resume");
+            var resume = cluster.Tool("scontrol", "update", "nodename=n1", "state=resume");
             Assert.True(resume.ExitCode == 0, resume.ToString());
         }
         var result = await run.WaitAsync(TimeSpan.FromSeconds(90));
@@ -235,7 +250,7 @@ public sealed class ContainerEngineTests(TestbedFixture bed) : IDisposable
     public void The_sample_scrun_lua_runs_the_container_from_a_staged_copy_and_removes_it(string engine)
     {
         using var script = bed.InstallScript(File.ReadAllText(Path.Combine(Repository.Root, "samples", "scrun.lua")));
-        var name = StartDetached(engine, "cat /proc/self/uid_map; echo made > /made-in-the-job; echo ready; while :; do sleep 0.2; done");
+        var name = StartDetached(engine, "22.05", "cat /proc/self/uid_map; echo made > /made-in-the-job; echo ready; while :; do sleep 0.2; done");
         WaitForLog(engine, name, "ready");
         var id = bed.Run(Cli(engine), "inspect", "-f", "{{.Id}}", name).Stdout.Trim();
         var staged = $"/run/user/0/slurm/scrun/{id}";
@@ -301,17 +316,21 @@ public sealed class ContainerEngineTests(TestbedFixture bed) : IDisposable
 
     private string Cli(string engine) => engine == "docker" ? bed.DockerCli : "podman";
 
-    private static string[] RuntimeFlags(string engine) =>
-        engine == "docker" ? ["--runtime", "scrun", "--net=none"] : ["--runtime", "scrun"];
+    /// <summary>The bed's runtime for a release: "scrun" runs against 22.05, "scrun-24.11" and "scrun-26.05" against the chroots.</summary>
+    private static string[] RuntimeFlags(string engine, string release = "22.05")
+    {
+        var runtime = release == "22.05" ? "scrun" : $"scrun-{release}";
+        return engine == "docker" ? ["--runtime", runtime, "--net=none"] : ["--runtime", runtime];
+    }
 
-    private ProcessResult Run(string engine, string[] arguments, string? stdin = null, TimeSpan? timeout = null) =>
-        bed.Run(Cli(engine), ["run", .. RuntimeFlags(engine), .. arguments], stdin, timeout ?? TimeSpan.FromMinutes(2));
+    private ProcessResult Run(string engine, string[] arguments, string? stdin = null, TimeSpan? timeout = null, string release = "22.05") =>
+        bed.Run(Cli(engine), ["run", .. RuntimeFlags(engine, release), .. arguments], stdin, timeout ?? TimeSpan.FromMinutes(2));
 
-    private string StartDetached(string engine, string script, params string[] flags)
+    private string StartDetached(string engine, string release, string script, params string[] flags)
     {
         var name = UniqueName(engine);
         _started.Add((engine, name));
-        var run = Run(engine, ["-d", "--name", name, .. flags, bed.Image, "sh", "-c", script]);
+        var run = Run(engine, ["-d", "--name", name, .. flags, bed.Image, "sh", "-c", script], release: release);
         Assert.True(run.ExitCode == 0, run.ToString());
         return name;
     }
@@ -341,20 +360,20 @@ public sealed class ContainerEngineTests(TestbedFixture bed) : IDisposable
 
     private sealed record JobRecord(string State, string Nodes, string TimeLimit);
 
-    private JobRecord? FindJob(string jobName)
+    private JobRecord? FindJob(string jobName, string release = "22.05")
     {
-        var squeue = bed.Run("squeue", "--states=all", "-h", "-n", jobName, "-o", "%T|%N|%l");
+        var squeue = clusters.Clusters[release].Tool("squeue", "--states=all", "-h", "-n", jobName, "-o", "%T|%N|%l");
         Assert.True(squeue.ExitCode == 0, squeue.ToString());
         var fields = squeue.Stdout.Trim().Split('|');
         return fields.Length == 3 ? new JobRecord(fields[0], fields[1], fields[2]) : null;
     }
 
-    private JobRecord WaitForJob(string jobName, Func<string, bool> state)
+    private JobRecord WaitForJob(string jobName, Func<string, bool> state, string release = "22.05")
     {
         JobRecord? record = null;
         for (var deadline = DateTime.UtcNow.AddSeconds(60); DateTime.UtcNow < deadline; Thread.Sleep(100))
         {
-            record = FindJob(jobName);
+            record = FindJob(jobName, release);
             if (record is not null && state(record.State))
             {
                 return record;

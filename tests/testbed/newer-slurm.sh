@@ -48,7 +48,7 @@ mount_once() { # target, mount arguments...: recorded for down
 }
 
 healthy() {
-  recorded_alive munged && recorded_alive slurmctld && recorded_alive slurmd-n1 &&
+  recorded_alive munged && recorded_alive slurmctld && recorded_alive slurmd-n1 && mountpoint -q "$C$TB/staging" &&
     [ "$("${IN[@]}" sinfo -h -N -n n1 -o %t 2>/dev/null)" = idle ]
 }
 
@@ -93,6 +93,15 @@ mount_chroot() {
   mount_once "$C/dev/pts" --bind /dev/pts
   mount_once "$C/run" -t tmpfs -o mode=755,size=64m tmpfs
   mkdir -p "$C/run/lock"
+  # The host's Podman and Docker stage bundles in $TB/staging (testbed.sh's runtimes
+  # scrun-<release>): the chroot sees it at the same path, with every root filesystem scrun
+  # bind-mounts there later (shared on the host, a slave in the chroot).
+  mkdir -p "$TB/staging" "$C$TB/staging"
+  mountpoint -q "$TB/staging" || mount --bind "$TB/staging" "$TB/staging"
+  mount --make-shared "$TB/staging"
+  if ! mountpoint -q "$C$TB/staging"; then
+    mount --rbind "$TB/staging" "$C$TB/staging" && mount --make-rslave "$C$TB/staging" && echo "$C$TB/staging" >>"$ST/mounts.list"
+  fi
 }
 
 install_packages() {
@@ -226,6 +235,10 @@ cmd_down() {
   say "down (chroot kept in $C)"
 }
 
+unmount_staging() { # once no chroot sees it any more
+  if mountpoint -q "$TB/staging" && ! grep -q " $TB/chroots/" /proc/mounts; then umount "$TB/staging"; fi
+}
+
 cmd_env() {
   select_release "$1"
   echo "SLURM_RELEASE=$RELEASE"
@@ -240,6 +253,7 @@ case "${1:-}" in
 up) cmd_up "${2:?release}" ;;
 down)
   if [ "${2:?release}" = all ]; then cmd_down 24.11; cmd_down 26.05; else cmd_down "$2"; fi
+  unmount_staging
   ;;
 status) select_release "${2:?release}"; healthy ;;
 env) cmd_env "${2:?release}" ;;
