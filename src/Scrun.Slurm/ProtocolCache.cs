@@ -16,7 +16,7 @@ public sealed class ProtocolCache(string path, TimeSpan? lifetime = null, TimePr
 
     public string Path { get; } = path;
 
-    public TimeSpan Lifetime { get; } = lifetime ?? TimeSpan.FromHours(1);
+    public TimeSpan Lifetime { get; } = lifetime ?? TimeSpan.FromDays(1);
 
     /// <summary>The version <paramref name="controller"/> spoke, if learnt less than <see cref="Lifetime"/> ago.</summary>
     public ProtocolVersion? Recall(string controller) =>

@@ -451,13 +451,26 @@ public sealed class SlurmController
     /// <summary>
     /// Finds the newest wire format the controller accepts with <c>REQUEST_PING</c>, newest first.
     /// A controller refuses a version it does not speak by closing the connection (22.05), by an
-    /// authentication error in its own version (24.11, 25.x) or with an HTTP 405 (26.05+).
+    /// authentication error in its own version (24.11, 25.x) or with an HTTP 405 (26.05+). Each
+    /// refusal is an error line in slurmctld's log, so a refusal that names or implies the
+    /// controller's version is followed at once: its own version next, or after a hang-up the
+    /// oldest (only a 22.05-era controller hangs up).
     /// </summary>
     private async Task<ProtocolVersion> ProbeVersionAsync(CancellationToken cancellation)
     {
         ProtocolVersion? serverVersion = null;
-        foreach (var candidate in ProtocolVersion.Supported)
+        var candidates = ProtocolVersion.Supported.ToList();
+        void TryNext(ProtocolVersion version)
         {
+            if (candidates.Remove(version))
+            {
+                candidates.Insert(0, version);
+            }
+        }
+        while (candidates.Count > 0)
+        {
+            var candidate = candidates[0];
+            candidates.RemoveAt(0);
             SlurmMessage reply;
             try
             {
@@ -469,12 +482,14 @@ public sealed class SlurmController
             }
             catch (SlurmUnreachableException e) when (e.Message.Contains(ClosedWithoutReply, StringComparison.Ordinal))
             {
-                continue; // 22.05 drops a message in a version it cannot read
+                TryNext(ProtocolVersion.Supported[^1]); // 22.05 drops a message in a version it cannot read
+                continue;
             }
             if (reply.Version != candidate)
             {
                 serverVersion = reply.Version;
-                continue; // answered in its own version: it refused ours
+                TryNext(reply.Version); // answered in its own version: it refused ours
+                continue;
             }
             ExpectSuccess(reply);
             return candidate;

@@ -37,6 +37,21 @@ public class ControllerFaultTests
         var ping = await Client(fake).PingAsync();
 
         Assert.Equal(ProtocolVersion.V22_05, ping.Version);
+        // One refusal (one error line in slurmctld's log), not one per newer format.
+        Assert.Equal([ProtocolVersion.V25_05, ProtocolVersion.V22_05, ProtocolVersion.V22_05], fake.Received.Select(r => r.Version));
+    }
+
+    [Fact]
+    public async Task A_controller_answering_in_its_own_older_format_is_asked_in_that_one_next()
+    {
+        await using var fake = new FakeSlurmctld(request => request.Version > ProtocolVersion.V24_05
+            ? FakeReply.ReturnCode(ProtocolVersion.V24_05, SlurmErrors.AuthenticationError)
+            : FakeReply.ReturnCode(request.Version, 0));
+
+        var ping = await Client(fake).PingAsync();
+
+        Assert.Equal(ProtocolVersion.V24_05, ping.Version);
+        Assert.Equal([ProtocolVersion.V25_05, ProtocolVersion.V24_05, ProtocolVersion.V24_05], fake.Received.Select(r => r.Version));
     }
 
     [Fact]
