@@ -78,6 +78,7 @@ public sealed partial class StepSession
             allExited = _taskStatus.All(s => s is not null);
             if (allExited && _finishing is null)
             {
+                _log($"step {Step}: every task has exited");
                 _finishing = FinishAsync();
             }
         }
