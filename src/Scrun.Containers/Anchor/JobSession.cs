@@ -96,7 +96,15 @@ internal sealed class JobSession(SlurmController slurm, Action<string> tellUser,
             }, cancellation, outage);
         }
         RecordVariables(allocation);
-        Placement = new JobPlacement(allocation.NodeCount, allocation.UserId, allocation.GroupId);
+        var (userId, groupId) = (allocation.UserId, allocation.GroupId);
+        if (Controller.Version is { } version && !ResourceAllocationResponse.NamesOwner(version))
+        {
+            // 22.05 does not say, and this process's ids may be a user namespace's (rootless engines): ask.
+            var job = await outage.RunAsync(token => Controller.GetJobAsync(allocation.JobId, token), cancellation: cancellation)
+                ?? throw new ContainerException($"job {allocation.JobId} vanished right after its allocation");
+            (userId, groupId) = (job.UserId, job.GroupId);
+        }
+        Placement = new JobPlacement(allocation.NodeCount, userId, groupId);
         while (!(await outage.RunAsync(token => Controller.GetJobReadyAsync(allocation.JobId, token), cancellation: cancellation)).IsReady)
         {
             await Task.Delay(TimeSpan.FromSeconds(1), cancellation); // nodes still booting

@@ -66,6 +66,9 @@ public sealed class ResourceAllocationResponse : ISlurmReply<ResourceAllocationR
 
     public bool IsGranted => NodeCount > 0;
 
+    /// <summary>Whether the response names the job's owner (<see cref="UserId"/>, <see cref="GroupId"/>): from 23.11 on.</summary>
+    public static bool NamesOwner(ProtocolVersion version) => s_withIds.Contains(version);
+
     public static bool Accepts(MessageType type) =>
         type is MessageType.ResponseResourceAllocation or MessageType.ResponseJobAllocationInfo;
 

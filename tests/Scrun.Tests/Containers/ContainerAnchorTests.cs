@@ -95,6 +95,9 @@ public sealed class ContainerAnchorTests : IAsyncDisposable
         Assert.Equal(["sh", "-c", "exit 3"], _steps.Launched!.Args);
         Assert.Equal(Job, _steps.Launched.JobId);
         Assert.Equal("c1", _steps.Launched.Environment["SCRUN_CONTAINER_ID"]);
+        // 22.05's allocation does not name the owner, and this process's uid may be a user
+        // namespace's: the step is made for the owner the job's record names.
+        Assert.Equal((RecordOwner, RecordOwner), (_steps.Launched.Placement!.UserId, _steps.Launched.Placement.GroupId));
         _steps.Exit(3);
 
         Assert.Equal(3, await Anchor.WaitAsync(TimeSpan.FromSeconds(30)));
@@ -217,12 +220,36 @@ public sealed class ContainerAnchorTests : IAsyncDisposable
                 return new FakeReply.Bytes(SlurmFrame.Encode(s_version, MessageType.ResponseResourceAllocation, body.WrittenSpan, new MungeCredentialText("MUNGE:fake:")));
             case MessageType.RequestJobReady:
                 return new FakeReply.Bytes(FakeSlurmctld.Frame(s_version, new JobReadyResponse(JobReadyResponse.NodesReady | JobReadyResponse.JobReady)));
+            case MessageType.RequestJobInfoSingle: // 22.05's allocation does not name the owner: the job's record does
+                return new FakeReply.Bytes(JobRecordOwnedBy(RecordOwner));
             case MessageType.RequestCompleteJobAllocation or MessageType.RequestKillJob:
                 TellJobComplete();
                 return FakeReply.ReturnCode(s_version, 0);
             default:
                 return FakeReply.ReturnCode(s_version, 0);
         }
+    }
+
+    private const uint RecordOwner = 1001;
+
+    /// <summary>A captured 22.05 job record whose user_id and group_id (the two u32 after job_id) are <paramref name="owner"/>.</summary>
+    private static byte[] JobRecordOwnedBy(uint owner)
+    {
+        var frame = CapturedFrames.Frame("2205", CapturedFrames.Nth("2205", "request_job_info_single", 1, ".resp"));
+        var body = frame.AsSpan(frame.Length - SlurmFrame.Decode(frame.AsSpan(SlurmFrame.LengthPrefixSize)).Body.Length);
+        var reader = new SlurmReader(body.ToArray());
+        var captured = JobInfoResponse.ReadBody(ref reader, s_version).Job!;
+        Span<byte> ids = stackalloc byte[12]; // job_id, user_id, group_id as captured
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(ids, captured.JobId);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(ids[4..], captured.UserId);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(ids[8..], captured.GroupId);
+        var at = body.IndexOf(ids) + 4;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(body[at..], owner);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(body[(at + 4)..], owner);
+        reader = new SlurmReader(body.ToArray());
+        var patched = JobInfoResponse.ReadBody(ref reader, s_version).Job!;
+        Assert.Equal((captured.JobId, owner, owner), (patched.JobId, patched.UserId, patched.GroupId));
+        return frame;
     }
 
     /// <summary>As slurmctld does when a job ends: SRUN_JOB_COMPLETE to the allocation's other_port.</summary>
