@@ -221,10 +221,14 @@ public sealed class BundleConfig
     /// hook points at dockerd's own executable in /proc), its mounts changed as
     /// <paramref name="mounts"/> says.
     /// </summary>
-    public string ToStagedJson(string rootPath, MountChanges? mounts = null)
+    public string ToStagedJson(string rootPath, MountChanges? mounts = null, (uint Uid, uint Gid)? runAsOnNode = null)
     {
         var copy = (JsonObject)_document.DeepClone();
         ((JsonObject)copy["root"]!)["path"] = rootPath;
+        if (runAsOnNode is { } owner)
+        {
+            RunInUserNamespace(copy, owner.Uid, owner.Gid);
+        }
         if (mounts is not null && copy["mounts"] is JsonArray mountList)
         {
             foreach (var (index, source) in mounts.MovedSources)
@@ -266,6 +270,59 @@ public sealed class BundleConfig
             }
         }
         return copy.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    }
+
+    /// <summary>
+    /// What an unprivileged runc on the node needs (a rootless engine's container): a user
+    /// namespace mapping the process's user to <paramref name="uid"/> (one id each, all a user may
+    /// map), no cgroup path of the engine's, no extra groups, and /sys bound rather than mounted
+    /// when the network namespace is the host's. As Slurm's own scrun.lua example does.
+    /// </summary>
+    private static void RunInUserNamespace(JsonObject config, uint uid, uint gid)
+    {
+        var process = config["process"] as JsonObject;
+        var user = process?["user"] as JsonObject;
+        var processUid = user?["uid"] is JsonValue u && u.TryGetValue<uint>(out var pu) ? pu : 0;
+        var processGid = user?["gid"] is JsonValue g && g.TryGetValue<uint>(out var pg) ? pg : 0;
+        user?.Remove("additionalGids");
+        if (config["linux"] is not JsonObject linux)
+        {
+            config["linux"] = linux = new JsonObject();
+        }
+        if (linux["namespaces"] is not JsonArray namespaces)
+        {
+            linux["namespaces"] = namespaces = [];
+        }
+        if (!namespaces.OfType<JsonObject>().Any(n => Text(n["type"]) == "user"))
+        {
+            namespaces.Add((JsonNode)new JsonObject { ["type"] = "user" });
+        }
+        var ownNetwork = namespaces.OfType<JsonObject>().Any(n => Text(n["type"]) == "network");
+        linux["uidMappings"] = new JsonArray(new JsonObject { ["containerID"] = processUid, ["hostID"] = uid, ["size"] = 1 });
+        linux["gidMappings"] = new JsonArray(new JsonObject { ["containerID"] = processGid, ["hostID"] = gid, ["size"] = 1 });
+        linux.Remove("cgroupsPath");
+        (linux["sysctl"] as JsonObject)?.Remove("net.ipv4.ping_group_range");
+        if (config["mounts"] is not JsonArray mounts)
+        {
+            return;
+        }
+        foreach (var mount in mounts.OfType<JsonObject>())
+        {
+            if (!ownNetwork && Text(mount["type"]) == "sysfs")
+            {
+                mount["type"] = "bind";
+                mount["source"] = "/sys";
+                mount["options"] = new JsonArray("rbind", "nosuid", "noexec", "nodev", "ro");
+            }
+            else if (mount["options"] is JsonArray options)
+            {
+                // devpts' gid=5 and the like name ids a one-id mapping does not hold.
+                foreach (var option in options.Where(o => Text(o) is { } text && (text.StartsWith("gid=", StringComparison.Ordinal) || text.StartsWith("uid=", StringComparison.Ordinal))).ToList())
+                {
+                    options.Remove(option);
+                }
+            }
+        }
     }
 
     private static bool IsNodeLocal(JsonObject hook) =>

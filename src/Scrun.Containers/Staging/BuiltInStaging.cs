@@ -41,7 +41,9 @@ public sealed class BuiltInStaging(string? stagingRoot, ILogger log) : IStaging
             rootPath = context.Config.RootPath;
         }
         var mounts = EngineFiles.Stage(context.Config, context.Id, bundle, log);
-        File.WriteAllText(Path.Combine(bundle, "config.json"), context.Config.ToStagedJson(rootPath, mounts));
+        // Called by a rootless engine (uid 0 of its user namespace): the node runs runc as the user.
+        var runAsOnNode = UserNamespace.OutsideIds();
+        File.WriteAllText(Path.Combine(bundle, "config.json"), context.Config.ToStagedJson(rootPath, mounts, runAsOnNode));
         return Task.FromResult(new StagedBundle(bundle, rootfs, Owned: true));
     }
 

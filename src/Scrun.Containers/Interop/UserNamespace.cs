@@ -1,0 +1,60 @@
+using System.Globalization;
+
+namespace Scrun.Containers.Interop;
+
+/// <summary>
+/// Whether this process runs in a user namespace of its own (a rootless engine calls its runtime
+/// as uid 0 inside one), and which ids its own uid and gid are outside it: the ids the node sees.
+/// </summary>
+public static class UserNamespace
+{
+    /// <summary>This process's uid and gid as the parent namespace knows them; null outside any user namespace.</summary>
+    public static (uint Uid, uint Gid)? OutsideIds()
+    {
+        var identity = Scrun.Slurm.Interop.ProcessIdentity.Current;
+        return OutsideIds(Read("/proc/self/uid_map"), Read("/proc/self/gid_map"), identity.Uid, identity.Gid);
+    }
+
+    /// <summary>The ids <paramref name="uid"/>/<paramref name="gid"/> map to in <paramref name="uidMap"/>/<paramref name="gidMap"/>; null for the initial namespace's identity map.</summary>
+    public static (uint Uid, uint Gid)? OutsideIds(string? uidMap, string? gidMap, uint uid, uint gid)
+    {
+        if (uidMap is null || gidMap is null || IsIdentity(uidMap))
+        {
+            return null;
+        }
+        return Map(uidMap, uid) is { } outsideUid && Map(gidMap, gid) is { } outsideGid ? (outsideUid, outsideGid) : null;
+    }
+
+    private static bool IsIdentity(string map) =>
+        Lines(map).SequenceEqual([(0u, 0u, uint.MaxValue)]);
+
+    private static uint? Map(string map, uint id)
+    {
+        foreach (var (inside, outside, count) in Lines(map))
+        {
+            if (id >= inside && id - inside < count)
+            {
+                return outside + (id - inside);
+            }
+        }
+        return null;
+    }
+
+    private static IEnumerable<(uint Inside, uint Outside, uint Count)> Lines(string map) =>
+        map.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(fields => fields.Length == 3)
+            .Select(fields => (uint.Parse(fields[0], CultureInfo.InvariantCulture), uint.Parse(fields[1], CultureInfo.InvariantCulture), uint.Parse(fields[2], CultureInfo.InvariantCulture)));
+
+    private static string? Read(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+}
