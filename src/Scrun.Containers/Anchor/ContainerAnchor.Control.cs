@@ -89,6 +89,31 @@ public sealed partial class ContainerAnchor
         }
         // The first step of a job it allocated is 0; in an allocation it joined, only the launcher knows.
         await _job!.SignalStepAsync(signal, _step?.StepNumber ?? 0);
+        if (signal == 9 && Interlocked.Exchange(ref _killRepeater, 1) == 0)
+        {
+            _ = RepeatKillUntilStoppedAsync();
+        }
+    }
+
+    /// <summary>
+    /// A KILL that reaches the node before its runtime has made the container is lost (oci.conf's
+    /// RunTimeKill finds no container), and the container would run on: KILL, unlike other
+    /// signals, can be sent again until the container has stopped.
+    /// </summary>
+    private async Task RepeatKillUntilStoppedAsync()
+    {
+        while (await Task.WhenAny(_stopped.Task, Task.Delay(s_killRepeat)) != _stopped.Task)
+        {
+            try
+            {
+                _log.Debug("container {Id}: still running after KILL, sending it again", _launch.Id);
+                await _job!.SignalStepAsync(9, _step?.StepNumber ?? 0);
+            }
+            catch (Exception e) when (IsExpected(e))
+            {
+                return; // the step or the job is gone: nothing left to kill
+            }
+        }
     }
 
     private async Task<ControlResponse> DeleteAsync(bool force, CancellationToken cancellation)

@@ -46,6 +46,8 @@ public sealed partial class ContainerAnchor
     private string? _abortFailure;
     private bool _stoppedBeforeStart;
     private volatile bool _sigkilled;
+    private int _killRepeater;
+    private static readonly TimeSpan s_killRepeat = TimeSpan.FromSeconds(2);
     private string? _failure;
 
     /// <param name="launch">What create was asked for.</param>

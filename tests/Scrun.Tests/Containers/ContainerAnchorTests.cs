@@ -131,6 +131,21 @@ public sealed class ContainerAnchorTests : IAsyncDisposable
         Assert.Equal(FakeStepRunner.StepNumber, JobStepKillRequest.ReadBody(ref reader, s_version).Step.StepNumber); // the step the launcher made, not 0
     }
 
+    /// <summary>A KILL the node loses (its runtime had not made the container yet) is sent again until the container stops.</summary>
+    [Fact]
+    public async Task A_kill_that_does_not_end_the_container_is_sent_again()
+    {
+        await Report();
+        await Send("start");
+        Assert.True((await Send("kill", signal: 9)).Ok);
+        for (var deadline = DateTime.UtcNow.AddSeconds(30); _slurmctld.Received.Count(r => r.Type == MessageType.RequestCancelJobStep) < 2; await Task.Delay(20))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the KILL was not sent again");
+        }
+        _steps.Exit(137);
+        Assert.Equal(137, await Anchor.WaitAsync(TimeSpan.FromSeconds(30)));
+    }
+
     [Fact]
     public async Task A_created_container_that_is_deleted_ends_with_its_job_cancelled()
     {
