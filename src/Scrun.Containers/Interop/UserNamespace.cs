@@ -3,30 +3,30 @@ using System.Globalization;
 namespace Scrun.Containers.Interop;
 
 /// <summary>
-/// Whether this process runs in a user namespace of its own (a rootless engine calls its runtime
-/// as uid 0 inside one), and which ids its own uid and gid are outside it: the ids the node sees.
+/// Which ids this process's uid and gid are outside its user namespace (a rootless engine calls
+/// its runtime as uid 0 inside one): the ids the node sees. Whether there is one is
+/// <see cref="Scrun.Slurm.Interop.ProcessIdentity.InUserNamespace"/>'s to say.
 /// </summary>
 public static class UserNamespace
 {
     /// <summary>This process's uid and gid as the parent namespace knows them; null outside any user namespace.</summary>
     public static (uint Uid, uint Gid)? OutsideIds()
     {
-        var identity = Scrun.Slurm.Interop.ProcessIdentity.Current;
-        return OutsideIds(Read("/proc/self/uid_map"), Read("/proc/self/gid_map"), identity.Uid, identity.Gid);
+        var identity = Scrun.Slurm.Interop.ProcessIdentity.Current; // which already knows whether there is a namespace
+        return identity.InUserNamespace
+            ? OutsideIds(Read("/proc/self/uid_map"), Read("/proc/self/gid_map"), identity.Uid, identity.Gid)
+            : null;
     }
 
-    /// <summary>The ids <paramref name="uid"/>/<paramref name="gid"/> map to in <paramref name="uidMap"/>/<paramref name="gidMap"/>; null for the initial namespace's identity map.</summary>
+    /// <summary>The ids <paramref name="uid"/>/<paramref name="gid"/> map to in <paramref name="uidMap"/>/<paramref name="gidMap"/>; null when a map is unreadable or does not hold them.</summary>
     public static (uint Uid, uint Gid)? OutsideIds(string? uidMap, string? gidMap, uint uid, uint gid)
     {
-        if (uidMap is null || gidMap is null || IsIdentity(uidMap))
+        if (uidMap is null || gidMap is null)
         {
             return null;
         }
         return Map(uidMap, uid) is { } outsideUid && Map(gidMap, gid) is { } outsideGid ? (outsideUid, outsideGid) : null;
     }
-
-    private static bool IsIdentity(string map) =>
-        Lines(map).SequenceEqual([(0u, 0u, uint.MaxValue)]);
 
     private static uint? Map(string map, uint id)
     {

@@ -13,7 +13,7 @@ public sealed class UserNamespaceTests : IDisposable
     public void Dispose() => Directory.Delete(_bundle, recursive: true);
 
     [Theory]
-    [InlineData("         0          0 4294967295\n", "         0          0 4294967295\n", 0u, 0u, null, null)] // the initial namespace
+    [InlineData("         0       1001          1\n", "         0       1001          1\n", 7u, 0u, null, null)] // a uid the map does not hold
     [InlineData("         0       1001          1\n         1     100000      65536\n", "         0       1001          1\n         1     100000      65536\n", 0u, 0u, 1001u, 1001u)] // rootless Podman
     [InlineData("         0       1001          1\n         1     100000      65536\n", "         0       1002          1\n", 5u, 0u, 100004u, 1002u)]
     public void The_ids_outside_are_read_from_the_maps(string uidMap, string gidMap, uint uid, uint gid, uint? outsideUid, uint? outsideGid)
