@@ -18,7 +18,27 @@ public sealed class ContainerLifecycle(string root)
 
     public string Root { get; } = root;
 
-    private ContainerPaths Paths(ContainerId id) => new(Root, id);
+    private ContainerPaths Paths(ContainerId id)
+    {
+        var paths = new ContainerPaths(Root, id);
+        EnsureOwnRoot(paths.Root);
+        return paths;
+    }
+
+    /// <summary>
+    /// Another user's state directory is refused whatever its modes: its state files would make
+    /// scrun signal, delete or cancel the jobs of containers that are not the caller's. Only
+    /// root (the real one) acts on any. Inside a rootless engine's namespace the user's own
+    /// directory belongs to uid 0, as the caller does.
+    /// </summary>
+    private static void EnsureOwnRoot(string root)
+    {
+        var caller = LibC.geteuid();
+        if (LibC.OwnerOf(root) is { } owner && owner != caller && !(caller == 0 && !Slurm.Interop.ProcessIdentity.Current.InUserNamespace))
+        {
+            throw new ContainerException($"cannot use {root} as the state directory: it belongs to uid {owner}, not to uid {caller}");
+        }
+    }
 
     /// <summary>
     /// Checks everything it can before a job is asked for (the bundle, its root filesystem, the
@@ -264,7 +284,8 @@ public sealed class ContainerLifecycle(string root)
         }
         try
         {
-            Directory.CreateDirectory(root);
+            // Only its owner reads it: containers' ids, bundles, job ids and sockets are nobody else's.
+            Directory.CreateDirectory(root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -83,7 +83,9 @@ public sealed class ContainerPaths
         {
             return "/run/scrun";
         }
-        var runUser = $"/run/user/{identity.Uid}";
+        // Root of a rootless engine's namespace: the user's own directory, by the uid outside.
+        var uid = identity.InUserNamespace && UserNamespace.OutsideIds() is { } outside ? outside.Uid : identity.Uid;
+        var runUser = $"/run/user/{uid}";
         if (System.IO.Directory.Exists(runUser))
         {
             return Path.Combine(runUser, "scrun");

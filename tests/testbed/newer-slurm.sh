@@ -47,8 +47,14 @@ mount_once() { # target, mount arguments...: recorded for down
   echo "$target" >>"$ST/mounts.list"
 }
 
+slurmd_pivoted() { # slurmd runs in a mount namespace of its own (see start_slurm), not in a chroot
+  local pid
+  read -r pid _ <"$PIDS/slurmd-n1.pid"
+  [ "$(readlink "/proc/$pid/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ]
+}
+
 healthy() {
-  recorded_alive munged && recorded_alive slurmctld && recorded_alive slurmd-n1 && mountpoint -q "$C$TB/staging" &&
+  recorded_alive munged && recorded_alive slurmctld && recorded_alive slurmd-n1 && slurmd_pivoted && mountpoint -q "$C$TB/staging" && mountpoint -q "$C$TB/home" &&
     [ "$("${IN[@]}" sinfo -h -N -n n1 -o %t 2>/dev/null)" = idle ]
 }
 
@@ -96,12 +102,16 @@ mount_chroot() {
   # The host's Podman and Docker stage bundles in $TB/staging (testbed.sh's runtimes
   # scrun-<release>): the chroot sees it at the same path, with every root filesystem scrun
   # bind-mounts there later (shared on the host, a slave in the chroot).
-  mkdir -p "$TB/staging" "$C$TB/staging"
+  install -d -m 1777 "$TB/staging" && mkdir -p "$C$TB/staging"
   mountpoint -q "$TB/staging" || mount --bind "$TB/staging" "$TB/staging"
   mount --make-shared "$TB/staging"
   if ! mountpoint -q "$C$TB/staging"; then
     mount --rbind "$TB/staging" "$C$TB/staging" && mount --make-rslave "$C$TB/staging" && echo "$C$TB/staging" >>"$ST/mounts.list"
   fi
+  # The rootless engines' users (rootless.sh) keep their images in their homes, which a node
+  # must see at the same path, as a site's shared home directories.
+  install -d -m 755 "$TB/home" "$C$TB/home"
+  mount_once "$C$TB/home" --bind "$TB/home"
 }
 
 install_packages() {
@@ -183,9 +193,14 @@ start_slurm() {
     wait_for 15 test -s "$s/run/slurmctld.pid" || { tail -n 5 "$s/log/slurmctld.log" >&2; die "slurmctld did not start"; }
     record_pid slurmctld "$(cat "$s/run/slurmctld.pid")"
   fi
+  if recorded_alive slurmd-n1 && ! slurmd_pivoted; then stop_recorded slurmd-n1; fi # started in a chroot by an older bed
   if ! recorded_alive slurmd-n1; then
     rm -f "$s/run/slurmd-n1.pid"
-    "${IN[@]}" slurmd -N n1
+    # Not chroot: the kernel refuses a user namespace to a chrooted process, and runc needs one
+    # for a rootless engine's container (rootless.sh). slurmd gets a mount namespace whose root
+    # is the chroot (pivot_root); its mounts stay slaves, so staged root filesystems reach it.
+    mkdir -p "$C/.host"
+    unshare --mount --propagation slave /bin/sh -c 'cd "$1" && pivot_root . .host && exec /bin/sh -c "umount -l /.host && cd / && exec env -i PATH=$2 LANG=C.UTF-8 HOME=/root slurmd -N n1"' sh "$C" "$CLEAN_PATH"
     wait_for 15 test -s "$s/run/slurmd-n1.pid" || { tail -n 5 "$s/log/slurmd-n1.log" >&2; die "slurmd did not start"; }
     record_pid slurmd-n1 "$(cat "$s/run/slurmd-n1.pid")"
   fi

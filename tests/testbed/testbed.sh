@@ -32,7 +32,7 @@ NODE=n1 # never "localhost": Slurm 22.05 maps unknown names onto a node called l
 # Everything any step needs, the newer releases' chroots included (debootstrap): install is the
 # one place the host gets packages.
 PACKAGES=(munge slurmctld slurmd slurm-client slurm-wlm-jwt-plugin runc busybox-static liblua5.4-dev
-  podman docker.io jq uidmap iproute2 hyperfine procps rsync debootstrap util-linux)
+  podman docker.io rootlesskit jq uidmap iproute2 hyperfine procps rsync debootstrap util-linux)
 
 BED_NAME=testbed
 # shellcheck source=lib.sh
@@ -328,7 +328,8 @@ release_runtimes_in_place() {
 }
 write_release_runtimes() {
   local r
-  mkdir -p "$TB/staging" "$TB/libexec/scrun"
+  mkdir -p "$TB/libexec/scrun"
+  install -d -m 1777 "$TB/staging" # rootless engines' scrun runs as their user (rootless.sh)
   for r in $NEWER_RELEASES; do
     release_runtime_script "$r" | write_file "$(release_runtime "$r")"
     chmod 755 "$(release_runtime "$r")"

@@ -2,6 +2,7 @@ using Scrun.Containers.Interop;
 using Scrun.Containers.Staging;
 using Scrun.Slurm;
 using Scrun.Slurm.Interop;
+using Scrun.Slurm.Config;
 
 namespace Scrun.Containers.Anchor;
 
@@ -110,7 +111,10 @@ public sealed partial class ContainerAnchor
         // Before the job exists: a script that does not load must not leave one behind.
         _staging = IStaging.Choose(slurmConfig, options, _variables.GetValueOrDefault(BuiltInStaging.Variable), _log, message => _stderr.Write($"scrun: {message}\n"));
         var quiet = options.Quiet;
-        _ = options.StepLauncher; // a misspelt launcher fails create, not start
+        if (options.StepLauncher == "srun")
+        {
+            RefuseSrunInUserNamespace($"{JobOptions.StepLauncherVariable}=srun"); // a misspelt launcher fails create, not start
+        }
         _job = new JobSession(settings.Connect(slurmConfig), line =>
         {
             _log.Debug("container {Id}: {Line}", _launch.Id, line);
@@ -132,14 +136,39 @@ public sealed partial class ContainerAnchor
         await _job.AllocateAsync(descriptor, job => _state.Update(s => s with { JobId = job, JobReleased = false, SlurmProtocol = _job.Controller.Version?.Release }), _abort.Token);
     }
 
+    /// <summary>
+    /// srun puts the uid it runs as in its requests; in a rootless engine's namespace that is 0,
+    /// which slurmctld refuses (22.05) or takes for root's job. Said at create, not at start.
+    /// </summary>
+    private static void RefuseSrunInUserNamespace(string why)
+    {
+        if (UserNamespace.UidDiffersOutside())
+        {
+            throw new ContainerException($"the step would be launched by srun ({why}), which cannot work inside a rootless engine's user namespace (it would ask for uid 0): use the native launcher ({JobOptions.StepLauncherVariable}=native)");
+        }
+    }
+
+    /// <summary>The automatic launcher choice, once the controller's release is known: see <see cref="RefuseSrunInUserNamespace"/>.</summary>
+    private void RefuseAutomaticSrunInUserNamespace()
+    {
+        var slurm = _job!.Controller;
+        var choice = StepLauncherChoice.For(JobOptions.From(_variables, _config.Env).StepLauncher, slurm.Config, OciConfig.LoadBeside(slurm.Config), slurm.Version);
+        if (!choice.Native)
+        {
+            RefuseSrunInUserNamespace(choice.Why);
+        }
+    }
+
     /// <summary>Where the wire format each controller spoke is remembered: beside the containers, under a name no id can have.</summary>
     private string ProtocolCachePath() => Path.Combine(_paths.Root, "slurm-protocols@cache.json");
 
     private async Task StageInAsync()
     {
-        var identity = ProcessIdentity.Current;
         var hookEnvironment = _containerEnvironment.ForHooks(_job!.Variables, _job.Controller.Config.Path);
-        _stagingContext = new StagingContext(_paths.Id, _config, _paths, _state.Current.JobId ?? 0, identity.Uid, identity.Gid, hookEnvironment);
+        // The hooks get the job's owner, as Slurm's scrun passes them: in a rootless engine's
+        // namespace this process is uid 0, and a hook would stage for root.
+        var (userId, groupId) = _job.Placement is { } owner ? (owner.UserId, owner.GroupId) : (ProcessIdentity.Current.Uid, ProcessIdentity.Current.Gid);
+        _stagingContext = new StagingContext(_paths.Id, _config, _paths, _state.Current.JobId ?? 0, userId, groupId, hookEnvironment);
         _staged = await _staging!.StageInAsync(_stagingContext, _abort.Token);
         _state.Update(s => s with { StagedBundle = _staged.Bundle, StagedBundleOwned = _staged.Owned });
     }

@@ -1,3 +1,4 @@
+using Scrun.Containers.Interop;
 using Scrun.Containers.Oci;
 using Scrun.Slurm;
 using Scrun.Slurm.Config;
@@ -58,12 +59,12 @@ public sealed partial class ContainerAnchor
             JobId: _state.Current.JobId ?? throw new ContainerException("no job to run the container in"),
             JobName: options.Variables.GetValueOrDefault("SCRUN_JOB_NAME") ?? "scrun",
             ContainerId: _launch.Id,
-            Bundle: staged.Bundle,
+            Bundle: staged.NodeBundle,
             Terminal: _terminalRelay?.StepTerminal,
             StepArguments: options.StepArguments(),
             Args: [CommandPath.InImage(staged.RootPath, _config.Args[0], _config.Env), .. _config.Args.Skip(1)],
             Environment: _containerEnvironment.ForStep(staged, slurm.Config.Path),
-            WorkingDirectory: staged.Bundle,
+            WorkingDirectory: staged.NodeBundle,
             Protocol: slurm.Version)
         {
             Placement = _job.Placement,
@@ -82,7 +83,8 @@ public sealed partial class ContainerAnchor
             return new SrunStepRunner(oci, _log);
         }
         var native = new NativeStepRunner(slurm, _log);
-        return setting is null
+        // srun cannot stand in inside a rootless engine's namespace (see RefuseSrunInUserNamespace).
+        return setting is null && !UserNamespace.UidDiffersOutside()
             ? new FallbackStepRunner(native, () => new SrunStepRunner(oci, _log), line => _log.Information("container {Id}: {Line}", _launch.Id, line))
             : native;
     }

@@ -163,6 +163,7 @@ public sealed partial class ContainerAnchor
         try
         {
             await AcquireJobAsync();
+            RefuseAutomaticSrunInUserNamespace();
             await StageInAsync();
             WritePidFile();
             _state.Update(s => s with { Status = ContainerStatus.Created });

@@ -18,6 +18,9 @@ public static class UserNamespace
             : null;
     }
 
+    /// <summary>This process's uid is another one outside its user namespace (root of a rootless engine's): a uid it sends means nothing to Slurm.</summary>
+    public static bool UidDiffersOutside() => OutsideIds() is { } outside && outside.Uid != Scrun.Slurm.Interop.ProcessIdentity.Current.Uid;
+
     /// <summary>The ids <paramref name="uid"/>/<paramref name="gid"/> map to in <paramref name="uidMap"/>/<paramref name="gidMap"/>; null when a map is unreadable or does not hold them.</summary>
     public static (uint Uid, uint Gid)? OutsideIds(string? uidMap, string? gidMap, uint uid, uint gid)
     {

@@ -20,7 +20,7 @@ public sealed class BuiltInStaging(string? stagingRoot, ILogger log) : IStaging
     public string BundleFor(ContainerPaths paths) =>
         stagingRoot is { Length: > 0 } root ? Path.Combine(ContainerPaths.Resolve(root), paths.Id.Value) : paths.StagedBundle;
 
-    public string PlannedBundle(ContainerPaths paths, string submittedBundle) => BundleFor(paths);
+    public string PlannedBundle(ContainerPaths paths, string submittedBundle) => HostPaths.AsHostSees(BundleFor(paths)) ?? BundleFor(paths);
 
     public Task<StagedBundle> StageInAsync(StagingContext context, CancellationToken cancellation)
     {
@@ -37,14 +37,18 @@ public sealed class BuiltInStaging(string? stagingRoot, ILogger log) : IStaging
         }
         else
         {
-            File.CreateSymbolicLink(rootfs, context.Config.RootPath);
-            rootPath = context.Config.RootPath;
+            // The node follows the link and reads root.path by the names the host gives them.
+            rootPath = HostPaths.AsHostSees(context.Config.RootPath) ?? throw new ContainerException(
+                $"the container's root filesystem {context.Config.RootPath} is a mount only the engine's namespace has, which no compute node can see: use vfs storage, or a scrun.lua that copies it");
+            File.CreateSymbolicLink(rootfs, rootPath);
         }
-        var mounts = EngineFiles.Stage(context.Config, context.Id, bundle, log);
+        var nodeBundle = HostPaths.AsHostSees(bundle) ?? throw new ContainerException(
+            $"the staging directory {bundle} is only visible inside the engine's namespace: set {Variable} to a directory the compute nodes share");
+        var mounts = EngineFiles.Stage(context.Config, context.Id, bundle, log, nodeBundle == bundle ? null : nodeBundle);
         // Called by a rootless engine (uid 0 of its user namespace): the node runs runc as the user.
         var runAsOnNode = UserNamespace.OutsideIds();
         File.WriteAllText(Path.Combine(bundle, "config.json"), context.Config.ToStagedJson(rootPath, mounts, runAsOnNode));
-        return Task.FromResult(new StagedBundle(bundle, rootfs, Owned: true));
+        return Task.FromResult(new StagedBundle(bundle, rootfs, Owned: true) { NodeBundle = nodeBundle });
     }
 
     public Task StageOutAsync(StagingContext context, CancellationToken cancellation)

@@ -15,7 +15,8 @@ public static class EngineFiles
     /// <summary>Where in the staged bundle the copies go.</summary>
     public const string Directory = "engine-files";
 
-    public static MountChanges Stage(BundleConfig config, ContainerId id, string stagedBundle, ILogger log)
+    /// <summary>Copies the engine's per-container files into <paramref name="stagedBundle"/>; <paramref name="nodeBundle"/> is that directory as the node names it, when the names differ (see <see cref="Interop.HostPaths"/>).</summary>
+    public static MountChanges Stage(BundleConfig config, ContainerId id, string stagedBundle, ILogger log, string? nodeBundle = null)
     {
         var moved = new Dictionary<int, string>();
         var tmpfs = new List<int>();
@@ -42,7 +43,7 @@ public static class EngineFiles
                 {
                     continue; // runc names what is missing
                 }
-                moved[mount.Index] = copy;
+                moved[mount.Index] = nodeBundle is null ? copy : Path.Combine(nodeBundle, Path.GetRelativePath(stagedBundle, copy));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

@@ -8,7 +8,11 @@ namespace Scrun.Containers.Staging;
 /// <paramref name="Owned"/>: scrun made the directory and removes it when the container is deleted
 /// (a bundle named by a site's scrun.lua may be the caller's own, and is never removed).
 /// </summary>
-public sealed record StagedBundle(string Bundle, string RootPath, bool Owned = false);
+public sealed record StagedBundle(string Bundle, string RootPath, bool Owned = false)
+{
+    /// <summary><see cref="Bundle"/> as the compute node names it: another path when scrun runs in a rootless engine's mount namespace.</summary>
+    public string NodeBundle { get; init; } = Bundle;
+}
 
 /// <summary>What staging knows about the container and its job (Slurm's hook arguments).</summary>
 public sealed record StagingContext(

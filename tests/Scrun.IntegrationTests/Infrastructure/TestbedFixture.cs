@@ -61,7 +61,7 @@ public sealed class TestbedFixture
 }
 
 [CollectionDefinition(Name)]
-public sealed class TestbedCollection : ICollectionFixture<TestbedFixture>, ICollectionFixture<SlurmClustersFixture>
+public sealed class TestbedCollection : ICollectionFixture<TestbedFixture>, ICollectionFixture<SlurmClustersFixture>, ICollectionFixture<RootlessFixture>
 {
     public const string Name = "testbed";
 }
