@@ -9,6 +9,7 @@ var publishDir = Path.Combine(repo, "artifacts", "publish", "scrun");
 var scrun = Path.Combine(publishDir, "scrun");
 var testResults = Path.Combine(repo, "artifacts", "test-results");
 var testbed = Path.Combine(repo, "tests", "testbed", "testbed.sh");
+var rootless = Path.Combine(repo, "tests", "testbed", "rootless.sh");
 
 var targets = new Dictionary<string, (string Help, Func<string[], int> Run)>
 {
@@ -18,7 +19,7 @@ var targets = new Dictionary<string, (string Help, Func<string[], int> Run)>
     ["install"] = ("install the Debian packages the build, the bed and the tests need (root; one dpkg-query when nothing is missing)", _ => Install()),
     ["testbed-up"] = ("bring up munged, slurmctld, slurmd, Podman and dockerd on loopback (root)", _ => Sh(testbed, "up", "--docker")),
     ["testbed-down"] = ("stop what testbed-up started (by recorded PID only)", _ => Sh(testbed, "down")),
-    ["demo"] = ("install what is missing, publish scrun, bring up the bed, run a container through Slurm", _ => Demo()),
+    ["demo"] = ("install what is missing, publish scrun, bring up the bed, run a container through Slurm with rootless Podman and rootless Docker", _ => Demo()),
     ["bench"] = ("startup of a verb vs /bin/true; allocate+complete vs salloc+scancel on the bed", _ => Bench()),
 };
 
@@ -83,30 +84,35 @@ int Test(string[] extra)
 int Demo()
 {
     // Packages first (the native link needs liblua5.4-dev), then publish: the bed registers
-    // artifacts/publish/scrun/scrun as the runtime "scrun".
+    // artifacts/publish/scrun/scrun as the runtime of its engines, the rootless ones included.
     var rc = Install();
     rc = rc == 0 ? Publish() : rc;
-    if (rc == 0)
-    {
-        rc = Sh(testbed, "up", "--docker");
-    }
+    rc = rc == 0 ? Sh(testbed, "up", "--docker") : rc;
+    rc = rc == 0 ? Sh(rootless, "up", "--docker") : rc;
     if (rc != 0)
     {
         return rc;
     }
     var env = ReadTestbedEnv();
     var image = env["TESTBED_IMAGE"];
-    Console.WriteLine();
-    Console.WriteLine($"$ podman run --rm --runtime scrun {image} echo hello   # a Slurm job, run by runc on node n1");
-    rc = Run("podman", ["run", "--rm", "--runtime", "scrun", image, "echo", "hello"], env);
-    if (rc != 0)
+    const string user = "scrun-tb";
+    foreach (var engine in new[] { "podman", "docker" })
     {
-        return rc;
+        var command = $"{engine} run --rm {image} sh -c 'echo hello from $(hostname), uid $(id -u)'";
+        Console.WriteLine();
+        Console.WriteLine($"$ {command}   # as {user}, rootless {engine}: a Slurm job on node n1");
+        // Without the warnings the engines print on their own here: Podman's for the host's PID
+        // namespace without cgroups (Slurm's recommended containers.conf), Docker's for no IP forwarding.
+        rc = Run("bash", ["-o", "pipefail", "-c", $"{rootless} as {user} {command} 2>&1 | grep -v -e 'level=warning' -e 'IPv4 forwarding is disabled'"]);
+        if (rc != 0)
+        {
+            return rc;
+        }
     }
     Console.WriteLine();
-    const string newestJob = "squeue --states=all --sort=-i --format='%i %j %T %N %u' | head -2";
-    Console.WriteLine($"$ {newestJob}   # the job it became");
-    return Run("sh", ["-c", newestJob], env);
+    const string newestJobs = "squeue --states=all --sort=-i --format='%i %j %T %N %u' | head -3";
+    Console.WriteLine($"$ {newestJobs}   # the jobs they became, owned by {user}");
+    return Run("sh", ["-c", newestJobs], env);
 }
 
 int Bench()

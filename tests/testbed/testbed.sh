@@ -5,7 +5,8 @@
 #
 #   testbed.sh install        apt-get the packages the bed and the project need
 #   testbed.sh up [--docker]  bring the bed up, or reuse it when it is already healthy
-#   testbed.sh down           stop what up started (by recorded PID only) and restore /etc/slurm
+#   testbed.sh down           stop what up started (by recorded PID only, the rootless engines of
+#                             rootless.sh too) and restore /etc/slurm
 #   testbed.sh status         print the recorded daemons and sinfo; exit 0 when the bed is healthy
 #   testbed.sh env            KEY=VALUE lines a client of the bed needs (SLURM_CONF, ...)
 #   testbed.sh stop DAEMON    stop the bed's munged or slurmctld (fault tests: an outage)
@@ -506,6 +507,8 @@ cmd_down() {
   if [ -f "$TB/containers/containers.conf" ]; then
     with_env podman rm -a -f -t 0 >/dev/null 2>&1 || true
   fi
+  # The rootless engines (rootless.sh) run on this bed's Slurm: they stop with it.
+  if [ -d "$TB/rootless" ]; then "$HERE/rootless.sh" down || say "rootless.sh down failed"; fi
   if recorded_alive dockerd; then
     mapfile -t ids < <(with_env "$DOCKER_CLI" ps -aq 2>/dev/null || true)
     if [ ${#ids[@]} -gt 0 ]; then with_env "$DOCKER_CLI" rm -f "${ids[@]}" >/dev/null 2>&1 || true; fi
@@ -582,5 +585,5 @@ status) cmd_status ;;
 env) client_env ;;
 stop) cmd_stop "${2:-}" ;;
 start) cmd_start "${2:-}" ;;
-*) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+*) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
