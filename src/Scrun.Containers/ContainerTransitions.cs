@@ -12,9 +12,12 @@ public static class ContainerTransitions
     /// <summary>A container is signalled until it stops: before it runs, a signal ends it.</summary>
     public static bool CanKill(this ContainerStatus status) => status < ContainerStatus.Stopping;
 
-    /// <summary>A created or stopped container is deleted; anything else only by force.</summary>
+    /// <summary>
+    /// A created or stopped container is deleted; anything else only by force. Stopping (stage-out,
+    /// the job's end) is "stopped" to callers, so it is deleted too, once the anchor is done.
+    /// </summary>
     public static bool CanDelete(this ContainerStatus status, bool force) =>
-        force || status is ContainerStatus.Created or ContainerStatus.Stopped;
+        force || status is ContainerStatus.Created or ContainerStatus.Stopping or ContainerStatus.Stopped;
 
     /// <summary>Why a start is refused, in runc's words (for a status that cannot start).</summary>
     public static string StartRefusal(this ContainerStatus status, string id) => status switch
