@@ -214,6 +214,32 @@ public sealed partial class RootlessEngineTests(TestbedFixture bed, SlurmCluster
         Assert.Null(FindJob(job, "22.05"));
     }
 
+    /// <summary>
+    /// Overlay storage mounts each root filesystem inside Podman's namespace, where no node can
+    /// see it: create refuses it in one line, and no job is left.
+    /// </summary>
+    [Fact]
+    public void A_root_filesystem_only_the_engines_namespace_sees_is_refused_at_create()
+    {
+        var storage = $"/tmp/scrun-testbed/home/{rootless.User}/.local/share/scrun-overlay-test";
+        string[] overlay = ["podman", "--storage-driver", "overlay", "--root", storage, "--runroot", $"/run/user/{rootless.Uid}/scrun-overlay-test"];
+        try
+        {
+            var import = rootless.As(rootless.User, [.. overlay, "import", "-q", Path.Combine(bed.Environment["TESTBED_DIR"], "busybox-rootfs.tar"), "localhost/overlay-busybox"]);
+            Assert.True(import.ExitCode == 0, import.ToString());
+            var job = UniqueName("overlay");
+            var run = rootless.As(rootless.User, [.. overlay, "run", "--rm", "-e", $"SCRUN_JOB_NAME={job}", "localhost/overlay-busybox", "true"]);
+            Assert.NotEqual(0, run.ExitCode);
+            Assert.Matches(@"the container's root filesystem /\S+/merged is a mount only the engine's namespace has, which no compute node can see: use vfs storage, or a scrun.lua that copies it", run.Stderr);
+            WaitForJob(job, state => state is "CANCELLED", "22.05");
+        }
+        finally
+        {
+            rootless.As(rootless.User, [.. overlay, "rm", "-a", "-f", "-t", "0"]);
+            rootless.As(rootless.User, ["podman", "unshare", "rm", "-rf", storage, $"/run/user/{rootless.Uid}/scrun-overlay-test"]);
+        }
+    }
+
     /// <summary>samples/scrun.lua, as the man page's example: an rsynced copy under the user's /run/user, run in a user namespace.</summary>
     [Theory]
     [MemberData(nameof(Engines))]
