@@ -14,9 +14,10 @@ namespace Scrun.Tests.Containers;
 /// <summary>
 /// The anchor's life without the bed: its job from the in-process fake slurmctld, its step from
 /// a fake runner, its socket, state.json and creation report real. Each test drives it as the
-/// CLI would and reads what it asked of Slurm.
+/// CLI would and reads what it asked of Slurm. As root its staging bind-mounts the image's rootfs,
+/// and every test ends with the anchor ended and no mount left behind.
 /// </summary>
-public sealed class ContainerAnchorTests : IAsyncDisposable
+public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls IAsyncDisposable
 {
     private const uint Job = 7;
     private static readonly ProtocolVersion s_version = ProtocolVersion.V22_05;
@@ -26,9 +27,10 @@ public sealed class ContainerAnchorTests : IAsyncDisposable
     private readonly FakeStepRunner _steps = new();
     private readonly StringWriter _stderr = new();
     private readonly LogLines _log = new();
-    private readonly SemaphoreSlim _allocationHeld = new(1, 1);
+    private readonly ManualResetEventSlim _answerAllocation = new(initialState: true);
     private readonly TaskCompletionSource _allocationAsked = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ContainerPaths _paths;
+    private readonly string _pidFile;
     private readonly ContainerClaim _claim;
     private readonly int _reportRead;
     private readonly ContainerAnchor _container;
@@ -45,6 +47,7 @@ public sealed class ContainerAnchorTests : IAsyncDisposable
         File.WriteAllText(conf, $"ClusterName=fake\nSlurmctldHost=fake(127.0.0.1)\nSlurmctldPort={_slurmctld.Port}\n");
         _paths = new ContainerPaths(Path.Combine(_directory, "root"), ContainerId.Parse("c1"));
         Directory.CreateDirectory(_paths.Root);
+        _pidFile = Path.Combine(Directory.CreateDirectory(Path.Combine(_directory, "run")).FullName, "c1.pid");
         _claim = ContainerClaim.TryTake(_paths)!;
         (_reportRead, var reportWrite) = LibC.Pipe();
         var launch = new LaunchContext
@@ -52,6 +55,7 @@ public sealed class ContainerAnchorTests : IAsyncDisposable
             Root = _paths.Root,
             Id = "c1",
             Bundle = bundle,
+            PidFile = _pidFile,
             ReportDescriptor = reportWrite,
             ClaimDescriptor = _claim.Descriptor,
         };
@@ -68,19 +72,33 @@ public sealed class ContainerAnchorTests : IAsyncDisposable
     /// <summary>The anchor's run (started by the first test step that needs it).</summary>
     private Task<int> Anchor => _running ??= Task.Run(_container.RunAsync);
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
     {
-        _allocationHeld.Release(Math.Max(0, 1 - _allocationHeld.CurrentCount));
-        _steps.Exit(0);
-        if (_running is not null)
+        try
         {
-            await AnchorClient.SendAsync(_paths, new ControlRequest { Op = "delete", Force = true });
-            await _running.WaitAsync(TimeSpan.FromSeconds(30));
+            _answerAllocation.Set();
+            _steps.Exit(0);
+            if (_running is not null)
+            {
+                await AnchorClient.SendAsync(_paths, new ControlRequest { Op = "delete", Force = true });
+                await _running.WaitAsync(TimeSpan.FromSeconds(30));
+                Assert.Empty(Mounts.Under(_paths.Directory)); // the anchor's, not the cleanup's below
+            }
         }
-        _claim.Dispose();
-        await _slurmctld.DisposeAsync();
-        Mounts.UnmountUnder(_directory);
-        Directory.Delete(_directory, recursive: true);
+        finally
+        {
+            _claim.Dispose();
+            try
+            {
+                await _slurmctld.DisposeAsync();
+            }
+            finally
+            {
+                FileTree.Remove(_directory);
+            }
+        }
     }
 
     [Fact]
@@ -191,14 +209,14 @@ public sealed class ContainerAnchorTests : IAsyncDisposable
     [Fact]
     public async Task Start_while_the_job_is_asked_for_is_refused_and_delete_leaves_no_job()
     {
-        await _allocationHeld.WaitAsync(); // slurmctld does not answer the allocation yet
+        _answerAllocation.Reset(); // slurmctld does not answer the allocation yet
         _ = Anchor;
         await _allocationAsked.Task.WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.Equal("cannot start container \"c1\": it is still being created", (await Send("start")).Error);
         var delete = Send("delete", force: true);
         await _log.Seen("ends before starting");
-        _allocationHeld.Release(); // the job exists: slurmctld's answer names it
+        _answerAllocation.Set(); // the job exists: slurmctld's answer names it
 
         Assert.True((await delete).Ok);
         Assert.Equal("the container was stopped before its job started", (await Report()).Error);
@@ -210,16 +228,29 @@ public sealed class ContainerAnchorTests : IAsyncDisposable
     [Fact]
     public async Task When_create_goes_away_before_the_report_the_container_is_abandoned_and_its_job_cancelled()
     {
-        await _allocationHeld.WaitAsync();
+        _answerAllocation.Reset();
         _ = Anchor;
         await _allocationAsked.Task.WaitAsync(TimeSpan.FromSeconds(30));
 
         LibC.close(_reportRead); // create was killed
-        _allocationHeld.Release();
+        _answerAllocation.Set();
 
         Assert.Equal(1, await Anchor.WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.Contains(9, KillSignals(Single(MessageType.RequestKillJob)));
         Assert.False(Directory.Exists(_paths.Directory));
+    }
+
+    /// <summary>The pid file is written after stage-in has bind-mounted the rootfs: a creation that fails there unmounts it before create returns.</summary>
+    [Fact]
+    public async Task A_creation_that_fails_after_stage_in_leaves_no_mount_and_no_job()
+    {
+        Directory.Delete(Path.GetDirectoryName(_pidFile)!);
+
+        Assert.StartsWith($"cannot write {_pidFile}", (await Report()).Error);
+        Assert.Empty(Mounts.Under(_directory));
+        Assert.False(Directory.Exists(_paths.Directory));
+        Assert.Contains(9, KillSignals(Single(MessageType.RequestKillJob)));
+        Assert.Equal(1, await Anchor.WaitAsync(TimeSpan.FromSeconds(30)));
     }
 
     private FakeReply Answer(SlurmMessage request)
@@ -228,8 +259,7 @@ public sealed class ContainerAnchorTests : IAsyncDisposable
         {
             case MessageType.RequestResourceAllocation:
                 _allocationAsked.TrySetResult();
-                _allocationHeld.Wait();
-                _allocationHeld.Release();
+                _answerAllocation.Wait();
                 var body = new SlurmWriter();
                 new ResourceAllocationResponse { JobId = Job, NodeCount = 1, NodeList = "n1" }.WriteBody(body, s_version);
                 return new FakeReply.Bytes(SlurmFrame.Encode(s_version, MessageType.ResponseResourceAllocation, body.WrittenSpan, new MungeCredentialText("MUNGE:fake:")));
