@@ -14,16 +14,20 @@ namespace Scrun.Tests.Slurm.Steps;
 /// The native launcher against a fake slurmctld and a fake slurmd whose slurmstepd calls back the
 /// way a real one does (the frames of the captured 22.05 step).
 /// </summary>
-public sealed class StepSessionTests : IAsyncDisposable
+public sealed class StepSessionTests : IAsyncLifetime // xunit 2 never calls IAsyncDisposable
 {
     private static readonly ProtocolVersion s_version = ProtocolVersion.V22_05;
     private readonly JobStepCreateResponse _created = CapturedStepCreated();
     private readonly List<Task> _stepds = [];
+    private readonly CancellationTokenSource _testEnded = new();
     private FakeSlurmctld? _slurmctld;
     private FakeSlurmctld? _slurmd;
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
     {
+        await _testEnded.CancelAsync();
         await Task.WhenAll(_stepds).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         if (_slurmctld is not null)
         {
@@ -199,7 +203,7 @@ public sealed class StepSessionTests : IAsyncDisposable
         {
             await using var io = await ports.ConnectIoAsync(stdout: 1, stderr: 1);
             stepdStarted.SetResult();
-            await Task.Delay(TimeSpan.FromSeconds(5)); // a node that went silent
+            await Task.Delay(Timeout.Infinite, _testEnded.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing); // a node that went silent
         });
         var streams = Streams();
         await using var session = await StepSession.LaunchAsync(controller, Request() with { LostStepGrace = TimeSpan.FromMilliseconds(200) }, streams);
