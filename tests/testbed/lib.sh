@@ -77,6 +77,24 @@ stop_recorded() { # name: TERM, wait up to 10 s, KILL; only if it is still the p
   rm -f "$PIDS/$1.pid"
 }
 
+# Every daemon starts with stdio on /dev/null or a log and no other inherited descriptor:
+# munged and dockerd keep what they inherit, and one holding a caller's pipe would make a
+# caller that reads until EOF wait forever. Used in the subshell that execs the daemon.
+close_fds() {
+  local f n
+  for f in /proc/"$BASHPID"/fd/*; do
+    n=${f##*/}
+    if [ "$n" -gt 2 ]; then { exec {n}>&-; } 2>/dev/null || true; fi
+  done
+}
+write_file() { # path: stdin -> path, atomically (slurmstepd and podman may be reading it)
+  cat >"$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"
+}
+record_daemon() { # name pid expected-comm
+  [ "$(cat "/proc/$2/comm" 2>/dev/null)" = "$3" ] || die "pid '$2' from $1's pid file is not a running $3"
+  record_pid "$1" "$2"
+}
+
 # The slurm.conf lines every bed shares: one node n1 on 127.0.0.1, root as SlurmUser, no
 # accounting, no cgroups. Arguments: cluster name, slurmctld port, slurmd port, state directory.
 # (Never name a node "localhost": 22.05 maps every unknown name onto a node called so.)

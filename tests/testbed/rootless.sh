@@ -47,7 +47,6 @@ as_user() { # user command...: the command as that user, in the session a login 
     env -i HOME="$home" USER="$user" LOGNAME="$user" PATH="$CLEAN_PATH" LANG=C.UTF-8 \
     XDG_RUNTIME_DIR="/run/user/$uid" DOCKER_HOST="unix:///run/user/$uid/docker.sock" "$@")
 }
-write_file() { cat >"$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"; }
 write_user_file() { # user path: stdin -> path, owned by the user
   local user=$1 path=$2
   install -d -o "$user" -g "$user" "$(dirname "$path")"
@@ -204,17 +203,6 @@ start_dockerd() {
   [ "$out" = docker-ok ] || { echo "$out" >&2; die "rootless docker run printed something else than docker-ok"; }
   touch "$RL/docker.ok"
   say "rootless docker ok ($USER1, scrun)"
-}
-record_daemon() { # name pid expected-comm
-  [ "$(cat "/proc/$2/comm" 2>/dev/null)" = "$3" ] || die "pid '$2' is not a running $3"
-  record_pid "$1" "$2"
-}
-close_fds() {
-  local f n
-  for f in /proc/"$BASHPID"/fd/*; do
-    n=${f##*/}
-    if [ "$n" -gt 2 ]; then { exec {n}>&-; } 2>/dev/null || true; fi
-  done
 }
 
 # ----------------------------------------------------------------------------- up, down

@@ -74,19 +74,6 @@ tail_logs() { # files...: the end of each log, on stderr
   for f in "$@"; do [ -f "$f" ] && { echo "--- $f" && tail -n 15 "$f"; } >&2; done
   return 0
 }
-# Every daemon starts with stdio on /dev/null or a log and no other inherited descriptor:
-# munged and dockerd keep what they inherit, and one holding a caller's pipe would make a
-# caller that reads until EOF wait forever. Used in the subshell that execs the daemon.
-close_fds() {
-  local f n
-  for f in /proc/"$BASHPID"/fd/*; do
-    n=${f##*/}
-    if [ "$n" -gt 2 ]; then { exec {n}>&-; } 2>/dev/null || true; fi
-  done
-}
-write_file() { # path: stdin -> path, atomically (slurmstepd and podman may be reading it)
-  cat >"$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"
-}
 
 # ----------------------------------------------------------------------------- install
 missing_packages() {
@@ -171,11 +158,6 @@ start_munged() {
   wait_for 10 munge_works || { tail_logs /var/log/munge/munged.log; die "munged does not answer"; }
   record_daemon munged "$(cat /run/munge/munged.pid)" munged
   say "munged started"
-}
-
-record_daemon() { # name pid expected-comm
-  [ "$(cat "/proc/$2/comm" 2>/dev/null)" = "$3" ] || die "pid '$2' from $1's pid file is not a running $3"
-  record_pid "$1" "$2"
 }
 
 desired_slurm_conf() {

@@ -1,0 +1,172 @@
+using System.Text.RegularExpressions;
+using Scrun.IntegrationTests.Infrastructure;
+using Xunit;
+
+namespace Scrun.IntegrationTests;
+
+/// <summary>
+/// The lifecycle every caller of scrun must get, for Podman and Docker on every release of the
+/// bed: one suite, run by root's engines (<see cref="ContainerEngineTests"/>) and by a user's
+/// rootless engines (<see cref="RootlessEngineTests"/>). A subclass says how its engines are run.
+/// </summary>
+public abstract partial class EngineLifecycleTests(TestbedFixture bed, SlurmClustersFixture clusters) : IDisposable
+{
+    public static TheoryData<string, string> EnginesOnEveryRelease => new()
+    {
+        { "podman", "22.05" }, { "docker", "22.05" },
+        { "podman", "24.11" }, { "docker", "24.11" },
+        { "podman", "26.05" }, { "docker", "26.05" },
+    };
+
+    public static TheoryData<string> Engines => new() { "podman", "docker" };
+
+    protected TestbedFixture Bed => bed;
+
+    protected SlurmClustersFixture Clusters => clusters;
+
+    /// <summary>Runs the engines as this suite's caller.</summary>
+    protected abstract EngineDriver Driver { get; }
+
+    /// <summary>The runtime flags of <c>run</c> for a release of the bed.</summary>
+    protected abstract string[] RuntimeFlags(string engine, string release);
+
+    /// <summary>The command line that starts the engine (for script(1), which takes one).</summary>
+    protected abstract string EngineCommandLine(string engine);
+
+    /// <summary>Who the jobs belong to: user name and uid.</summary>
+    protected abstract (string Name, uint Uid) JobOwner { get; }
+
+    [Theory]
+    [MemberData(nameof(EnginesOnEveryRelease))]
+    public void Echo_is_a_job_of_the_caller_that_completes_on_the_node(string engine, string release)
+    {
+        var job = UniqueName("hello");
+        var run = Run(engine, release, ["--rm", "-e", $"SCRUN_JOB_NAME={job}", bed.Image, "sh", "-c", "echo hello; id -u"]);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal("hello\n0\n", run.Stdout); // the container's root: the job's owner on the node
+        var record = WaitForJob(job, state => state is "COMPLETED", release);
+        Assert.Equal("n1", record.Nodes);
+        Assert.Equal(JobOwner.Name, record.User);
+        var scontrol = clusters.Clusters[release].Tool("scontrol", "show", "job", record.Id);
+        Assert.Contains($"UserId={JobOwner.Name}({JobOwner.Uid})", scontrol.Stdout);
+    }
+
+    [Theory]
+    [MemberData(nameof(EnginesOnEveryRelease))]
+    public void The_exit_code_and_both_streams_come_back(string engine, string release)
+    {
+        // Quiet: the stream compared whole must not depend on whether the node was free at once.
+        var run = Run(engine, release, ["--rm", "-e", "SCRUN_QUIET=1", bed.Image, "sh", "-c", "echo to-stdout; echo to-stderr >&2; exit 3"]);
+        Assert.Equal(3, run.ExitCode);
+        Assert.Equal("to-stdout\n", run.Stdout);
+        Assert.Equal("to-stderr\n", EngineNoise().Replace(run.Stderr, "")); // without srun's "task 0: Exited with exit code 3"
+    }
+
+    [Theory]
+    [MemberData(nameof(EnginesOnEveryRelease))]
+    public void Stdin_reaches_the_container(string engine, string release)
+    {
+        var run = Run(engine, release, ["--rm", "-i", bed.Image, "sh", "-c", "read a; read b; echo got:$a:$b"], stdin: "one\ntwo\n");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal("got:one:two\n", run.Stdout);
+    }
+
+    /// <summary>
+    /// A terminal with the caller's size. Podman usually sizes the console before start; Docker
+    /// starts at 0x0 and resizes right after start, before slurmstepd's window connection arrives
+    /// (and, with srun, while a SIGWINCH would break srun up to 25.05). The container writes
+    /// nothing until it sees the size, so the size must come without its help.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(EnginesOnEveryRelease))]
+    public void A_terminal_with_the_callers_size_reaches_a_silent_container(string engine, string release)
+    {
+        const string waitForSize = "'i=0; while [ \"$(stty size 2>/dev/null)\" != \"45 123\" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; test -t 0 && test -t 1 && echo tty-yes; stty size'";
+        var command = string.Join(' ', ["stty cols 123 rows 45;", EngineCommandLine(engine), "run", .. RuntimeFlags(engine, release),
+            "--rm", "-t", bed.Image, "sh", "-c", waitForSize]);
+        var run = bed.Run("script", ["-qec", command, "/dev/null"], stdin: null, TimeSpan.FromMinutes(2));
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("tty-yes", run.Stdout);
+        Assert.Contains("45 123", run.Stdout);
+        Assert.DoesNotContain("accept failure", run.Stdout);
+    }
+
+    [Theory]
+    [MemberData(nameof(EnginesOnEveryRelease))]
+    public void Stop_sends_term_to_the_trap_and_its_exit_code_comes_back(string engine, string release)
+    {
+        var name = StartDetached(engine, release, "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.2; done");
+        WaitForLog(engine, name, "ready");
+        var stop = Driver.Engine(engine, "stop", "-t", "20", name);
+        Assert.True(stop.ExitCode == 0, stop.ToString());
+        Assert.Equal("7", Wait(engine, name));
+        WaitForLog(engine, name, "got-term");
+    }
+
+    [Theory]
+    [MemberData(nameof(EnginesOnEveryRelease))]
+    public void Kill_ends_the_container_with_137(string engine, string release)
+    {
+        var name = StartDetached(engine, release, "trap '' TERM; echo ready; while :; do sleep 0.2; done");
+        WaitForLog(engine, name, "ready");
+        var kill = Driver.Engine(engine, "kill", name);
+        Assert.True(kill.ExitCode == 0, kill.ToString());
+        Assert.Equal("137", Wait(engine, name));
+    }
+
+    [Theory]
+    [MemberData(nameof(EnginesOnEveryRelease))]
+    public void Removing_a_running_container_by_force_ends_its_job(string engine, string release)
+    {
+        var job = UniqueName("rmf");
+        var name = StartDetached(engine, release, "echo ready; while :; do sleep 0.2; done", "-e", $"SCRUN_JOB_NAME={job}");
+        WaitForLog(engine, name, "ready");
+        Assert.Equal("RUNNING", FindJob(job, release)?.State);
+        // sh is the container's PID 1 and ignores SIGTERM: Podman waits its stop timeout, then kills.
+        var rm = engine == "podman" ? Driver.Engine(engine, "rm", "-f", "-t", "1", name) : Driver.Engine(engine, "rm", "-f", name);
+        Assert.True(rm.ExitCode == 0, rm.ToString());
+        WaitForJob(job, state => state is not ("RUNNING" or "PENDING" or "COMPLETING"), release);
+        Assert.DoesNotContain(name, Driver.Engine(engine, "ps", "-a", "--format", "{{.Names}}").Stdout);
+    }
+
+    [Theory]
+    [MemberData(nameof(EnginesOnEveryRelease))]
+    public void A_detached_container_logs_both_streams_and_its_scrun_variables_shape_the_job(string engine, string release)
+    {
+        var job = UniqueName("vars");
+        var name = StartDetached(engine, release, "echo ready; echo on-stderr >&2; while :; do sleep 0.2; done",
+            "-e", $"SCRUN_JOB_NAME={job}", "-e", "SCRUN_TIME_LIMIT=7");
+        WaitForLog(engine, name, "ready");
+        Assert.Contains("on-stderr", Driver.Engine(engine, "logs", name).Stderr);
+        var record = FindJob(job, release) ?? throw new InvalidOperationException($"no job named {job}");
+        Assert.Equal("RUNNING", record.State);
+        Assert.Equal("7:00", record.TimeLimit);
+        Assert.Equal(JobOwner.Name, record.User);
+    }
+
+    public void Dispose()
+    {
+        Driver.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>What the engines print on their own in the rootless setup (Podman with the host's PID namespace and no cgroups, Docker without IP forwarding).</summary>
+    [GeneratedRegex(@"(?m)^(time="".*level=warning.*|WARNING: IPv4 forwarding is disabled.*)\n")]
+    protected static partial Regex EngineNoise();
+
+    protected ProcessResult Run(string engine, string release, string[] arguments, string? stdin = null, TimeSpan? timeout = null) =>
+        Driver.Engine(engine, ["run", .. RuntimeFlags(engine, release), .. arguments], stdin, timeout);
+
+    protected string StartDetached(string engine, string release, string script, params string[] flags) =>
+        Driver.StartDetached(engine, bed.Image, script, [.. RuntimeFlags(engine, release), .. flags]);
+
+    protected void WaitForLog(string engine, string name, string text) => Driver.WaitForLog(engine, name, text);
+
+    protected static string UniqueName(string prefix) => EngineDriver.UniqueName(prefix);
+
+    protected string Wait(string engine, string name) => Driver.Wait(engine, name);
+
+    protected EngineJob? FindJob(string jobName, string release = "22.05") => Driver.FindJob(jobName, release);
+
+    protected EngineJob WaitForJob(string jobName, Func<string, bool> state, string release = "22.05") => Driver.WaitForJob(jobName, state, release);
+}
