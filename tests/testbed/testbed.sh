@@ -496,6 +496,8 @@ cmd_down() {
     if [ ${#ids[@]} -gt 0 ]; then with_env "$DOCKER_CLI" rm -f "${ids[@]}" >/dev/null 2>&1 || true; fi
   fi
   for name in "slurmd-$NODE" slurmctld dockerd containerd munged; do stop_recorded "$name"; done
+  # dockerd makes its data root a private mount of its own, and leaves it there when it stops.
+  if ! recorded_alive dockerd && mountpoint -q "$TB/docker/data"; then umount "$TB/docker/data" || say "umount $TB/docker/data failed"; fi
   rm -rf "$PIDS" "$RUN/podman.ok" "$RUN/docker.ok" "$TB/env.sh"
   for name in slurm.conf oci.conf scrun.lua; do
     target=/etc/slurm/$name
