@@ -451,6 +451,15 @@ public sealed partial class NothingLostTests(TestbedFixture bed) : IDisposable
                 var other = _verbs.Bed.Run("setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", binary, "--root", _verbs.Root, verb, id], stdin: null);
                 results.Add(Refused(other, $"cannot use {_verbs.Root} as the state directory: it belongs to uid 0, not to uid 65534"));
             }
+            // Past every file mode, the anchor itself refuses a stranger (its socket's peer credentials).
+            var socket = Path.Combine(_verbs.Root, id, "anchor.sock");
+            File.SetUnixFileMode(_verbs.Root, (UnixFileMode)0b111_101_101);
+            File.SetUnixFileMode(Path.GetDirectoryName(socket)!, (UnixFileMode)0b111_101_101);
+            File.SetUnixFileMode(socket, (UnixFileMode)0b111_111_111);
+            const string askAnchor = "my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die \"connect: $!\\n\"; print $s qq({\"op\":\"kill\",\"signal\":9}\\n); local $/; print <$s>;";
+            var stranger = _verbs.Bed.Run("setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "perl", "-MIO::Socket::UNIX", "-e", askAnchor, socket], stdin: null);
+            Assert.True(stranger.ExitCode == 0, stranger.ToString());
+            Assert.Contains("permission denied: the container belongs to another user", stranger.Stdout);
             Assert.Equal("created", _verbs.Status(id));
 
             foreach (var result in results)
