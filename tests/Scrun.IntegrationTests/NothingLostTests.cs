@@ -415,6 +415,15 @@ public sealed partial class NothingLostTests(TestbedFixture bed) : IDisposable
         ScrunDriver.AssertRefused(deep, null);
         Assert.Contains("maximum configured depth of 64", deep.Stderr);
 
+        // What would fail inside the job where the caller sees nothing: refused at create, in runc's words.
+        var valid = $"\"process\":{{\"args\":[\"true\"],\"env\":[\"SCRUN_JOB_NAME={job}\"]";
+        File.WriteAllText(config, $"{{{valid},\"rlimits\":[{{\"type\":\"RLIMIT_BOGUS\",\"hard\":1,\"soft\":1}}]}},\"root\":{{\"path\":\"/\"}}}}");
+        ScrunDriver.AssertRefused(_verbs.Create(bundle, _verbs.NewId()), "wrong rlimit value: RLIMIT_BOGUS");
+        File.WriteAllText(config, $"{{{valid}}},\"root\":{{\"path\":\"/\"}},\"linux\":{{\"namespaces\":[{{\"type\":\"pid\"}},{{\"type\":\"bogus\"}}]}}}}");
+        ScrunDriver.AssertRefused(_verbs.Create(bundle, _verbs.NewId()), "namespace {\"bogus\" \"\"} does not exist");
+        File.WriteAllText(config, $"{{{valid}}},\"root\":{{\"path\":\"/\"}},\"linux\":{{\"namespaces\":[{{\"type\":\"network\",\"path\":\"/proc/self/ns/uts\"}}]}}}}");
+        ScrunDriver.AssertRefused(_verbs.Create(bundle, _verbs.NewId()), $"{config}: linux.namespaces: the network namespace's path /proc/self/ns/uts is a uts namespace");
+
         Assert.Null(_verbs.JobState(job));
         Assert.Empty(Directory.Exists(_verbs.Root) ? Directory.EnumerateFileSystemEntries(_verbs.Root) : []);
     }

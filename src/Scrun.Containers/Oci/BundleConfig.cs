@@ -204,6 +204,7 @@ public sealed class BundleConfig
         {
             throw new BundleException($"{Where("ociVersion")} must be a string");
         }
+        ConfigValidation.Validate(document, path, Interop.NamespaceFile.TypeOf);
         return new BundleConfig(document, bundle)
         {
             Args = args,
