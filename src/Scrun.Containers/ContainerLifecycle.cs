@@ -49,7 +49,9 @@ public sealed class ContainerLifecycle(string root)
     {
         var id = ContainerId.Parse(request.Id);
         var bundle = Path.GetFullPath(request.Bundle);
-        BundleConfig.Load(bundle).EnsureRootExists(); // a broken bundle fails here, before anything is made
+        var config = BundleConfig.Load(bundle); // a broken bundle fails here, before anything is made
+        config.EnsureRootExists();
+        config.EnsureCommandRuns();
         var pidFile = request.PidFile is null ? null : Path.GetFullPath(request.PidFile);
         if (pidFile is not null)
         {

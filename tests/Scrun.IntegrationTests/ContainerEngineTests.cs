@@ -76,11 +76,18 @@ public sealed class ContainerEngineTests(TestbedFixture bed, SlurmClustersFixtur
 
     [Theory]
     [MemberData(nameof(Engines))]
-    public void A_missing_binary_fails_with_a_message(string engine)
+    public void A_command_runc_could_not_exec_fails_at_create_with_runcs_exit_codes(string engine)
     {
-        var run = Run(engine, ["--rm", Bed.Image, "/no/such-binary"]);
-        Assert.NotEqual(0, run.ExitCode);
-        Assert.Contains("such-binary", run.Stderr);
+        // Podman and Docker read runc's words: not found is 127, not executable 126.
+        var missing = Run(engine, ["--rm", Bed.Image, "/no/such-binary"]);
+        Assert.True(missing.ExitCode == 127, missing.ToString());
+        Assert.Contains("exec: \"/no/such-binary\": stat /no/such-binary: no such file or directory", missing.Stderr);
+        var notOnPath = Run(engine, ["--rm", Bed.Image, "no-such-command"]);
+        Assert.True(notOnPath.ExitCode == 127, notOnPath.ToString());
+        Assert.Contains("exec: \"no-such-command\": executable file not found in $PATH", notOnPath.Stderr);
+        var notExecutable = Run(engine, ["--rm", Bed.Image, "/etc/passwd"]);
+        Assert.True(notExecutable.ExitCode == 126, notExecutable.ToString());
+        Assert.Contains("exec: \"/etc/passwd\": permission denied", notExecutable.Stderr);
     }
 
     [Theory]

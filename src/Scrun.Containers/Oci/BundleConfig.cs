@@ -157,6 +157,19 @@ public sealed class BundleConfig
         }
     }
 
+    /// <summary>What create checks before a job is asked for: runc could exec the command (see <see cref="CommandPath.ExecRefusal"/>).</summary>
+    public void EnsureCommandRuns()
+    {
+        var destinations = (_document["mounts"] as JsonArray ?? [])
+            .Select(m => (m as JsonObject)?["destination"] is JsonValue d && d.TryGetValue<string>(out var destination) ? destination : null)
+            .OfType<string>()
+            .ToList();
+        if (CommandPath.ExecRefusal(RootPath, Args[0], Env, destinations) is { } refusal)
+        {
+            throw new BundleException(refusal);
+        }
+    }
+
     private static BundleConfig Parse(JsonObject document, string bundle, string path)
     {
         string Where(string member) => $"{path}: {member}";
