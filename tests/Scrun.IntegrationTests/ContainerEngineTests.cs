@@ -74,6 +74,17 @@ public sealed class ContainerEngineTests(TestbedFixture bed, SlurmClustersFixtur
         }
     }
 
+    /// <summary>conmon hands Podman's --preserve-fds to create: refused there, in one line, never a "Bad file descriptor" inside the job.</summary>
+    [Fact]
+    public void Preserved_descriptors_are_refused_at_create()
+    {
+        var command = string.Join(' ', ["podman run", .. RuntimeFlags("podman", "22.05"), "--rm --preserve-fds 1", Bed.Image, "ls /proc/self/fd/3 3</dev/null"]);
+        var run = Bed.Run("sh", ["-c", command], stdin: null); // podman wants descriptor 3 open to preserve it
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.Contains("--preserve-fds 1: file descriptors cannot be passed to a container that runs on a compute node", run.Stderr);
+        Assert.Equal("", run.Stdout);
+    }
+
     [Theory]
     [MemberData(nameof(Engines))]
     public void A_command_runc_could_not_exec_fails_at_create_with_runcs_exit_codes(string engine)

@@ -19,6 +19,11 @@ internal static class LifecycleVerbs
             switch (verb)
             {
                 case CreateOptions create:
+                    if (create.PreserveFds > 0)
+                    {
+                        // Descriptors of the login node cannot reach a process on a compute node.
+                        throw new ContainerException($"--preserve-fds {create.PreserveFds}: file descriptors cannot be passed to a container that runs on a compute node");
+                    }
                     lifecycle.CreateAsync(new LaunchContext
                     {
                         Id = create.ContainerId.Value,
