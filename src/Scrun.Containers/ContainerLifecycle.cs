@@ -34,7 +34,7 @@ public sealed class ContainerLifecycle(string root)
     private static void EnsureOwnRoot(string root)
     {
         var caller = LibC.geteuid();
-        if (LibC.OwnerOf(root) is { } owner && owner != caller && !(caller == 0 && !Slurm.Interop.ProcessIdentity.Current.InUserNamespace))
+        if (LibC.OwnerOf(root) is { } owner && owner != caller && !Slurm.Interop.ProcessIdentity.Current.IsRealRoot)
         {
             throw new ContainerException($"cannot use {root} as the state directory: it belongs to uid {owner}, not to uid {caller}");
         }

@@ -79,7 +79,7 @@ public sealed class ContainerPaths
         }
         // The real root first: /run/user/0 may appear between create and start (a staging
         // script writing there, a login), and the two would then look in different places.
-        if (identity.Uid == 0 && !identity.InUserNamespace)
+        if (identity.IsRealRoot)
         {
             return "/run/scrun";
         }

@@ -17,7 +17,7 @@ internal static partial class Mounts
     private static partial int Unmount(string target, int flags);
 
     /// <summary>Whether this process may bind-mount in the host's mount namespace (real root).</summary>
-    public static bool CanBindMount => LibC.geteuid() == 0 && !Slurm.Interop.ProcessIdentity.Current.InUserNamespace;
+    public static bool CanBindMount => Slurm.Interop.ProcessIdentity.Current.IsRealRoot;
 
     public static void Bind(string source, string target)
     {

@@ -7,6 +7,9 @@ public sealed record ProcessIdentity(uint Uid, uint Gid, bool InUserNamespace)
 {
     public static ProcessIdentity Current { get; } = new(LibC.getuid(), LibC.getgid(), ReadInUserNamespace());
 
+    /// <summary>The machine's root, not a user namespace's: it may bind-mount, and act on anyone's containers.</summary>
+    public bool IsRealRoot => Uid == 0 && !InUserNamespace;
+
     /// <summary>Root inside a rootless engine's user namespace: the real user is only known to munged.</summary>
     public bool IsNamespacedRoot => Uid == 0 && InUserNamespace;
 
