@@ -143,24 +143,6 @@ public sealed class ContainerEngineTests(TestbedFixture bed, SlurmClustersFixtur
         Assert.Matches(@"scrun: waiting for job \d+ \(", result.Stderr + logs.Stdout + logs.Stderr);
     }
 
-    /// <summary>samples/scrun.lua as a site installs it: the step runs from an rsynced copy in a user namespace.</summary>
-    [Theory]
-    [MemberData(nameof(Engines))]
-    public void The_sample_scrun_lua_runs_the_container_from_a_staged_copy_and_removes_it(string engine)
-    {
-        using var script = Bed.InstallScript(File.ReadAllText(Path.Combine(Repository.Root, "samples", "scrun.lua")));
-        var name = StartDetached(engine, "22.05", "cat /proc/self/uid_map; echo made > /made-in-the-job; echo ready; while :; do sleep 0.2; done");
-        WaitForLog(engine, name, "ready");
-        var id = Bed.Run(Cli(engine), "inspect", "-f", "{{.Id}}", name).Stdout.Trim();
-        var staged = $"/run/user/0/slurm/scrun/{id}";
-        Assert.Equal("made\n", File.ReadAllText($"{staged}/rootfs/made-in-the-job")); // the job writes into the staged copy
-        Assert.Matches(@"(?m)^\s*0\s+0\s+1\s*$", Bed.Run(Cli(engine), "logs", name).Stdout); // the rewritten user namespace
-
-        var rm = Bed.Run(Cli(engine), "rm", "-f", name);
-        Assert.True(rm.ExitCode == 0, rm.ToString());
-        Assert.False(Directory.Exists(staged), "stage-out left the staged copy");
-    }
-
     [Theory]
     [MemberData(nameof(Engines))]
     public void A_stage_in_that_never_ends_fails_at_its_limit_and_leaves_no_job(string engine)

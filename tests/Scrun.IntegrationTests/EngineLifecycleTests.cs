@@ -144,6 +144,28 @@ public abstract partial class EngineLifecycleTests(TestbedFixture bed, SlurmClus
         Assert.Equal(JobOwner.Name, record.User);
     }
 
+    /// <summary>
+    /// samples/scrun.lua as a site installs it (the man page's example, hardened): the step runs
+    /// from an rsynced copy under the job owner's /run/user, in a user namespace whose root is
+    /// the owner, and stage-out removes the copy.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public void The_sample_scrun_lua_runs_the_container_from_a_staged_copy_and_removes_it(string engine)
+    {
+        using var script = bed.InstallScript(File.ReadAllText(Path.Combine(Repository.Root, "samples", "scrun.lua")));
+        var name = StartDetached(engine, "22.05", "cat /proc/self/uid_map; echo made > /made-in-the-job; echo ready; while :; do sleep 0.2; done");
+        WaitForLog(engine, name, "ready");
+        var id = Driver.Engine(engine, "inspect", "-f", "{{.Id}}", name).Stdout.Trim();
+        var staged = $"/run/user/{JobOwner.Uid}/slurm/scrun/{id}";
+        Assert.Equal("made\n", File.ReadAllText($"{staged}/rootfs/made-in-the-job")); // the job writes into the staged copy
+        Assert.Matches($@"(?m)^\s*0\s+{JobOwner.Uid}\s+1\s*$", Driver.Engine(engine, "logs", name).Stdout); // the rewritten user namespace
+
+        var rm = Driver.Engine(engine, "rm", "-f", name);
+        Assert.True(rm.ExitCode == 0, rm.ToString());
+        Assert.False(Directory.Exists(staged), "stage-out left the staged copy");
+    }
+
     public void Dispose()
     {
         Driver.Dispose();

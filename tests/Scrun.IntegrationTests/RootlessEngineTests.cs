@@ -140,24 +140,6 @@ public sealed class RootlessEngineTests(TestbedFixture bed, SlurmClustersFixture
         }
     }
 
-    /// <summary>samples/scrun.lua, as the man page's example: an rsynced copy under the user's /run/user, run in a user namespace.</summary>
-    [Theory]
-    [MemberData(nameof(Engines))]
-    public void The_sample_scrun_lua_stages_a_rootless_container(string engine)
-    {
-        using var script = Bed.InstallScript(File.ReadAllText(Path.Combine(Repository.Root, "samples", "scrun.lua")));
-        var name = StartDetached(engine, "22.05", "cat /proc/self/uid_map; echo made > /made-in-the-job; echo ready; while :; do sleep 0.2; done");
-        WaitForLog(engine, name, "ready");
-        var id = As(engine, "inspect", "-f", "{{.Id}}", name).Stdout.Trim();
-        var staged = $"/run/user/{rootless.Uid}/slurm/scrun/{id}";
-        Assert.Equal("made\n", File.ReadAllText($"{staged}/rootfs/made-in-the-job"));
-        Assert.Matches($@"(?m)^\s*0\s+{rootless.Uid}\s+1\s*$", As(engine, "logs", name).Stdout); // root of the container is the user
-
-        var rm = As(engine, "rm", "-f", name);
-        Assert.True(rm.ExitCode == 0, rm.ToString());
-        Assert.False(Directory.Exists(staged), "stage-out left the staged copy");
-    }
-
     private ProcessResult As(string engine, params string[] arguments) => _engines.Engine(engine, arguments);
 
     private ProcessResult Run(string engine, string release, string[] arguments) => Run(engine, release, arguments, stdin: null);
