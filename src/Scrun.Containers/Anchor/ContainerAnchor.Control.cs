@@ -87,13 +87,15 @@ public sealed partial class ContainerAnchor
         {
             _sigkilled = true;
         }
-        // The first step of a job it allocated is 0; in an allocation it joined, only the launcher knows.
-        await _job!.SignalStepAsync(signal, _step?.StepNumber ?? 0);
+        await SignalOnNodeAsync(signal);
         if (signal == 9 && Interlocked.Exchange(ref _killRepeater, 1) == 0)
         {
             _ = RepeatKillUntilStoppedAsync();
         }
     }
+
+    // The first step of a job it allocated is 0; in an allocation it joined, only the launcher knows.
+    private Task SignalOnNodeAsync(int signal) => _job!.SignalStepAsync(signal, _step?.StepNumber ?? 0);
 
     /// <summary>
     /// A KILL that reaches the node before its runtime has made the container is lost (oci.conf's
@@ -107,7 +109,7 @@ public sealed partial class ContainerAnchor
             try
             {
                 _log.Debug("container {Id}: still running after KILL, sending it again", _launch.Id);
-                await _job!.SignalStepAsync(9, _step?.StepNumber ?? 0);
+                await SignalOnNodeAsync(9);
             }
             catch (Exception e) when (IsExpected(e))
             {

@@ -44,7 +44,7 @@ public sealed class BuiltInStaging(string? stagingRoot, ILogger log) : IStaging
         }
         var nodeBundle = HostPaths.AsHostSees(bundle) ?? throw new ContainerException(
             $"the staging directory {bundle} is only visible inside the engine's namespace: set {Variable} to a directory the compute nodes share");
-        var mounts = EngineFiles.Stage(context.Config, context.Id, bundle, log, nodeBundle == bundle ? null : nodeBundle);
+        var mounts = EngineFiles.Stage(context.Config, context.Id, bundle, nodeBundle, log);
         // Called by a rootless engine (uid 0 of its user namespace): the node runs runc as the user.
         var runAsOnNode = UserNamespace.OutsideIds();
         File.WriteAllText(Path.Combine(bundle, "config.json"), context.Config.ToStagedJson(rootPath, mounts, runAsOnNode));

@@ -15,8 +15,8 @@ public static class EngineFiles
     /// <summary>Where in the staged bundle the copies go.</summary>
     public const string Directory = "engine-files";
 
-    /// <summary>Copies the engine's per-container files into <paramref name="stagedBundle"/>; <paramref name="nodeBundle"/> is that directory as the node names it, when the names differ (see <see cref="Interop.HostPaths"/>).</summary>
-    public static MountChanges Stage(BundleConfig config, ContainerId id, string stagedBundle, ILogger log, string? nodeBundle = null)
+    /// <summary>Copies the engine's per-container files into <paramref name="stagedBundle"/>; the config names them under <paramref name="nodeBundle"/>, that directory as the node names it (see <see cref="Interop.HostPaths"/>).</summary>
+    public static MountChanges Stage(BundleConfig config, ContainerId id, string stagedBundle, string nodeBundle, ILogger log)
     {
         var moved = new Dictionary<int, string>();
         var tmpfs = new List<int>();
@@ -43,7 +43,7 @@ public static class EngineFiles
                 {
                     continue; // runc names what is missing
                 }
-                moved[mount.Index] = nodeBundle is null ? copy : Path.Combine(nodeBundle, Path.GetRelativePath(stagedBundle, copy));
+                moved[mount.Index] = Path.Combine(nodeBundle, Path.GetRelativePath(stagedBundle, copy));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

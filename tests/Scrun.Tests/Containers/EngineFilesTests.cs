@@ -41,7 +41,7 @@ public sealed class EngineFilesTests : IDisposable
         var config = BundleConfig.Load(bundle);
         var staged = Directory.CreateDirectory(Path.Combine(_root, "staged")).FullName;
 
-        var changes = EngineFiles.Stage(config, s_id, staged, Logger.None);
+        var changes = EngineFiles.Stage(config, s_id, staged, staged, Logger.None);
         var json = JsonNode.Parse(config.ToStagedJson(Path.Combine(staged, "rootfs"), changes))!;
         var mounts = json["mounts"]!.AsArray().Select(m => (Destination: (string)m!["destination"]!, Type: (string?)m["type"], Source: (string)m["source"]!)).ToList();
 
@@ -56,6 +56,12 @@ public sealed class EngineFilesTests : IDisposable
         Assert.EndsWith("never-made", mounts[6].Source); // nothing to copy: runc names it
         Assert.Equal(("/proc", "proc", "proc"), mounts[0]);
         Assert.Equal(Path.Combine(staged, "rootfs"), (string)json["root"]!["path"]!);
+
+        // In a rootless engine's namespace the node names the staged bundle otherwise (HostPaths).
+        var elsewhere = Directory.CreateDirectory(Path.Combine(_root, "staged-in-a-namespace")).FullName;
+        var renamed = EngineFiles.Stage(config, s_id, elsewhere, "/as/the/node/names/it", Logger.None);
+        Assert.Equal($"/as/the/node/names/it/{EngineFiles.Directory}/1-hosts", renamed.MovedSources[1]);
+        Assert.Equal("127.0.0.1 c\n", File.ReadAllText(Path.Combine(elsewhere, EngineFiles.Directory, "1-hosts")));
     }
 
     [Fact]
@@ -64,7 +70,7 @@ public sealed class EngineFilesTests : IDisposable
         var bundle = Directory.CreateDirectory(Path.Combine(_root, "plain")).FullName;
         File.WriteAllText(Path.Combine(bundle, "config.json"), """{"process":{"args":["true"]},"root":{"path":"/image"}}""");
         var config = BundleConfig.Load(bundle);
-        var changes = EngineFiles.Stage(config, s_id, Path.Combine(_root, "staged"), Logger.None);
+        var changes = EngineFiles.Stage(config, s_id, Path.Combine(_root, "staged"), Path.Combine(_root, "staged"), Logger.None);
         Assert.Empty(changes.MovedSources);
         Assert.Empty(changes.MadeTmpfs);
         Assert.False(Directory.Exists(Path.Combine(_root, "staged")));
