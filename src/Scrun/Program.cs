@@ -39,6 +39,14 @@ internal static class Program
                 {
                     return AnchorVerb.Run(launch, log, stderr);
                 }
+            case CommandLineOutcome.Run { Verb: NodeRunOptions nodeRun }:
+                // The task's stderr is the container's: only scrun's own failures are written there.
+                using (var stderr = new StreamWriter(new Scrun.Containers.Interop.DescriptorStream(2)) { AutoFlush = true })
+                {
+                    var environment = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
+                        .ToDictionary(e => (string)e.Key, e => (string?)e.Value ?? "", StringComparer.Ordinal);
+                    return new Scrun.Containers.NodeControl.NodeRunner(nodeRun.Command, environment, stderr).RunAsync().GetAwaiter().GetResult();
+                }
             case CommandLineOutcome.Run run:
                 Serilog.Core.Logger logger;
                 try

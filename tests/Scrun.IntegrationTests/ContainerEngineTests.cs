@@ -75,6 +75,48 @@ public sealed class ContainerEngineTests(TestbedFixture bed, SlurmClustersFixtur
     }
 
     /// <summary>conmon hands Podman's --preserve-fds to create: refused there, in one line, never a "Bad file descriptor" inside the job.</summary>
+    /// <summary>Podman's stop of a container whose TERM trap exits 0: 0, and not one Slurm line, twenty times in a row.</summary>
+    [Fact]
+    public void A_term_trap_exiting_0_ends_with_0_and_no_slurm_line_twenty_times_in_a_row()
+    {
+        for (var i = 0; i < 20; i++)
+        {
+            var name = StartDetached("podman", "22.05", "trap 'echo got-term; exit 0' TERM; while :; do sleep 0.1; done");
+            var stop = Driver.Engine("podman", "stop", "-t", "20", name);
+            Assert.True(stop.ExitCode == 0, stop.ToString());
+            Assert.Equal("0", Wait("podman", name));
+            var logs = Driver.Engine("podman", "logs", name);
+            Assert.Equal(("got-term\n", ""), (logs.Stdout, logs.Stderr));
+            Assert.Equal(0, Driver.Engine("podman", "rm", name).ExitCode);
+        }
+    }
+
+    /// <summary>
+    /// conmon kills the process in --pid-file (the anchor) when --timeout expires, Docker users
+    /// kill it by hand: the container ends with the kill's 137 (Podman says -1 for a timeout, as
+    /// with runc) and its job is gone, not left holding the node.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public void Killing_the_process_in_the_pid_file_leaves_no_job(string engine)
+    {
+        var job = UniqueName("pidkill");
+        if (engine == "podman")
+        {
+            var name = Driver.NewName(engine);
+            var run = Run(engine, "22.05", ["--name", name, "--timeout", "2", "-e", $"SCRUN_JOB_NAME={job}", Bed.Image, "sleep", "600"]);
+            Assert.True(run.ExitCode == 255, run.ToString());
+        }
+        else
+        {
+            var name = StartDetached(engine, "22.05", "while :; do sleep 0.1; done", "-e", $"SCRUN_JOB_NAME={job}");
+            var pid = Driver.Engine(engine, "inspect", "-f", "{{.State.Pid}}", name).Stdout.Trim();
+            Assert.Equal(0, Bed.Run("kill", ["-9", pid]).ExitCode);
+            Assert.Equal("137", Wait(engine, name));
+        }
+        WaitForJob(job, state => state is not ("RUNNING" or "PENDING" or "COMPLETING"));
+    }
+
     [Fact]
     public void Preserved_descriptors_are_refused_at_create()
     {

@@ -103,6 +103,40 @@ public abstract partial class EngineLifecycleTests(TestbedFixture bed, SlurmClus
         WaitForLog(engine, name, "got-term");
     }
 
+    /// <summary>
+    /// Signals the moment run -d returns, FPE included: each reaches the container's process and
+    /// its trap (FPE sent by Slurm would kill runc, and later signals would go nowhere); none
+    /// kills a child of it or puts a Slurm line in its output.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(EnginesOnEveryRelease))]
+    public void Signals_right_after_run_reach_the_containers_traps_fpe_included(string engine, string release)
+    {
+        var name = StartDetached(engine, release, "trap 'echo got-fpe' FPE; trap 'echo got-usr1' USR1; trap 'echo got-usr2; exit 7' USR2; while :; do sleep 0.1; done");
+        foreach (var signal in new[] { "FPE", "USR1", "USR2" })
+        {
+            var kill = Driver.Engine(engine, "kill", "-s", signal, name);
+            Assert.True(kill.ExitCode == 0, kill.ToString());
+        }
+        Assert.Equal("7", Wait(engine, name));
+        var logs = Driver.Engine(engine, "logs", name);
+        Assert.Equal("got-fpe\ngot-usr1\ngot-usr2\n", logs.Stdout);
+        Assert.Equal("", EngineNoise().Replace(logs.Stderr, ""));
+    }
+
+    /// <summary>A container that ignores TERM, stopped the moment it runs: TERM, then KILL after the timeout, 137, and no Slurm line.</summary>
+    [Theory]
+    [MemberData(nameof(EnginesOnEveryRelease))]
+    public void Stop_right_after_run_of_a_container_ignoring_term_is_137_with_no_slurm_line(string engine, string release)
+    {
+        var name = StartDetached(engine, release, "trap '' TERM; while :; do sleep 0.1; done");
+        var stop = Driver.Engine(engine, "stop", "-t", "1", name);
+        Assert.True(stop.ExitCode == 0, stop.ToString());
+        Assert.Equal("137", Wait(engine, name));
+        var logs = Driver.Engine(engine, "logs", name);
+        Assert.Equal("", logs.Stdout + EngineNoise().Replace(logs.Stderr, ""));
+    }
+
     [Theory]
     [MemberData(nameof(EnginesOnEveryRelease))]
     public void Kill_ends_the_container_with_137(string engine, string release)

@@ -284,12 +284,13 @@ public sealed class LifecycleVerbTests(TestbedFixture bed) : IDisposable
             """);
         var job = UniqueName("hooks");
         var id = NewId();
-        var create = Create(Bundle(["true"], job), id, environment: new() { ["SLURM_CONF"] = conf });
+        var create = Create(_verbs.Bundle(["true"], job, linkedRootfs: true), id, environment: new() { ["SLURM_CONF"] = conf });
         Assert.True(create.ExitCode == 0, create.ToString());
         var jobId = JobIdOf(job);
         Assert.Equal([$"in {jobId} 0 remote n1 {jobId}", $"in 0 local {id} n1 1 debug"], File.ReadAllLines(record));
 
-        Assert.Equal(0, Scrun("start", id).ExitCode);
+        var start = Scrun("start", id);
+        Assert.True(start.ExitCode == 0, start.ToString());
         WaitFor(() => State(id).GetProperty("status").GetString() == "stopped", "the container to stop");
         Assert.Equal($"out {jobId}", File.ReadAllLines(record)[^1]);
     }
@@ -307,6 +308,53 @@ public sealed class LifecycleVerbTests(TestbedFixture bed) : IDisposable
         Assert.Equal(1, Scrun("state", id).ExitCode);
         WaitFor(() => JobState(job) is not ("RUNNING" or "COMPLETING"), "the job to end");
         Assert.False(Directory.Exists(Path.Combine(_verbs.Root, id)));
+    }
+
+    /// <summary>
+    /// As containerd and conmon may: signals the moment start returns. start returns once the
+    /// container's process runs on the node (scrun node-run says so), and the signals reach that
+    /// process alone: no trap missed, no child of it killed, no Slurm line in its output.
+    /// </summary>
+    [Fact]
+    public void Signals_right_after_start_reach_the_containers_traps_and_nothing_else()
+    {
+        var job = UniqueName("traps");
+        var id = NewId();
+        var bundle = Bundle(["sh", "-c", "trap 'echo got-usr1' USR1; trap 'echo got-term; exit 0' TERM; echo ready; while :; do sleep 0.1; done"], job);
+        Assert.Equal(0, Create(bundle, id).ExitCode);
+        var start = Scrun("start", id);
+        Assert.True(start.ExitCode == 0, start.ToString());
+        Assert.Equal(0, Scrun("kill", id, "USR1").ExitCode);
+        Assert.Equal(0, Scrun("kill", id, "TERM").ExitCode);
+
+        WaitFor(() => JobState(job) is "COMPLETED", "the job to end with the trap's exit code 0");
+        Assert.Equal("ready\ngot-usr1\ngot-term\n", File.ReadAllText(StdoutOf(id)));
+        var stderr = File.ReadAllText(StderrOf(id));
+        Assert.DoesNotContain("CANCELLED", stderr);
+        Assert.DoesNotContain("signal", stderr); // a sleep killed by the signal: "User defined signal 1"
+        Assert.DoesNotContain("Terminated", stderr);
+        Assert.Equal(0, Scrun("delete", id).ExitCode);
+    }
+
+    /// <summary>What runc refuses on the node, before the container's process exists, is start's error, in runc's words.</summary>
+    [Fact]
+    public void A_runc_error_on_the_node_fails_start_with_runcs_line()
+    {
+        var job = UniqueName("noderr");
+        var id = NewId();
+        var bundle = Bundle(["echo", "never"], job);
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(bundle, "config.json")))!;
+        config["linux"]!["sysctl"] = new System.Text.Json.Nodes.JsonObject { ["kernel.scrun_bogus"] = "1" };
+        File.WriteAllText(Path.Combine(bundle, "config.json"), config.ToJsonString());
+        Assert.Equal(0, Create(bundle, id).ExitCode);
+
+        var start = Scrun("start", id);
+        Assert.Equal(1, start.ExitCode);
+        Assert.Equal("scrun: error: the container could not start on its node: runc run failed: sysctl \"kernel.scrun_bogus\" is not in a separate kernel namespace\n", start.Stderr);
+        WaitFor(() => State(id).GetProperty("status").GetString() == "stopped", "the container to stop");
+        WaitFor(() => JobState(job) is "FAILED", "the job to end with runc's exit code");
+        Assert.Equal(0, Scrun("delete", id).ExitCode);
+        Assert.Equal("", File.ReadAllText(StdoutOf(id)));
     }
 
     [Theory]

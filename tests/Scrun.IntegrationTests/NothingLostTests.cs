@@ -93,11 +93,12 @@ public sealed partial class NothingLostTests(TestbedFixture bed) : IDisposable
         using var script = bed.InstallScript(File.ReadAllText(Path.Combine(Repository.Root, "samples", "scrun-minimal.lua")));
         var image = _verbs.ImageWithCanary();
         var job = ScrunDriver.UniqueName("inplace");
-        var bundle = _verbs.Bundle(["true"], job, image);
+        var bundle = _verbs.Bundle(["true"], job, image, linkedRootfs: true);
         var id = _verbs.NewId();
 
         Assert.Equal(0, _verbs.Create(bundle, id).ExitCode);
-        Assert.Equal(0, _verbs.Scrun("start", id).ExitCode);
+        var start = _verbs.Scrun("start", id);
+        Assert.True(start.ExitCode == 0, start.ToString());
         _verbs.WaitForStatus(id, "stopped");
         Assert.Equal(0, _verbs.Scrun("delete", id).ExitCode);
 
@@ -203,7 +204,7 @@ public sealed partial class NothingLostTests(TestbedFixture bed) : IDisposable
     // ------------------------------------------------------------------ 5: munged stopped
 
     [Fact]
-    public void With_munged_stopped_kill_and_delete_fail_with_the_cause_and_keep_the_container_until_it_is_back()
+    public void With_munged_stopped_kill_works_delete_fails_with_the_cause_and_the_container_is_kept_until_it_is_back()
     {
         var job = ScrunDriver.UniqueName("munge");
         var bundle = _verbs.Bundle(["sh", "-c", "while :; do sleep 0.2; done"], job);
@@ -218,10 +219,11 @@ public sealed partial class NothingLostTests(TestbedFixture bed) : IDisposable
         Bed("stop", "munged");
         try
         {
+            // scrun node-run on the node takes the signal from the anchor: Slurm, and MUNGE, are not asked.
             var kill = _verbs.Scrun("kill", live, "TERM");
-            ScrunDriver.AssertRefused(kill, null);
-            Assert.Contains("munged", kill.Stderr);
-            var delete = _verbs.Scrun("delete", "--force", live);
+            Assert.True(kill.ExitCode == 0, kill.ToString());
+            Assert.Equal("running", _verbs.Status(live)); // sh as PID 1 ignores TERM
+            var delete = _verbs.Scrun("delete", "--force", live); // its job could not be ended after it
             ScrunDriver.AssertRefused(delete, null);
             Assert.Contains("munged", delete.Stderr);
             Assert.Equal("running", _verbs.Status(live));

@@ -17,6 +17,8 @@
 set -euo pipefail
 
 TB=${TESTBED_DIR:-/tmp/scrun-testbed}
+REPO=$(cd "$(dirname "$(readlink -f "$0")")/../.." && pwd)
+SCRUN=${TESTBED_SCRUN:-$REPO/artifacts/publish/scrun/scrun}
 CLEAN_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 PACKAGES="munge slurmctld slurmd slurm-client runc busybox-static"
 
@@ -160,12 +162,23 @@ write_config() {
     echo "MailProg=/bin/true"
     echo "CommunicationParameters=NoCtldInAddrAny,NoInAddrAny"
   } >"$C/etc/slurm/slurm.conf"
-  local samples
-  samples=$(dirname "$(readlink -f "$0")")/../../samples
-  install -D -m 755 "$samples/oci-run" "$C/usr/local/libexec/scrun/oci-run"
-  sed "s#/run/slurm-oci#$s/oci-root#g" "$samples/oci.conf" >"$C/etc/slurm/oci.conf"
   # The host-side view: the same cluster, reached through the chroot's munged socket.
   { cat "$C/etc/slurm/slurm.conf"; echo "AuthInfo=socket=$MUNGE_SOCKET"; } >"$ST/slurm.conf"
+}
+
+# The compute side a site installs from samples/: oci.conf, oci-run, and scrun itself (oci.conf's
+# "scrun node-run"), the scrun under test. Written on every "up", even when the daemons are
+# reused: slurmstepd reads them for each step. The host-side oci.conf beside the host-side
+# slurm.conf is what scrun reads on the login node.
+install_node_side() {
+  local s=/srv/slurm samples
+  samples=$REPO/samples
+  [ -x "$SCRUN" ] || die "$SCRUN is missing: publish scrun first (dotnet run build.cs -- publish)"
+  cmp -s "$SCRUN" "$C/usr/local/bin/scrun" ||
+    { install -D -m 755 "$SCRUN" "$C/usr/local/bin/scrun.tmp" && mv -f "$C/usr/local/bin/scrun.tmp" "$C/usr/local/bin/scrun"; }
+  install -D -m 755 "$samples/oci-run" "$C/usr/local/libexec/scrun/oci-run"
+  sed "s#/run/slurm-oci#$s/oci-root#g" "$samples/oci.conf" | write_file "$C/etc/slurm/oci.conf"
+  write_file "$ST/oci.conf" <"$C/etc/slurm/oci.conf"
 }
 
 build_bundle() {
@@ -212,7 +225,7 @@ cmd_up() {
   select_release "$1"
   [ "$(id -u)" = 0 ] || die "run as root"
   mkdir -p "$ST/pids" "$ST/logs"
-  if healthy 2>/dev/null; then say "reusing the healthy $RELEASE cluster"; return 0; fi
+  if healthy 2>/dev/null; then install_node_side && say "reusing the healthy $RELEASE cluster"; return 0; fi
   for port in $CTLD_PORT $SLURMD_PORT; do
     if ! recorded_alive slurmctld && ss -Hltn "sport = :$port" | grep -q .; then die "port $port is already in use"; fi
   done
@@ -221,6 +234,7 @@ cmd_up() {
   install_packages
   start_munged
   write_config
+  install_node_side
   build_bundle
   start_slurm
   say "up: Slurm $("${IN[@]}" dpkg-query -W -f='${Version}' slurmctld) on 127.0.0.1:$CTLD_PORT"

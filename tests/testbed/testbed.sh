@@ -185,8 +185,18 @@ link_into_etc() { # name: /etc/slurm/<name> -> $TB/etc/<name>; a real file there
   ln -sfn "$TB/etc/$name" "$target"
 }
 
+# The compute node's scrun (oci.conf's "scrun node-run"): a copy every job user can run, refreshed
+# on each "up" so that it is always the scrun under test (no daemon reads it: nothing restarts).
+NODE_SCRUN=$TB/libexec/scrun/scrun
+install_node_scrun() {
+  [ -x "$SCRUN" ] || die "$SCRUN is missing: publish scrun first (dotnet run build.cs -- publish)"
+  cmp -s "$SCRUN" "$NODE_SCRUN" && return 0
+  install -D -m 755 "$SCRUN" "$NODE_SCRUN.tmp" && mv -f "$NODE_SCRUN.tmp" "$NODE_SCRUN"
+}
+
 desired_oci_conf() {
-  sed -e "s#/run/slurm-oci#$TB/oci-root#g" -e "s#/usr/local/libexec/scrun/#$TB/libexec/scrun/#g" "$REPO/samples/oci.conf"
+  sed -e "s#/run/slurm-oci#$TB/oci-root#g" -e "s#/usr/local/libexec/scrun/#$TB/libexec/scrun/#g" \
+    -e "s# /usr/local/bin/scrun node-run # $NODE_SCRUN node-run #" "$REPO/samples/oci.conf"
 }
 
 write_slurm_config() {
@@ -206,7 +216,7 @@ write_slurm_config() {
   # samples/oci-run is installed where a site would, under the bed's own directory.
   install -D -m 755 "$REPO/samples/oci-run" "$TB/libexec/scrun/oci-run"
   desired_oci_conf | write_file "$TB/etc/oci.conf"
-  grep -q "^RunTimeRun=\"exec $TB/libexec/scrun/oci-run /usr/sbin/runc --root=$TB/oci-root run --bundle %b %n.%u.%j.%s.%t\"" "$TB/etc/oci.conf" ||
+  grep -q "^RunTimeRun=\"exec $TB/libexec/scrun/oci-run $NODE_SCRUN node-run -- /usr/sbin/runc --root=$TB/oci-root run --bundle %b %n.%u.%j.%s.%t\"" "$TB/etc/oci.conf" ||
     die "samples/oci.conf no longer has the runc RunTimeRun line the bed expects"
   # Podman calls a runtime with almost no environment: the default paths must lead here.
   link_into_etc slurm.conf
@@ -445,6 +455,7 @@ cmd_up() {
     esac
   done
   if bed_healthy; then
+    install_node_scrun
     say "reusing the healthy test bed in $TB"
     return 0
   fi
@@ -455,6 +466,7 @@ cmd_up() {
   start_slurm
   build_bundle
   write_release_runtimes
+  install_node_scrun
   setup_podman
   if [ "$WITH_DOCKER" = 1 ]; then start_dockerd; fi
   client_env | sed 's/^/export /' | write_file "$TB/env.sh"

@@ -80,22 +80,59 @@ public sealed partial class ContainerAnchor
     }
 
     /// <summary>The container's processes on the node get the signal (srun would cancel the step on SIGTERM).</summary>
-    private async Task SignalStepAsync(int signal)
+    /// <param name="signal">The signal.</param>
+    /// <param name="throughSlurm">
+    /// Through slurmctld even when the nodes run <c>scrun node-run</c>: delete's KILL, which must
+    /// fail while Slurm cannot be asked (munged down), since the job could not be ended after it.
+    /// </param>
+    private async Task SignalStepAsync(int signal, bool throughSlurm = false)
     {
-        await _running.Task;
+        await _launched.Task;
         if (signal == 9)
         {
             _sigkilled = true;
         }
-        await SignalOnNodeAsync(signal);
+        if (signal == 9 && (throughSlurm || !_running.Task.IsCompletedSuccessfully))
+        {
+            // Not running yet, never will, or deleted: the whole step goes, whatever runs in it.
+            await _job!.SignalStepAsync(9, _step?.StepNumber ?? 0);
+        }
+        else
+        {
+            await WaitUntilRunningOrNotAsync();
+            await SignalOnNodeAsync(signal);
+        }
         if (signal == 9 && Interlocked.Exchange(ref _killRepeater, 1) == 0)
         {
             _ = RepeatKillUntilStoppedAsync();
         }
     }
 
-    // The first step of a job it allocated is 0; in an allocation it joined, only the launcher knows.
-    private Task SignalOnNodeAsync(int signal) => _job!.SignalStepAsync(signal, _step?.StepNumber ?? 0);
+    /// <summary>A signal for the container waits for its process; a container that never ran has its step signalled instead.</summary>
+    private async Task WaitUntilRunningOrNotAsync()
+    {
+        try
+        {
+            await _running.Task;
+        }
+        catch (ContainerException)
+        {
+        }
+    }
+
+    /// <summary>
+    /// Through <c>scrun node-run</c> to the container's process alone when the nodes run it; else
+    /// Slurm signals every process of the step. The first step of a job the anchor allocated is 0;
+    /// in an allocation it joined, only the launcher knows.
+    /// </summary>
+    private async Task SignalOnNodeAsync(int signal)
+    {
+        if (_nodes is { } nodes && await nodes.SignalAsync(signal))
+        {
+            return;
+        }
+        await _job!.SignalStepAsync(signal, _step?.StepNumber ?? 0);
+    }
 
     /// <summary>
     /// A KILL that reaches the node before its runtime has made the container is lost (oci.conf's
@@ -126,7 +163,7 @@ public sealed partial class ContainerAnchor
         {
             try
             {
-                await SignalStepAsync(9);
+                await SignalStepAsync(9, throughSlurm: true);
             }
             catch (Exception e) when (IsExpected(e))
             {

@@ -1,4 +1,5 @@
 using Scrun.Containers.Interop;
+using Scrun.Containers.NodeControl;
 using Scrun.Containers.Oci;
 using Scrun.Slurm;
 using Scrun.Slurm.Config;
@@ -15,23 +16,37 @@ public sealed partial class ContainerAnchor
         var first = await Task.WhenAny(_startRequested.Task, Task.Delay(Timeout.Infinite, _abort.Token).ContinueWith(_ => { }, TaskScheduler.Default));
         if (first != _startRequested.Task || _abortExitCode is not null)
         {
+            _launched.TrySetException(new ContainerException("the container was stopped before it started"));
             _running.TrySetException(new ContainerException("the container was stopped before it started"));
             _stoppedBeforeStart = true;
             return _abortExitCode ?? 128 + 9;
         }
         IStep step;
+        NodeControlChannel? nodes = null;
         try
         {
             _terminalRelay?.BeforeLaunch();
+            var launch = StepLaunch();
+            nodes = OpenNodeControl();
+            if (nodes is not null)
+            {
+                launch = launch with { Environment = new Dictionary<string, string>(launch.Environment) { [NodeControlProtocol.EnvironmentVariable] = nodes.EnvironmentValue } };
+            }
             // Not cancellable: a step slurmctld created is launched or completed, never left half made.
-            step = await _stepRunner(_job!.Controller).StartAsync(StepLaunch(), CancellationToken.None);
+            step = await _stepRunner(_job!.Controller).StartAsync(launch, CancellationToken.None);
         }
-        catch (Exception e) when (e is ContainerException or IOException or InvalidOperationException)
+        catch (Exception e) when (e is ContainerException or IOException or InvalidOperationException or SlurmClientException or System.Net.Sockets.SocketException)
         {
+            if (nodes is not null)
+            {
+                await nodes.DisposeAsync();
+            }
+            _launched.TrySetException(new ContainerException($"cannot launch the step: {e.Message}"));
             _running.TrySetException(new ContainerException($"cannot launch the step: {e.Message}"));
             _state.Record(s => s with { StopReason = $"the step could not be launched: {e.Message}" });
             return 127;
         }
+        await using (nodes)
         using (step)
         using (_terminalRelay)
         {
@@ -41,13 +56,70 @@ public sealed partial class ContainerAnchor
                 relay.Resized += step.TerminalResized;
                 relay.Start(holdResizes: step.ResizeBreaksEarlyStep);
             }
-            _state.Record(s => s with { Status = ContainerStatus.Running });
-            _running.TrySetResult();
-            var exitCode = await step.WaitForExitAsync();
+            _launched.TrySetResult();
+            var exit = step.WaitForExitAsync();
+            if (nodes is not null && await StartFailureAsync(nodes, exit) is { } failure)
+            {
+                _running.TrySetException(new ContainerException(failure));
+                if (!exit.IsCompleted)
+                {
+                    await KillStepThroughSlurmAsync();
+                }
+            }
+            else
+            {
+                _nodes = nodes;
+                _state.Record(s => s with { Status = ContainerStatus.Running });
+                _running.TrySetResult();
+            }
+            var exitCode = await exit;
+            _nodes = null;
             _terminalRelay?.Drain(TimeSpan.FromSeconds(5));
             // SIGKILL cannot be caught: whatever the launcher makes of the killed step, the container died of it.
             return _sigkilled ? 128 + 9 : exitCode;
         }
+    }
+
+    /// <summary>
+    /// With <c>scrun node-run</c> on the nodes, the container runs once they say so; null then,
+    /// else why it never will. A node's task ends only after the anchor has its report, so a
+    /// step that ends first had no node to report.
+    /// </summary>
+    private static async Task<string?> StartFailureAsync(NodeControlChannel nodes, Task<int> exit)
+    {
+        // node-run says hello before anything else: silence means the nodes run something else.
+        await Task.WhenAny(nodes.Connected, exit, Task.Delay(s_nodeHelloPatience));
+        if (!nodes.Connected.IsCompleted && !exit.IsCompleted)
+        {
+            return $"no word from scrun node-run on the job's node(s) in {s_nodeHelloPatience.TotalSeconds} s: does oci.conf's RunTimeRun on the nodes run it, as the oci.conf scrun reads here says?";
+        }
+        await Task.WhenAny(nodes.Started, exit);
+        if (nodes.Started.IsCompleted)
+        {
+            return nodes.Started.Result is NodeMessage.Failed failed ? $"the container could not start on its node: {failed.Message}" : null;
+        }
+        return $"the container's step ended (exit code {exit.Result}) before scrun node-run reported from its node";
+    }
+
+    private async Task KillStepThroughSlurmAsync()
+    {
+        try
+        {
+            await _job!.SignalStepAsync(9, _step?.StepNumber ?? 0);
+        }
+        catch (Exception e) when (IsExpected(e))
+        {
+            _log.Warning("container {Id}: its step could not be killed: {Reason}", _launch.Id, e.Message);
+        }
+    }
+
+    /// <summary>The channel to <c>scrun node-run</c> on the nodes, when oci.conf's RunTimeRun runs it.</summary>
+    private NodeControlChannel? OpenNodeControl()
+    {
+        var slurm = _job!.Controller;
+        return OciConfig.LoadBeside(slurm.Config).RunsNodeRun
+            ? NodeControlChannel.Open(slurm.Config, (int)(_job.Placement?.NodeCount ?? 1), _log)
+            : null;
     }
 
     private StepLaunch StepLaunch()

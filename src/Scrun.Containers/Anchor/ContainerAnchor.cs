@@ -30,7 +30,9 @@ public sealed partial class ContainerAnchor
     private readonly AnchorState _state;
     private readonly CreationReport _report;
     private readonly TaskCompletionSource _startRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _launched = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _running = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private static readonly TimeSpan s_nodeHelloPatience = TimeSpan.FromSeconds(60);
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _abort = new();
     private readonly CancellationTokenSource _cancelledByDelete = new();
@@ -42,6 +44,7 @@ public sealed partial class ContainerAnchor
     private StagingContext? _stagingContext;
     private TerminalRelay? _terminalRelay;
     private volatile IStep? _step;
+    private volatile NodeControl.NodeControlChannel? _nodes;
     private int? _abortExitCode;
     private string? _abortFailure;
     private bool _stoppedBeforeStart;

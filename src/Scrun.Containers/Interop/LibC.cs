@@ -155,6 +155,39 @@ internal static partial class LibC
     [LibraryImport("libc", SetLastError = true)]
     public static partial int kill(int pid, int signal);
 
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
+    private static partial nint syscall_pidfd(nint number, nint first, nint second, nint third, nint fourth);
+
+    private const int SysPidfdOpen = 434;
+    private const int SysPidfdSendSignal = 424;
+
+    /// <summary>A descriptor that names process <paramref name="pid"/> for as long as it is open (pidfd_open(2)); -1 on failure.</summary>
+    public static int PidfdOpen(int pid) => (int)syscall_pidfd(SysPidfdOpen, pid, 0, 0, 0);
+
+    /// <summary>Sends <paramref name="signal"/> to the process <paramref name="pidfd"/> names, never to another that reused its pid.</summary>
+    public static int PidfdSendSignal(int pidfd, int signal) => (int)syscall_pidfd(SysPidfdSendSignal, pidfd, signal, 0, 0);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int execv(string path, nint* argv);
+
+    /// <summary>Replaces this process with <paramref name="arguments"/>[0] (a path); returns only on failure.</summary>
+    public static unsafe void Exec(IReadOnlyList<string> arguments)
+    {
+        var argv = new nint[arguments.Count + 1];
+        for (var i = 0; i < arguments.Count; i++)
+        {
+            argv[i] = Marshal.StringToCoTaskMemUTF8(arguments[i]);
+        }
+        fixed (nint* pointer = argv)
+        {
+            execv(arguments[0], pointer);
+        }
+        foreach (var allocated in argv)
+        {
+            Marshal.FreeCoTaskMem(allocated);
+        }
+    }
+
     [LibraryImport("libc")]
     public static partial uint geteuid();
 

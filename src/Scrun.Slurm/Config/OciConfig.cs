@@ -2,7 +2,7 @@ namespace Scrun.Slurm.Config;
 
 /// <summary>
 /// The login-node side of <c>oci.conf</c> (beside slurm.conf): how scrun launches srun and at
-/// which levels it logs. The node-side keys (RunTime*, ContainerPath, ...) are accepted and ignored.
+/// which levels it logs. The node-side keys (RunTime*, ContainerPath, ...) are accepted; of them only RunTimeRun is read.
 /// A missing file is fine.
 /// </summary>
 public sealed record OciConfig
@@ -16,6 +16,22 @@ public sealed record OciConfig
     public string? FileDebug { get; init; }
 
     public string? SyslogDebug { get; init; }
+
+    /// <summary>The compute nodes' command for a container (read here only to know whether it is <c>scrun node-run</c>).</summary>
+    public string? RunTimeRun { get; init; }
+
+    /// <summary>
+    /// Whether RunTimeRun runs the runtime through <c>scrun node-run</c>: then each node tells the
+    /// anchor when the container's process runs and takes its signals.
+    /// </summary>
+    public bool RunsNodeRun
+    {
+        get
+        {
+            var words = (RunTimeRun ?? "").Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+            return words.Zip(words.Skip(1)).Any(pair => Path.GetFileName(pair.First).StartsWith("scrun", StringComparison.Ordinal) && pair.Second == "node-run");
+        }
+    }
 
     public const string FileName = "oci.conf";
 
@@ -62,6 +78,9 @@ public sealed record OciConfig
                     break;
                 case "filedebug":
                     config = config with { FileDebug = value };
+                    break;
+                case "runtimerun":
+                    config = config with { RunTimeRun = value };
                     break;
                 case "syslogdebug":
                     config = config with { SyslogDebug = value };

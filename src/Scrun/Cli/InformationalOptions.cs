@@ -23,3 +23,9 @@ public sealed record AnchorOptions : VerbOptions
 {
     public override string Verb => "__anchor";
 }
+
+/// <summary><c>node-run -- RUNTIME...</c>: oci.conf's RunTimeRun on a compute node, between slurmstepd and the OCI runtime.</summary>
+public sealed record NodeRunOptions(IReadOnlyList<string> Command) : VerbOptions
+{
+    public override string Verb => "node-run";
+}

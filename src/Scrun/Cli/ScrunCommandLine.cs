@@ -113,6 +113,14 @@ public sealed class ScrunCommandLine
         AddInformational("version", "Print the version of scrun and of the OCI spec", new VersionOptions());
         AddInformational("features", "Print the OCI features document (JSON)", new FeaturesOptions());
         AddInformational("check", "Check slurm.conf, MUNGE and every controller, and say what is wrong", new CheckOptions(), "doctor");
+        var nodeRun = new Command("node-run", "On a compute node (oci.conf's RunTimeRun): run the OCI runtime for the container's anchor");
+        var runtimeCommand = new Argument<string[]>("runtime-command")
+        {
+            Description = "The runtime and its arguments, after --: -- /usr/sbin/runc --root=DIR run --bundle %b ID",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        nodeRun.Arguments.Add(runtimeCommand);
+        Register(nodeRun, r => new NodeRunOptions(r.GetValue(runtimeCommand) ?? []));
         var anchor = new Command("__anchor", "Runs a container's anchor (started by create)") { Hidden = true };
         Register(anchor, _ => new AnchorOptions());
     }

@@ -42,12 +42,24 @@ public sealed class ScrunDriver : IDisposable
     }
 
     /// <summary>A bundle over the bed's busybox rootfs (or <paramref name="rootfs"/>) running <paramref name="args"/>, as job <paramref name="jobName"/>.</summary>
-    public string Bundle(string[] args, string? jobName = null, string? rootfs = null)
+    /// <param name="args">The container's command.</param>
+    /// <param name="jobName">SCRUN_JOB_NAME, when given.</param>
+    /// <param name="rootfs">The root filesystem (the bed's image when not given).</param>
+    /// <param name="linkedRootfs">
+    /// The root filesystem as <c>&lt;bundle&gt;/rootfs</c>, a symbolic link to it: what Slurm 22.05
+    /// runs whatever config.json says, when scrun.lua runs a bundle in place (as Podman's is).
+    /// </param>
+    public string Bundle(string[] args, string? jobName = null, string? rootfs = null, bool linkedRootfs = false)
     {
         var bundle = Path.Combine(Directory, $"bundle-{Guid.NewGuid().ToString("n")[..8]}");
         System.IO.Directory.CreateDirectory(bundle);
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(_bed.Bundle, "config.json")))!.AsObject();
         config["root"]!["path"] = rootfs ?? Path.Combine(_bed.Bundle, "rootfs");
+        if (linkedRootfs)
+        {
+            File.CreateSymbolicLink(Path.Combine(bundle, "rootfs"), (string)config["root"]!["path"]!);
+            config["root"]!["path"] = Path.Combine(bundle, "rootfs");
+        }
         var process = config["process"]!.AsObject();
         process["terminal"] = false;
         process["args"] = new JsonArray([.. args.Select(a => JsonValue.Create(a))]);

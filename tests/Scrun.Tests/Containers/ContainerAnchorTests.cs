@@ -344,6 +344,121 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
         return [request.Signal];
     }
 
+    [Fact]
+    public async Task With_node_run_on_the_nodes_start_returns_only_once_the_containers_process_runs_there()
+    {
+        RunNodeRunOnTheNodes();
+        await Report();
+        var start = Send("start");
+        await using var node = await FakeNode.ConnectAsync(await _steps.WhenLaunched.WaitAsync(TimeSpan.FromSeconds(30)));
+        await node.SayAsync("hello " + node.Token);
+        Assert.Equal(ContainerStatus.Starting, (await Send("state")).State!.Status);
+        Assert.False(start.IsCompleted);
+
+        await node.SayAsync("running 4242");
+        Assert.True((await start).Ok);
+        Assert.Equal(ContainerStatus.Running, Stored().Status);
+        Assert.Equal("ok", await node.HearAsync()); // node-run may end its task now
+    }
+
+    [Fact]
+    public async Task With_node_run_a_signal_reaches_the_nodes_process_and_slurmctld_hears_of_none()
+    {
+        RunNodeRunOnTheNodes();
+        await Report();
+        var start = Send("start");
+        await using var node = await FakeNode.ConnectAsync(await _steps.WhenLaunched.WaitAsync(TimeSpan.FromSeconds(30)));
+        await node.SayAsync("hello " + node.Token);
+        await node.SayAsync("running 4242");
+        Assert.True((await start).Ok);
+        Assert.Equal("ok", await node.HearAsync());
+
+        Assert.True((await Send("kill", signal: 15)).Ok);
+        Assert.Equal("signal 15", await node.HearAsync());
+        Assert.True((await Send("kill", signal: 8)).Ok);
+        Assert.Equal("signal 8", await node.HearAsync());
+        _steps.Exit(0);
+        Assert.Equal(0, await Anchor.WaitAsync(TimeSpan.FromSeconds(30)));
+        lock (_slurmctld.Received)
+        {
+            Assert.DoesNotContain(_slurmctld.Received, r => r.Type is MessageType.RequestCancelJobStep or MessageType.RequestKillJob);
+        }
+        Assert.Null(await node.HearAsync()); // the anchor closed the connection as it ended
+    }
+
+    [Fact]
+    public async Task With_node_run_a_runtime_error_on_the_node_fails_start_with_its_line()
+    {
+        RunNodeRunOnTheNodes();
+        await Report();
+        var start = Send("start");
+        await using var node = await FakeNode.ConnectAsync(await _steps.WhenLaunched.WaitAsync(TimeSpan.FromSeconds(30)));
+        await node.SayAsync("hello " + node.Token);
+        await node.SayAsync("failed 1 runc run failed: sysctl \"kernel.bogus\" is not in a separate kernel namespace");
+
+        var answer = await start;
+        Assert.False(answer.Ok);
+        Assert.Equal("the container could not start on its node: runc run failed: sysctl \"kernel.bogus\" is not in a separate kernel namespace", answer.Error);
+        Assert.Equal("ok", await node.HearAsync());
+        _steps.Exit(1);
+        Assert.Equal(1, await Anchor.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(ContainerStatus.Stopped, Stored().Status);
+    }
+
+    [Fact]
+    public async Task With_node_run_a_step_that_ends_before_any_node_reports_fails_start()
+    {
+        RunNodeRunOnTheNodes();
+        await Report();
+        var start = Send("start");
+        await _steps.WhenLaunched.WaitAsync(TimeSpan.FromSeconds(30));
+        _steps.Exit(127); // e.g. the node has no scrun: sh says "not found"
+
+        var answer = await start;
+        Assert.Equal("the container's step ended (exit code 127) before scrun node-run reported from its node", answer.Error);
+        Assert.Equal(127, await Anchor.WaitAsync(TimeSpan.FromSeconds(30)));
+    }
+
+    [Fact]
+    public async Task Without_node_run_in_oci_conf_the_step_gets_no_control_variable()
+    {
+        await Report();
+        Assert.True((await Send("start")).Ok);
+        Assert.False(_steps.Launched!.Environment.ContainsKey("SCRUN_NODE_CONTROL"));
+    }
+
+    private void RunNodeRunOnTheNodes() =>
+        File.WriteAllText(Path.Combine(_directory, "oci.conf"),
+            "RunTimeRun=\"exec /usr/local/bin/scrun node-run -- /usr/sbin/runc --root=/run/x run --bundle %b %n.%u.%j.%s.%t\"\n");
+
+    /// <summary>What <c>scrun node-run</c> says and hears, played by the test over the port and secret the step was given.</summary>
+    private sealed class FakeNode(System.Net.Sockets.TcpClient client, string token) : IAsyncDisposable
+    {
+        private readonly StreamReader _reader = new(client.GetStream());
+        private readonly StreamWriter _writer = new(client.GetStream()) { AutoFlush = true, NewLine = "\n" };
+
+        public string Token => token;
+
+        public static async Task<FakeNode> ConnectAsync(StepLaunch launch)
+        {
+            var value = launch.Environment["SCRUN_NODE_CONTROL"];
+            var colon = value.IndexOf(':');
+            var client = new System.Net.Sockets.TcpClient();
+            await client.ConnectAsync(System.Net.IPAddress.Loopback, int.Parse(value[..colon], System.Globalization.CultureInfo.InvariantCulture));
+            return new FakeNode(client, value[(colon + 1)..]);
+        }
+
+        public Task SayAsync(string line) => _writer.WriteLineAsync(line);
+
+        public async Task<string?> HearAsync() => await _reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        public ValueTask DisposeAsync()
+        {
+            client.Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+
     /// <summary>The anchor's log lines, for a test to wait on what the anchor has done.</summary>
     private sealed class LogLines : Serilog.Core.ILogEventSink
     {
@@ -379,8 +494,11 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
         public const uint StepNumber = 4;
 
         private readonly TaskCompletionSource<int> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource<StepLaunch> _launched = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public StepLaunch? Launched { get; private set; }
+
+        public Task<StepLaunch> WhenLaunched => _launched.Task;
 
         public int Starts { get; private set; }
 
@@ -390,6 +508,7 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
         {
             Launched = launch;
             Starts++;
+            _launched.TrySetResult(launch);
             return Task.FromResult<IStep>(new Step(_exit.Task));
         }
 
