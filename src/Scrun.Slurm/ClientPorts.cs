@@ -10,4 +10,8 @@ public static class ClientPorts
     public static Socket Listen(SlurmConfig config, int backlog = 16) => IncomingMessages.Listen(config.SrunPortRange, backlog);
 
     public static int PortOf(Socket listener) => IncomingMessages.PortOf(listener);
+
+    /// <summary>Hands each connection to <paramref name="handle"/> until <paramref name="stopping"/>; completes once every handler has.</summary>
+    public static Task AcceptEachAsync(Socket listener, Func<Socket, Task> handle, CancellationToken stopping) =>
+        IncomingMessages.AcceptEachAsync(listener, handle, stopping);
 }

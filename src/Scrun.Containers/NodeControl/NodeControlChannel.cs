@@ -33,7 +33,7 @@ public sealed class NodeControlChannel : IAsyncDisposable
         _listener = listener;
         _nodes = nodes;
         _log = log;
-        _accepting = AcceptAsync();
+        _accepting = ClientPorts.AcceptEachAsync(listener, ServeAsync, _stopping.Token);
     }
 
     /// <summary>Listens for the <paramref name="nodes"/> nodes of a step about to be launched.</summary>
@@ -74,25 +74,6 @@ public sealed class NodeControlChannel : IAsyncDisposable
             }
         }
         return sent;
-    }
-
-    private async Task AcceptAsync()
-    {
-        var handlers = new List<Task>();
-        while (!_stopping.IsCancellationRequested)
-        {
-            Socket connection;
-            try
-            {
-                connection = await _listener.AcceptAsync(_stopping.Token);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
-            {
-                break;
-            }
-            handlers.Add(ServeAsync(connection));
-        }
-        await Task.WhenAll(handlers);
     }
 
     private async Task ServeAsync(Socket connection)
