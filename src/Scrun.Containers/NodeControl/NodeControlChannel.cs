@@ -106,16 +106,17 @@ public sealed class NodeControlChannel : IAsyncDisposable
                 {
                     case NodeMessage.Running running:
                         _log.Debug("node control: the container's process runs on {Peer} (pid {Pid})", peer, running.Pid);
+                        // Answered first: a signal sent once the container runs comes after the answer.
+                        await node.WriteAsync(NodeControlProtocol.Acknowledgement, _stopping.Token);
                         if (Interlocked.Increment(ref _running) == _nodes)
                         {
                             _started.TrySetResult(running);
                         }
-                        await node.WriteAsync(NodeControlProtocol.Acknowledgement, _stopping.Token);
                         break;
                     case NodeMessage.Failed failed:
                         _log.Debug("node control: the container could not start on {Peer}: {Message}", peer, failed.Message);
-                        _started.TrySetResult(failed);
                         await node.WriteAsync(NodeControlProtocol.Acknowledgement, _stopping.Token);
+                        _started.TrySetResult(failed);
                         break;
                     default:
                         _log.Warning("node control: {Peer} sent an unknown line", peer);

@@ -131,7 +131,7 @@ public sealed class NodeControlTests : IDisposable
     public async Task Node_run_reports_the_process_in_the_pid_file_signals_it_alone_and_ends_with_its_status()
     {
         var bundle = Bundle(out var anchor, out var token);
-        var runner = Run(bundle, FakeRuntime("fake-runtime", "trap 'echo USR1 >> \"$out\"' USR1; trap 'exit 42' USR2; while :; do sleep 0.02; done"));
+        var runner = Run(bundle, FakeRuntime("fake-runtime", "trap 'echo USR1 >> \"$out\"' USR1; trap 'exit 42' USR2; : > \"$ready\"; while :; do sleep 0.02; done"));
         using var node = await AcceptAsync(anchor);
 
         Assert.Equal($"hello {token}", await HearAsync(node));
@@ -153,7 +153,7 @@ public sealed class NodeControlTests : IDisposable
     public async Task Node_run_kills_the_container_when_its_anchor_goes_away()
     {
         var bundle = Bundle(out var anchor, out _);
-        var runner = Run(bundle, FakeRuntime("fake-runtime", "trap '' TERM; while :; do sleep 0.02; done"));
+        var runner = Run(bundle, FakeRuntime("fake-runtime", "trap '' TERM; : > \"$ready\"; while :; do sleep 0.02; done"));
         using (var node = await AcceptAsync(anchor))
         {
             await HearAsync(node);
@@ -207,7 +207,10 @@ public sealed class NodeControlTests : IDisposable
         return bundle;
     }
 
-    /// <summary>A runtime that runs <paramref name="container"/> as its container's process (pid in --pid-file) and ends with its status.</summary>
+    /// <summary>
+    /// A runtime that runs <paramref name="container"/> as its container's process and ends with
+    /// its status; the pid file appears once the process has created <c>$ready</c> (its traps set).
+    /// </summary>
     private string FakeRuntime(string name, string container, string before = "")
     {
         var path = Path.Combine(Directory.CreateDirectory(Path.Combine(_directory, "bin")).FullName, name);
@@ -215,8 +218,10 @@ public sealed class NodeControlTests : IDisposable
             #!/bin/sh
             {{before}}
             pidfile=; previous=; for a in "$@"; do [ "$previous" = --pid-file ] && pidfile=$a; previous=$a; done
-            out={{Path.Combine(_directory, "signals")}} sh -c '{{container.Replace("'", "'\\''", StringComparison.Ordinal)}}' &
-            echo $! > "$pidfile.tmp" && mv "$pidfile.tmp" "$pidfile" && cp "$pidfile" {{Path.Combine(_directory, "container.pid")}}
+            ready={{Path.Combine(_directory, "ready")}}
+            out={{Path.Combine(_directory, "signals")}} ready=$ready sh -c '{{container.Replace("'", "'\\''", StringComparison.Ordinal)}}' &
+            while [ ! -e "$ready" ]; do sleep 0.01; done
+            echo $! > {{Path.Combine(_directory, "container.pid")}} && echo $! > "$pidfile.tmp" && mv "$pidfile.tmp" "$pidfile"
             wait $!
             """);
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
