@@ -117,6 +117,19 @@ public sealed class ContainerEngineTests(TestbedFixture bed, SlurmClustersFixtur
         WaitForJob(job, state => state is not ("RUNNING" or "PENDING" or "COMPLETING"));
     }
 
+    /// <summary>
+    /// A container with uid mappings of its own (Podman's --uidmap): its root on the node is
+    /// another uid, which must pass the state directory (its owner's alone) to reach the staged
+    /// bundle. It runs, and the state directory lists nothing to anyone else.
+    /// </summary>
+    [Fact]
+    public void A_container_with_its_own_uid_mappings_runs_from_the_built_in_staging()
+    {
+        var run = Run("podman", "22.05", ["--rm", "--uidmap", "0:200000:65536", "--gidmap", "0:200000:65536", Bed.Image, "sh", "-c", "id -u; cat /proc/self/uid_map"]);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Matches(@"^0\n\s*0\s+200000\s+65536\n$", run.Stdout);
+    }
+
     [Fact]
     public void Preserved_descriptors_are_refused_at_create()
     {

@@ -336,6 +336,38 @@ public sealed class LifecycleVerbTests(TestbedFixture bed) : IDisposable
         Assert.Equal(0, Scrun("delete", id).ExitCode);
     }
 
+    /// <summary>
+    /// A bundle with uid mappings of its own, as a runc caller in the host's mount namespace
+    /// passes it: the built-in staging bind-mounts its rootfs where the mapped root may pass
+    /// (the state root 0711, the bundle under an unguessable name), and removes it with the container.
+    /// </summary>
+    [Fact]
+    public void A_container_with_uid_mappings_runs_from_the_built_in_staging_and_the_state_stays_unlisted()
+    {
+        var job = UniqueName("mapped");
+        var id = NewId();
+        var bundle = Bundle(["sh", "-c", "id -u; cat /proc/self/uid_map"], job);
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(bundle, "config.json")))!;
+        var linux = config["linux"]!.AsObject();
+        linux["namespaces"]!.AsArray().Add(new System.Text.Json.Nodes.JsonObject { ["type"] = "user" });
+        linux["uidMappings"] = System.Text.Json.Nodes.JsonNode.Parse("""[{"containerID":0,"hostID":200000,"size":65536}]""");
+        linux["gidMappings"] = System.Text.Json.Nodes.JsonNode.Parse("""[{"containerID":0,"hostID":200000,"size":65536}]""");
+        File.WriteAllText(Path.Combine(bundle, "config.json"), config.ToJsonString());
+        const UnixFileMode passable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+        File.SetUnixFileMode(_verbs.Directory, passable); // the state root's parents are the site's: /run is passable
+
+        Assert.Equal(0, Create(bundle, id).ExitCode);
+        var start = Scrun("start", id);
+        Assert.True(start.ExitCode == 0, start.ToString());
+        WaitFor(() => JobState(job) is "COMPLETED", "the job to end with exit code 0");
+        Assert.Matches(@"^0\n\s*0\s+200000\s+65536\n$", File.ReadAllText(StdoutOf(id)));
+        Assert.Equal(passable, File.GetUnixFileMode(_verbs.Root));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.Combine(_verbs.Root, id)));
+
+        Assert.Equal(0, Scrun("delete", id).ExitCode);
+        Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(_verbs.Root, "staged@mapped")));
+    }
+
     /// <summary>What runc refuses on the node, before the container's process exists, is start's error, in runc's words.</summary>
     [Fact]
     public void A_runc_error_on_the_node_fails_start_with_runcs_line()

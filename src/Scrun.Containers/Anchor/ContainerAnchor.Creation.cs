@@ -131,7 +131,7 @@ public sealed partial class ContainerAnchor
             _state.Update(s => s with { JobId = existing, ExistingAllocation = true, SlurmProtocol = _job.Controller.Version?.Release });
             return;
         }
-        var descriptor = options.ToJobDescriptor(_paths.Id, _staging.PlannedBundle(_paths, _launch.Bundle));
+        var descriptor = options.ToJobDescriptor(_paths.Id, _staging.PlannedBundle(_paths, _config));
         // The job id is on disk before anything else happens: whoever finds the anchor gone can end the job.
         await _job.AllocateAsync(descriptor, job => _state.Update(s => s with { JobId = job, JobReleased = false, SlurmProtocol = _job.Controller.Version?.Release }), _abort.Token);
     }

@@ -29,6 +29,23 @@ public static class HostPaths
         return own is null || host is null ? resolved : Translate(resolved, Parse(own), Parse(host));
     }
 
+    /// <summary>
+    /// Whether this process shares the host's (PID 1's) mount namespace: a mount made here is one
+    /// the host sees. A new namespace copies every mount under a new mount id, so the root
+    /// mounts' ids tell. True when PID 1's mountinfo cannot be read.
+    /// </summary>
+    public static bool InHostMountNamespace()
+    {
+        var own = Read("/proc/self/mountinfo");
+        var host = Read("/proc/1/mountinfo");
+        return own is null || host is null || RootMountId(own) == RootMountId(host);
+    }
+
+    private static string? RootMountId(string mountinfo) =>
+        mountinfo.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => line.Split(' '))
+            .LastOrDefault(fields => fields.Length >= 5 && fields[4] == "/")?[0];
+
     /// <summary>One line of a mountinfo file: the file system (device), the directory of it mounted, and where.</summary>
     public sealed record Mount(string Device, string Root, string MountPoint);
 

@@ -17,7 +17,12 @@ internal static partial class Mounts
     private static partial int Unmount(string target, int flags);
 
     /// <summary>Whether this process may bind-mount in the host's mount namespace (real root).</summary>
-    public static bool CanBindMount => Slurm.Interop.ProcessIdentity.Current.IsRealRoot;
+    /// <summary>
+    /// Whether a bind mount this process makes is one the compute node sees: as real root, in the
+    /// host's mount namespace. Podman runs the runtime of a container with uid mappings in a
+    /// mount namespace of its own, whose mounts nothing outside sees.
+    /// </summary>
+    public static bool CanBindMount => Slurm.Interop.ProcessIdentity.Current.IsRealRoot && HostPaths.InHostMountNamespace();
 
     public static void Bind(string source, string target)
     {

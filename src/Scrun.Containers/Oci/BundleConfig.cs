@@ -46,6 +46,9 @@ public sealed class BundleConfig
 
     public IReadOnlyDictionary<string, string> Annotations { get; private init; } = new Dictionary<string, string>();
 
+    /// <summary>Whether the container has user id mappings of its own (linux.uidMappings): its root is another uid on the node.</summary>
+    public bool MapsUsers { get; private init; }
+
     /// <summary>
     /// The bind mounts among config.json's <c>mounts</c> (type <c>bind</c>, or a <c>bind</c>/<c>rbind</c>
     /// option), with their place in the list; entries that are not well-formed are not listed.
@@ -226,6 +229,7 @@ public sealed class BundleConfig
             Terminal = terminal,
             RootPath = Path.GetFullPath(root, bundle),
             Annotations = annotations,
+            MapsUsers = (document["linux"] as JsonObject)?["uidMappings"] is JsonArray { Count: > 0 },
         };
     }
 

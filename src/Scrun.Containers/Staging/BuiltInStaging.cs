@@ -1,4 +1,5 @@
 using Scrun.Containers.Interop;
+using Scrun.Containers.Oci;
 using Serilog;
 
 namespace Scrun.Containers.Staging;
@@ -11,22 +12,48 @@ namespace Scrun.Containers.Staging;
 /// the bundle is all the node needs. Otherwise it is a link and root.path the caller's (enough
 /// for crun, and for 23.02+, which run the config's absolute root.path). The staging directory
 /// must be visible on the compute nodes: <c>SCRUN_STAGING_DIR</c> names a shared one.
+/// A container with uid mappings of its own is run on the node by its mapped root, another
+/// uid, which cannot pass the state directory (its owner's alone): its bundle goes where any uid
+/// may pass but none may list, under a name nobody can guess (see <see cref="TraversableStaging"/>).
 /// </summary>
 public sealed class BuiltInStaging(string? stagingRoot, ILogger log) : IStaging
 {
     public const string Variable = "SCRUN_STAGING_DIR";
 
-    /// <summary>The staged bundle: <c>$SCRUN_STAGING_DIR/&lt;id&gt;</c> (its links resolved), else beside the state.</summary>
-    public string BundleFor(ContainerPaths paths) =>
-        stagingRoot is { Length: > 0 } root ? Path.Combine(ContainerPaths.Resolve(root), paths.Id.Value) : paths.StagedBundle;
+    /// <summary>
+    /// The directory of the state root, mode 0711 like the root itself then, holding the bundles of
+    /// containers with uid mappings, each under 128 random bits. Not a container id ('@').
+    /// </summary>
+    public const string TraversableStaging = "staged@mapped";
 
-    public string PlannedBundle(ContainerPaths paths, string submittedBundle) => HostPaths.AsHostSees(BundleFor(paths)) ?? BundleFor(paths);
+    private readonly string _unguessable = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+
+    /// <summary>
+    /// The staged bundle: <c>$SCRUN_STAGING_DIR/&lt;id&gt;</c> (its links resolved), else beside
+    /// the state, or for a container whose root is mapped to another uid (a bind-mounted
+    /// rootfs, as root), in <see cref="TraversableStaging"/>.
+    /// </summary>
+    public string BundleFor(ContainerPaths paths, BundleConfig config) =>
+        stagingRoot is { Length: > 0 } root ? Path.Combine(ContainerPaths.Resolve(root), paths.Id.Value)
+        : config.MapsUsers && Mounts.CanBindMount ? Path.Combine(paths.Root, TraversableStaging, $"{paths.Id.Value}.{_unguessable}")
+        : paths.StagedBundle;
+
+    public string PlannedBundle(ContainerPaths paths, BundleConfig config) => HostPaths.AsHostSees(BundleFor(paths, config)) ?? BundleFor(paths, config);
 
     public Task<StagedBundle> StageInAsync(StagingContext context, CancellationToken cancellation)
     {
-        var bundle = BundleFor(context.Paths);
+        var bundle = BundleFor(context.Paths, context.Config);
         FileTree.Remove(bundle); // what a container of this id left (its anchor was killed)
+        var forMappedRoot = Path.GetFileName(Path.GetDirectoryName(bundle)) == TraversableStaging;
+        if (forMappedRoot)
+        {
+            OpenForMappedRoot(context.Paths.Root);
+        }
         Directory.CreateDirectory(bundle);
+        if (forMappedRoot)
+        {
+            File.SetUnixFileMode(bundle, Readable); // whatever the umask: the mapped root passes it to rootfs and engine-files
+        }
         var rootfs = Path.Combine(bundle, "rootfs");
         string rootPath;
         if (Mounts.CanBindMount)
@@ -55,12 +82,30 @@ public sealed class BuiltInStaging(string? stagingRoot, ILogger log) : IStaging
     {
         try
         {
-            FileTree.Remove(BundleFor(context.Paths));
+            FileTree.Remove(BundleFor(context.Paths, context.Config));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             log.Warning("stage-out of container {Id} failed: {Reason}", context.Id, e.Message);
         }
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// The state root and <see cref="TraversableStaging"/> passable by any uid (0711): nothing in
+    /// them can be listed, each container's own directory stays its owner's (0700), and a bundle
+    /// there is reached only by its random name.
+    /// </summary>
+    private const UnixFileMode Readable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+        | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+
+    private static void OpenForMappedRoot(string stateRoot)
+    {
+        const UnixFileMode passable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+            | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+        var staging = Path.Combine(stateRoot, TraversableStaging);
+        Directory.CreateDirectory(staging, passable);
+        File.SetUnixFileMode(staging, passable);
+        File.SetUnixFileMode(stateRoot, passable);
     }
 }

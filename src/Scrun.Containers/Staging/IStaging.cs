@@ -35,7 +35,7 @@ public interface IStaging
     /// Where the bundle will be, as far as is known before stage-in (the job's working
     /// directory): the staging's own place, or the submitted bundle when a script decides later.
     /// </summary>
-    string PlannedBundle(ContainerPaths paths, string submittedBundle);
+    string PlannedBundle(ContainerPaths paths, BundleConfig config);
 
     /// <summary>Stages the bundle; a <see cref="ContainerException"/> says why it could not be.</summary>
     Task<StagedBundle> StageInAsync(StagingContext context, CancellationToken cancellation);

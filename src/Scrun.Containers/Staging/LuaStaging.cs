@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Scrun.Containers.Oci;
 using Scrun.Lua;
 using Scrun.Slurm.Config;
 using Serilog;
@@ -57,7 +58,7 @@ public sealed class LuaStaging : IStaging, IDisposable
     public string ScriptPath => _path;
 
     /// <summary>The script decides in stage-in: until then, the job works in the submitted bundle.</summary>
-    public string PlannedBundle(ContainerPaths paths, string submittedBundle) => submittedBundle;
+    public string PlannedBundle(ContainerPaths paths, BundleConfig config) => config.Bundle;
 
     public async Task<StagedBundle> StageInAsync(StagingContext context, CancellationToken cancellation)
     {
