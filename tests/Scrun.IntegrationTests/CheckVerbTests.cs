@@ -23,6 +23,7 @@ public sealed class CheckVerbTests(SlurmClustersFixture slurm) : IDisposable
         Assert.Contains("ok      munge: credential encoded and decoded", result.Stdout);
         Assert.Contains($"protocol {protocol}", result.Stdout);
         Assert.Contains($"ok      step launcher: native, no srun needed (Slurm {protocol[..5]}, no switch plugin)", result.Stdout);
+        Assert.Contains("ok      compute nodes: oci.conf runs scrun node-run: start waits for the container's process, signals reach it alone", result.Stdout);
         Assert.EndsWith("scrun can talk to this cluster.\n", result.Stdout);
     }
 

@@ -121,6 +121,9 @@ internal static class CheckVerb
             var setting = JobOptions.From(environment, []).StepLauncher;
             var choice = Containers.Anchor.StepLauncherChoice.For(setting, config, OciConfig.LoadBeside(config), version);
             ok("step launcher", choice.Native ? $"native, no srun needed ({choice.Why})" : $"srun ({choice.Why})");
+            ok("compute nodes", OciConfig.LoadBeside(config).RunsNodeRun
+                ? "oci.conf runs scrun node-run: start waits for the container's process, signals reach it alone"
+                : "oci.conf does not run scrun node-run: signals reach every process of the step, as with Slurm's scrun (docs/configuration.md)");
         }
         catch (Exception e) when (e is ContainerException or SlurmConfigException)
         {

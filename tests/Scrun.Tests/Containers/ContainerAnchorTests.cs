@@ -347,11 +347,8 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
     [Fact]
     public async Task With_node_run_on_the_nodes_start_returns_only_once_the_containers_process_runs_there()
     {
-        RunNodeRunOnTheNodes();
-        await Report();
-        var start = Send("start");
-        await using var node = await FakeNode.ConnectAsync(await _steps.WhenLaunched.WaitAsync(TimeSpan.FromSeconds(30)));
-        await node.SayAsync("hello " + node.Token);
+        await using var node = await StartWithNodeRunAsync();
+        var start = node.Start;
         Assert.Equal(ContainerStatus.Starting, (await Send("state")).State!.Status);
         Assert.False(start.IsCompleted);
 
@@ -364,11 +361,8 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
     [Fact]
     public async Task With_node_run_a_signal_reaches_the_nodes_process_and_slurmctld_hears_of_none()
     {
-        RunNodeRunOnTheNodes();
-        await Report();
-        var start = Send("start");
-        await using var node = await FakeNode.ConnectAsync(await _steps.WhenLaunched.WaitAsync(TimeSpan.FromSeconds(30)));
-        await node.SayAsync("hello " + node.Token);
+        await using var node = await StartWithNodeRunAsync();
+        var start = node.Start;
         await node.SayAsync("running 4242");
         Assert.True((await start).Ok);
         Assert.Equal("ok", await node.HearAsync());
@@ -389,11 +383,8 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
     [Fact]
     public async Task With_node_run_a_runtime_error_on_the_node_fails_start_with_its_line()
     {
-        RunNodeRunOnTheNodes();
-        await Report();
-        var start = Send("start");
-        await using var node = await FakeNode.ConnectAsync(await _steps.WhenLaunched.WaitAsync(TimeSpan.FromSeconds(30)));
-        await node.SayAsync("hello " + node.Token);
+        await using var node = await StartWithNodeRunAsync();
+        var start = node.Start;
         await node.SayAsync("failed 1 runc run failed: sysctl \"kernel.bogus\" is not in a separate kernel namespace");
 
         var answer = await start;
@@ -427,25 +418,39 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
         Assert.False(_steps.Launched!.Environment.ContainsKey("SCRUN_NODE_CONTROL"));
     }
 
+    /// <summary>Creates the container with node-run in oci.conf, asks for start, and plays its node up to hello.</summary>
+    private async Task<FakeNode> StartWithNodeRunAsync()
+    {
+        RunNodeRunOnTheNodes();
+        await Report();
+        var start = Send("start");
+        var node = await FakeNode.ConnectAsync(await _steps.WhenLaunched.WaitAsync(TimeSpan.FromSeconds(30)), start);
+        await node.SayAsync("hello " + node.Token);
+        return node;
+    }
+
     private void RunNodeRunOnTheNodes() =>
         File.WriteAllText(Path.Combine(_directory, "oci.conf"),
             "RunTimeRun=\"exec /usr/local/bin/scrun node-run -- /usr/sbin/runc --root=/run/x run --bundle %b %n.%u.%j.%s.%t\"\n");
 
     /// <summary>What <c>scrun node-run</c> says and hears, played by the test over the port and secret the step was given.</summary>
-    private sealed class FakeNode(System.Net.Sockets.TcpClient client, string token) : IAsyncDisposable
+    private sealed class FakeNode(System.Net.Sockets.TcpClient client, string token, Task<ControlResponse> start) : IAsyncDisposable
     {
         private readonly StreamReader _reader = new(client.GetStream());
         private readonly StreamWriter _writer = new(client.GetStream()) { AutoFlush = true, NewLine = "\n" };
 
         public string Token => token;
 
-        public static async Task<FakeNode> ConnectAsync(StepLaunch launch)
+        /// <summary>The start the node answers.</summary>
+        public Task<ControlResponse> Start => start;
+
+        public static async Task<FakeNode> ConnectAsync(StepLaunch launch, Task<ControlResponse> start)
         {
             var value = launch.Environment["SCRUN_NODE_CONTROL"];
             var colon = value.IndexOf(':');
             var client = new System.Net.Sockets.TcpClient();
             await client.ConnectAsync(System.Net.IPAddress.Loopback, int.Parse(value[..colon], System.Globalization.CultureInfo.InvariantCulture));
-            return new FakeNode(client, value[(colon + 1)..]);
+            return new FakeNode(client, value[(colon + 1)..], start);
         }
 
         public Task SayAsync(string line) => _writer.WriteLineAsync(line);
