@@ -78,7 +78,8 @@ public sealed class BundleConfig
         }
     }
 
-    private static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+    /// <summary>A JSON string's text; null for anything else.</summary>
+    internal static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
 
     /// <summary>The largest config.json scrun reads (runtimes' are a few KiB; Kubernetes' rarely 100 KiB).</summary>
     public const int MaxSize = 4 * 1024 * 1024;
@@ -164,7 +165,7 @@ public sealed class BundleConfig
     public void EnsureCommandRuns()
     {
         var destinations = (_document["mounts"] as JsonArray ?? [])
-            .Select(m => (m as JsonObject)?["destination"] is JsonValue d && d.TryGetValue<string>(out var destination) ? destination : null)
+            .Select(m => Text((m as JsonObject)?["destination"]))
             .OfType<string>()
             .ToList();
         if (CommandPath.ExecRefusal(RootPath, Args[0], Env, destinations) is { } refusal)

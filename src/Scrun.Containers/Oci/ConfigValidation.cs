@@ -37,20 +37,20 @@ public static class ConfigValidation
         ValidateNamespaces((document["linux"] as JsonObject)?["namespaces"], path, namespaceTypeOf);
     }
 
+    /// <summary>The entries of an optional array member: none when it is absent.</summary>
+    private static JsonArray Entries(JsonNode? node, string member, string path) => node switch
+    {
+        null => [],
+        JsonArray list => list,
+        _ => throw new BundleException($"{path}: {member} must be an array"),
+    };
+
     private static void ValidateRlimits(JsonNode? rlimits, string path)
     {
-        if (rlimits is null)
-        {
-            return;
-        }
-        if (rlimits is not JsonArray list)
-        {
-            throw new BundleException($"{path}: process.rlimits must be an array");
-        }
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var entry in list)
+        foreach (var entry in Entries(rlimits, "process.rlimits", path))
         {
-            var type = (entry as JsonObject)?["type"] is JsonValue t && t.TryGetValue<string>(out var name) ? name : null;
+            var type = BundleConfig.Text((entry as JsonObject)?["type"]);
             if (type is null || !s_rlimits.Contains(type))
             {
                 throw new BundleException($"wrong rlimit value: {type ?? entry?.ToJsonString()}");
@@ -75,19 +75,11 @@ public static class ConfigValidation
 
     private static void ValidateNamespaces(JsonNode? namespaces, string path, Func<string, int?> namespaceTypeOf)
     {
-        if (namespaces is null)
-        {
-            return;
-        }
-        if (namespaces is not JsonArray list)
-        {
-            throw new BundleException($"{path}: linux.namespaces must be an array");
-        }
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var entry in list)
+        foreach (var entry in Entries(namespaces, "linux.namespaces", path))
         {
-            var type = (entry as JsonObject)?["type"] is JsonValue t && t.TryGetValue<string>(out var name) ? name : "";
-            var file = (entry as JsonObject)?["path"] is JsonValue p && p.TryGetValue<string>(out var given) ? given : "";
+            var type = BundleConfig.Text((entry as JsonObject)?["type"]) ?? "";
+            var file = BundleConfig.Text((entry as JsonObject)?["path"]) ?? "";
             if (!s_namespaces.TryGetValue(type, out var flag))
             {
                 throw new BundleException($"namespace {{\"{type}\" \"{file}\"}} does not exist");
