@@ -43,9 +43,7 @@ internal static class Program
                 // The task's stderr is the container's: only scrun's own failures are written there.
                 using (var stderr = new StreamWriter(new Scrun.Containers.Interop.DescriptorStream(2)) { AutoFlush = true })
                 {
-                    var environment = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
-                        .ToDictionary(e => (string)e.Key, e => (string?)e.Value ?? "", StringComparer.Ordinal);
-                    return new Scrun.Containers.NodeControl.NodeRunner(nodeRun.Command, environment, stderr).RunAsync().GetAwaiter().GetResult();
+                    return new Scrun.Containers.NodeControl.NodeRunner(nodeRun.Command, stderr).RunAsync().GetAwaiter().GetResult();
                 }
             case CommandLineOutcome.Run run:
                 Serilog.Core.Logger logger;

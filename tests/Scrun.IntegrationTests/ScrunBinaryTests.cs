@@ -11,6 +11,23 @@ public sealed class ScrunBinaryTests : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
+    /// <summary>
+    /// Without the anchor's variable in the bundle (srun --container, an anchor of a plain oci.conf),
+    /// node-run becomes the runtime: exec'd in its place, found in PATH, its exit status its own.
+    /// </summary>
+    [Fact]
+    public void Node_run_without_an_anchor_to_talk_to_becomes_the_runtime()
+    {
+        var result = ScrunBinary.Run("node-run", "--", "sh", "-c", "echo $PPID; exit 3");
+        Assert.Equal(3, result.ExitCode);
+        Assert.Equal($"{Environment.ProcessId}\n", result.Stdout); // sh is scrun's process, not its child
+        Assert.Equal("", result.Stderr);
+
+        var missing = ScrunBinary.Run("node-run", "--", "/no/such/runtime", "run", "id");
+        Assert.Equal(127, missing.ExitCode);
+        Assert.Equal("scrun node-run: error: cannot run /no/such/runtime: No such file or directory\n", missing.Stderr);
+    }
+
     [Theory]
     [InlineData("--version")]
     [InlineData("version")]

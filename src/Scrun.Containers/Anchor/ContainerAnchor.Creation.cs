@@ -2,7 +2,6 @@ using Scrun.Containers.Interop;
 using Scrun.Containers.Staging;
 using Scrun.Slurm;
 using Scrun.Slurm.Interop;
-using Scrun.Slurm.Config;
 
 namespace Scrun.Containers.Anchor;
 
@@ -152,7 +151,7 @@ public sealed partial class ContainerAnchor
     private void RefuseAutomaticSrunInUserNamespace()
     {
         var slurm = _job!.Controller;
-        var choice = StepLauncherChoice.For(JobOptions.From(_variables, _config.Env).StepLauncher, slurm.Config, OciConfig.LoadBeside(slurm.Config), slurm.Version);
+        var choice = StepLauncherChoice.For(JobOptions.From(_variables, _config.Env).StepLauncher, slurm.Config, OciConfigOf(slurm), slurm.Version);
         if (!choice.Native)
         {
             RefuseSrunInUserNamespace(choice.Why);

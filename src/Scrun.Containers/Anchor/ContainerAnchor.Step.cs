@@ -113,11 +113,14 @@ public sealed partial class ContainerAnchor
         }
     }
 
+    /// <summary>The job's cluster's oci.conf, read once for the container's life.</summary>
+    private OciConfig OciConfigOf(SlurmController slurm) => _ociConfig ??= OciConfig.LoadBeside(slurm.Config);
+
     /// <summary>The channel to <c>scrun node-run</c> on the nodes, when oci.conf's RunTimeRun runs it.</summary>
     private NodeControlChannel? OpenNodeControl()
     {
         var slurm = _job!.Controller;
-        return OciConfig.LoadBeside(slurm.Config).RunsNodeRun
+        return OciConfigOf(slurm).RunsNodeRun
             ? NodeControlChannel.Open(slurm.Config, (int)(_job.Placement?.NodeCount ?? 1), _log)
             : null;
     }
@@ -146,7 +149,7 @@ public sealed partial class ContainerAnchor
     /// <summary>The launcher <see cref="StepLauncherChoice"/> picks for this job's cluster, and why, in the log.</summary>
     private IStepRunner ChooseStepRunner(SlurmController slurm)
     {
-        var oci = OciConfig.LoadBeside(slurm.Config);
+        var oci = OciConfigOf(slurm);
         var setting = JobOptions.From(_variables, _config.Env).StepLauncher;
         var choice = StepLauncherChoice.For(setting, slurm.Config, oci, slurm.Version);
         _log.Debug("container {Id}: step launcher {Launcher} ({Why})", _launch.Id, choice.Native ? "native" : "srun", choice.Why);

@@ -45,6 +45,7 @@ public sealed partial class ContainerAnchor
     private TerminalRelay? _terminalRelay;
     private volatile IStep? _step;
     private volatile NodeControl.NodeControlChannel? _nodes;
+    private Slurm.Config.OciConfig? _ociConfig;
     private int? _abortExitCode;
     private string? _abortFailure;
     private bool _stoppedBeforeStart;

@@ -168,9 +168,9 @@ internal static partial class LibC
     public static int PidfdSendSignal(int pidfd, int signal) => (int)syscall_pidfd(SysPidfdSendSignal, pidfd, signal, 0, 0);
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static unsafe partial int execv(string path, nint* argv);
+    private static unsafe partial int execvp(string file, nint* argv);
 
-    /// <summary>Replaces this process with <paramref name="arguments"/>[0] (a path); returns only on failure.</summary>
+    /// <summary>Replaces this process with <paramref name="arguments"/>[0] (a path, or a name looked up in PATH); returns only on failure.</summary>
     public static unsafe void Exec(IReadOnlyList<string> arguments)
     {
         var argv = new nint[arguments.Count + 1];
@@ -180,7 +180,7 @@ internal static partial class LibC
         }
         fixed (nint* pointer = argv)
         {
-            execv(arguments[0], pointer);
+            execvp(arguments[0], pointer);
         }
         foreach (var allocated in argv)
         {

@@ -17,7 +17,7 @@ namespace Scrun.Containers.NodeControl;
 /// status is the runtime's (the container's). Without an anchor to talk to (the variable
 /// <see cref="NodeControlProtocol.EnvironmentVariable"/> unset) it becomes the runtime.
 /// </summary>
-public sealed class NodeRunner(IReadOnlyList<string> command, IReadOnlyDictionary<string, string> environment, TextWriter stderr)
+public sealed class NodeRunner(IReadOnlyList<string> command, TextWriter stderr)
 {
     private static readonly TimeSpan s_connectPatience = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan s_longestPoll = TimeSpan.FromMilliseconds(50);
@@ -35,8 +35,7 @@ public sealed class NodeRunner(IReadOnlyList<string> command, IReadOnlyDictionar
         var runtime = RuntimeCommand.Parse(command);
         // slurmstepd runs RunTimeRun with slurmd's environment: the step's is in the bundle's config.json.
         var stepEnvironment = runtime?.Bundle is { } bundle ? TakeControlVariable(bundle) : new Dictionary<string, string>();
-        var control = stepEnvironment.GetValueOrDefault(NodeControlProtocol.EnvironmentVariable) ?? environment.GetValueOrDefault(NodeControlProtocol.EnvironmentVariable);
-        if (control is null || runtime is null)
+        if (stepEnvironment.GetValueOrDefault(NodeControlProtocol.EnvironmentVariable) is not { } control || runtime is null)
         {
             return Become(command);
         }
@@ -44,8 +43,7 @@ public sealed class NodeRunner(IReadOnlyList<string> command, IReadOnlyDictionar
         {
             return Fail(1, $"{NodeControlProtocol.EnvironmentVariable} is not PORT:TOKEN");
         }
-        var host = stepEnvironment.GetValueOrDefault(NodeControlProtocol.LaunchHostVariable) ?? environment.GetValueOrDefault(NodeControlProtocol.LaunchHostVariable);
-        if (string.IsNullOrEmpty(host))
+        if (stepEnvironment.GetValueOrDefault(NodeControlProtocol.LaunchHostVariable) is not { Length: > 0 } host)
         {
             return Fail(1, $"{NodeControlProtocol.LaunchHostVariable} is not set: is this a Slurm step's task?");
         }
@@ -93,52 +91,47 @@ public sealed class NodeRunner(IReadOnlyList<string> command, IReadOnlyDictionar
         var swallowed = new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGHUP, PosixSignal.SIGQUIT }
             .Select(s => PosixSignalRegistration.Create(s, context => context.Cancel = true))
             .ToList();
+        using var stopReading = new CancellationTokenSource();
+        var reading = ReadAnchorAsync(anchor, stopReading.Token);
         try
         {
             using var process = Start(runtime);
+            int exitCode;
             if (process is null)
             {
-                await TryWriteAsync(anchor, NodeControlProtocol.Failed(127, $"cannot run {runtime.Runtime}"));
-                return 127;
+                exitCode = 127;
+                await TryWriteAsync(anchor, NodeControlProtocol.Failed(exitCode, $"cannot run {runtime.Runtime}"));
             }
-            using var stopReading = new CancellationTokenSource();
-            var reading = ReadAnchorAsync(anchor, stopReading.Token);
-            var exited = process.WaitForExitAsync();
-            try
+            else if (await WaitForPidFileAsync(pidFile, process.WaitForExitAsync()) is not { } pid)
             {
-                var pid = await WaitForPidFileAsync(pidFile, exited);
-                if (pid is null)
-                {
-                    await exited;
-                    await TryWriteAsync(anchor, NodeControlProtocol.Failed(process.ExitCode,
-                        RuntimeError(log) ?? $"{runtime.Runtime} exited with status {process.ExitCode} before the container's process ran"));
-                }
-                else
-                {
-                    _pidfd = LibC.PidfdOpen(pid.Value);
-                    if (_anchorGone)
-                    {
-                        Signal(9);
-                    }
-                    await TryWriteAsync(anchor, NodeControlProtocol.Running(pid.Value));
-                    await exited;
-                }
-                // The task ends once the anchor has the report: it must never hear of the step's end first.
-                await Task.WhenAny(_acknowledged.Task, Task.Delay(s_acknowledgementPatience));
-                return process.ExitCode;
+                await process.WaitForExitAsync();
+                exitCode = process.ExitCode;
+                await TryWriteAsync(anchor, NodeControlProtocol.Failed(exitCode,
+                    RuntimeError(log) ?? $"{runtime.Runtime} exited with status {exitCode} before the container's process ran"));
             }
-            finally
+            else
             {
-                await stopReading.CancelAsync();
-                await reading;
-                if (_pidfd >= 0)
+                _pidfd = LibC.PidfdOpen(pid);
+                if (_anchorGone)
                 {
-                    LibC.close(_pidfd);
+                    Signal(9);
                 }
+                await TryWriteAsync(anchor, NodeControlProtocol.Running(pid));
+                await process.WaitForExitAsync();
+                exitCode = process.ExitCode;
             }
+            // The task ends once the anchor has the report: it must never hear of the step's end first.
+            await Task.WhenAny(_acknowledged.Task, Task.Delay(s_acknowledgementPatience));
+            return exitCode;
         }
         finally
         {
+            await stopReading.CancelAsync();
+            await reading;
+            if (_pidfd >= 0)
+            {
+                LibC.close(_pidfd);
+            }
             swallowed.ForEach(s => s.Dispose());
         }
     }
@@ -327,23 +320,12 @@ public sealed class NodeRunner(IReadOnlyList<string> command, IReadOnlyDictionar
         return found;
     }
 
-    /// <summary>Runs the command in this process's place, as the runtime alone would run.</summary>
+    /// <summary>Runs the command in this process's place (found in PATH like a shell would), as the runtime alone would run.</summary>
     private int Become(IReadOnlyList<string> runtime)
     {
-        var path = runtime[0].Contains('/') ? runtime[0] : FindInPath(runtime[0]);
-        if (path is null)
-        {
-            return Fail(127, $"{runtime[0]}: not found in PATH");
-        }
-        LibC.Exec([path, .. runtime.Skip(1)]);
-        return Fail(127, $"cannot run {path}: {LibC.LastError()}");
+        LibC.Exec(runtime);
+        return Fail(127, $"cannot run {runtime[0]}: {LibC.LastError()}");
     }
-
-    private string? FindInPath(string name) =>
-        (environment.GetValueOrDefault("PATH") ?? "/usr/local/bin:/usr/bin:/bin")
-            .Split(':', StringSplitOptions.RemoveEmptyEntries)
-            .Select(directory => Path.Combine(directory, name))
-            .FirstOrDefault(File.Exists);
 
     private int Fail(int exitCode, string message)
     {

@@ -188,7 +188,7 @@ public sealed class NodeControlTests : IDisposable
         var port = ((IPEndPoint)anchor.LocalEndPoint!).Port;
         anchor.Dispose();
         var stderr = new StringWriter();
-        var code = await new NodeRunner([FakeRuntime("fake-runtime", "exit 0"), "run", "--bundle", bundle, "id"], new Dictionary<string, string>(), stderr).RunAsync();
+        var code = await new NodeRunner([FakeRuntime("fake-runtime", "exit 0"), "run", "--bundle", bundle, "id"], stderr).RunAsync();
         Assert.Equal(1, code);
         Assert.StartsWith($"scrun node-run: error: cannot reach the container's anchor at 127.0.0.1 port {port}: ", stderr.ToString());
         Assert.Equal(1, stderr.ToString().Count(c => c == '\n'));
@@ -229,7 +229,7 @@ public sealed class NodeControlTests : IDisposable
     }
 
     private static Task<int> Run(string bundle, string runtime) =>
-        Task.Run(() => new NodeRunner([runtime, "--root=/x", "run", "--bundle", bundle, "n1.0.7.0.0"], new Dictionary<string, string>(), TextWriter.Null).RunAsync());
+        Task.Run(() => new NodeRunner([runtime, "--root=/x", "run", "--bundle", bundle, "n1.0.7.0.0"], TextWriter.Null).RunAsync());
 
     private static SlurmConfig LoopbackConfig() => new() { Path = "/dev/null" };
 
