@@ -92,16 +92,13 @@ public sealed partial class ContainerAnchor
         {
             _sigkilled = true;
         }
-        if (signal == 9 && (throughSlurm || !_running.Task.IsCompletedSuccessfully))
-        {
-            // Not running yet, never will, or deleted: the whole step goes, whatever runs in it.
-            await _job!.SignalStepAsync(9, _step?.StepNumber ?? 0);
-        }
-        else
+        // A KILL before the container runs (or that never will) takes the whole step, whatever runs in it.
+        var wholeStep = throughSlurm || (signal == 9 && !_running.Task.IsCompletedSuccessfully);
+        if (!wholeStep)
         {
             await WaitUntilRunningOrNotAsync();
-            await SignalOnNodeAsync(signal);
         }
+        await SignalOnNodeAsync(signal, throughSlurm: wholeStep);
         if (signal == 9 && Interlocked.Exchange(ref _killRepeater, 1) == 0)
         {
             _ = RepeatKillUntilStoppedAsync();
@@ -125,9 +122,9 @@ public sealed partial class ContainerAnchor
     /// Slurm signals every process of the step. The first step of a job the anchor allocated is 0;
     /// in an allocation it joined, only the launcher knows.
     /// </summary>
-    private async Task SignalOnNodeAsync(int signal)
+    private async Task SignalOnNodeAsync(int signal, bool throughSlurm = false)
     {
-        if (_nodes is { } nodes && await nodes.SignalAsync(signal))
+        if (!throughSlurm && _nodes is { } nodes && await nodes.SignalAsync(signal))
         {
             return;
         }
