@@ -46,6 +46,9 @@ internal sealed class ContainerClaim : IDisposable
         }
     }
 
+    /// <summary>Waits as long as it takes for the claim of the directory as it is now; null once that directory is gone or made anew.</summary>
+    public static ContainerClaim? WaitFor(ContainerPaths paths) => Take(paths, LibC.LockExclusive, create: false);
+
     /// <summary>Whether a live create or anchor holds the container's claim.</summary>
     public static bool IsHeld(ContainerPaths paths)
     {
@@ -99,7 +102,11 @@ internal sealed class ContainerClaim : IDisposable
                 }
                 throw new ContainerException($"cannot open {paths.Directory}: {LibC.LastError()}");
             }
-            if (LibC.flock(fd, operation) != 0)
+            int locked;
+            while ((locked = LibC.flock(fd, operation)) != 0 && Marshal.GetLastPInvokeError() == LibC.Eintr)
+            {
+            }
+            if (locked != 0)
             {
                 var error = Marshal.GetLastPInvokeError();
                 LibC.close(fd);

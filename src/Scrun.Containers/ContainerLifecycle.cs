@@ -2,8 +2,6 @@ using System.Diagnostics;
 using Scrun.Containers.Anchor;
 using Scrun.Containers.Interop;
 using Scrun.Containers.Oci;
-using Scrun.Slurm;
-using Scrun.Slurm.Wire;
 
 namespace Scrun.Containers;
 
@@ -15,6 +13,9 @@ public sealed class ContainerLifecycle(string root)
 {
     /// <summary>How long delete waits for an anchor that has agreed to stop to exit and give up the container's claim.</summary>
     private static readonly TimeSpan s_anchorExit = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long a verb rides out slurmctld's silence to end the job of an anchor that is gone.</summary>
+    private static readonly TimeSpan s_releasePatience = TimeSpan.FromSeconds(10);
 
     public string Root { get; } = root;
 
@@ -66,16 +67,20 @@ public sealed class ContainerLifecycle(string root)
         }
         Removing($"cannot create container \"{id}\"", () => FileTree.Empty(paths.Directory)); // the remains of a create that died early: we hold the claim
 
+        var launch = request with { Root = paths.Root, Bundle = bundle, PidFile = pidFile };
+        // What our caller passed us beyond stdio (conmon's sync pipes, containerd's socket) must not stay open in our children.
+        LibC.CloseExtraDescriptorsOnExec();
         Process anchor;
         int report;
         try
         {
-            (anchor, report) = StartAnchor(claim, request with { Root = paths.Root, Bundle = bundle, PidFile = pidFile });
+            ContainerGuard.Start(launch); // first: it waits for the claim we hold, then for the anchor's
+            (anchor, report) = StartAnchor(claim, launch);
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException or IOException)
         {
             Removing($"cannot create container \"{id}\"", () => FileTree.Remove(paths.Directory));
-            throw new ContainerException($"cannot start the container's anchor process: {e.Message}");
+            throw new ContainerException($"cannot start the container's processes: {e.Message}");
         }
 
         using (anchor)
@@ -95,7 +100,7 @@ public sealed class ContainerLifecycle(string root)
             var died = $"the anchor of container \"{id}\" exited before the container was created (exit status {anchor.ExitCode})";
             if (StateStore.Read(paths) is { } left)
             {
-                await ReleaseOrphanedJobAsync(left, died);
+                await OrphanedJob.ReleaseAsync(left, died, s_releasePatience);
             }
             Removing(died, () => FileTree.Remove(paths.Directory));
             throw new ContainerException(died);
@@ -105,8 +110,6 @@ public sealed class ContainerLifecycle(string root)
     /// <summary>Starts the anchor with the container's claim and the write end of a pipe it reports creation on; returns the read end.</summary>
     private static (Process Anchor, int Report) StartAnchor(ContainerClaim claim, LaunchContext launch)
     {
-        // What our caller passed us beyond stdio (conmon's sync pipes, containerd's socket) must not stay open in the anchor.
-        LibC.CloseExtraDescriptorsOnExec();
         LibC.SetCloseOnExec(claim.Descriptor, false);
         var (read, write) = CreationReport.OpenPipe();
         try
@@ -156,7 +159,7 @@ public sealed class ContainerLifecycle(string root)
             return live;
         }
         var stored = StoredState(paths, id);
-        return stored.Status == ContainerStatus.Stopped || !ContainerClaim.IsHeld(paths)
+        return stored.Status == ContainerStatus.Stopped || !LibC.IsAlive(stored.AnchorPid) || !ContainerClaim.IsHeld(paths)
             ? stored with { Status = ContainerStatus.Stopped }
             : stored;
     }
@@ -203,7 +206,8 @@ public sealed class ContainerLifecycle(string root)
         {
             ThrowIfRefused(answer);
         }
-        using var claim = ContainerClaim.TakeExisting(paths, answer is null ? TimeSpan.FromSeconds(2) : s_anchorExit);
+        // An anchor that does not answer and yet lives is given a moment; one that is gone leaves its guard (or another delete) finishing.
+        using var claim = ContainerClaim.TakeExisting(paths, answer is null && LibC.IsAlive(stored.AnchorPid) ? TimeSpan.FromSeconds(2) : s_anchorExit);
         if (claim is null)
         {
             if (!Directory.Exists(paths.Directory))
@@ -213,7 +217,7 @@ public sealed class ContainerLifecycle(string root)
             throw new ContainerException($"cannot delete container \"{id}\": its anchor (pid {stored.AnchorPid}) is alive but does not answer");
         }
         var final = StateStore.Read(paths) ?? stored;
-        await ReleaseOrphanedJobAsync(final, $"cannot delete container \"{id}\"");
+        await OrphanedJob.ReleaseAsync(final, $"cannot delete container \"{id}\"", s_releasePatience);
         if (final is { StagedBundleOwned: true, StagedBundle: { } staged })
         {
             Removing($"cannot delete container \"{id}\"", () => FileTree.Remove(staged));
@@ -235,32 +239,6 @@ public sealed class ContainerLifecycle(string root)
                 return null;
             }
             await Task.Delay(50);
-        }
-    }
-
-    /// <summary>
-    /// The anchor is gone (killed, crashed) with a job it did not end: end it, with the
-    /// container's exit code when it had one. Failing that, the state stays and the caller hears why.
-    /// </summary>
-    private static async Task ReleaseOrphanedJobAsync(ContainerState state, string verb)
-    {
-        if (state is not { JobId: { } job, ExistingAllocation: false, JobReleased: false })
-        {
-            return;
-        }
-        try
-        {
-            // The cluster and wire format the anchor used, whatever this process's environment says.
-            var slurm = (SlurmClientSettings.FromProcessEnvironment(state.SlurmConf) with
-            {
-                KnownProtocol = state.SlurmProtocol is { } release && ProtocolVersion.TryParseRelease(release, out var version) ? version : null,
-            }).Connect();
-            var exitCode = state.Status >= ContainerStatus.Stopping ? state.ExitCode : null; // the step ran: its status; else cancelled
-            await JobSession.EndJobAsync(slurm, job, exitCode, new ControllerOutage(TimeSpan.FromSeconds(10)));
-        }
-        catch (Exception e) when (e is SlurmClientException or TimeoutException)
-        {
-            throw new ContainerException($"{verb}: its job {job} could not be ended ({e.Message}); the state is kept, try again once slurmctld and munged answer");
         }
     }
 

@@ -39,6 +39,12 @@ internal static class Program
                 {
                     return AnchorVerb.Run(launch, log, stderr);
                 }
+            case CommandLineOutcome.Run { Verb: GuardOptions }:
+                var guarded = Scrun.Containers.LaunchContext.TakeFromEnvironment();
+                using (var log = ScrunLogging.ForAnchor(guarded, TextWriter.Null))
+                {
+                    return Scrun.Containers.ContainerGuard.Run(guarded, log);
+                }
             case CommandLineOutcome.Run { Verb: NodeRunOptions nodeRun }:
                 // The task's stderr is the container's: only scrun's own failures are written there.
                 using (var stderr = new StreamWriter(new Scrun.Containers.Interop.DescriptorStream(2)) { AutoFlush = true })

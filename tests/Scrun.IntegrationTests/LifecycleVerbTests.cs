@@ -295,6 +295,38 @@ public sealed class LifecycleVerbTests(TestbedFixture bed) : IDisposable
         Assert.Equal($"out {jobId}", File.ReadAllLines(record)[^1]);
     }
 
+    /// <summary>
+    /// The anchor (the pid in --pid-file) killed outright, and nobody calls delete: the job is
+    /// ended all the same, state says stopped, and a plain delete removes everything.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void An_anchor_killed_with_sigkill_leaves_no_job_even_without_a_delete(bool started)
+    {
+        var job = UniqueName(started ? "killed-running" : "killed-created");
+        var id = NewId();
+        var pidFile = Path.Combine(_verbs.Directory, $"{id}.pid");
+        Assert.Equal(0, Create(Bundle(["sh", "-c", "while :; do sleep 0.2; done"], job), id, ["--pid-file", pidFile]).ExitCode);
+        if (started)
+        {
+            Assert.Equal(0, Scrun("start", id).ExitCode);
+        }
+        Assert.Equal("RUNNING", JobState(job));
+
+        Assert.Equal(0, _bed.Run("kill", "-KILL", File.ReadAllText(pidFile).Trim()).ExitCode);
+        _verbs.AssertNoLiveJob(job);
+        if (!started)
+        {
+            Assert.Equal("CANCELLED", JobState(job));
+        }
+        Assert.Equal("stopped", State(id).GetProperty("status").GetString());
+
+        var delete = Scrun("delete", id);
+        Assert.True(delete.ExitCode == 0, delete.ToString());
+        Assert.False(Directory.Exists(Path.Combine(_verbs.Root, id)));
+    }
+
     [Fact]
     public void Force_delete_of_a_running_container_ends_its_job()
     {

@@ -24,6 +24,12 @@ public sealed record AnchorOptions : VerbOptions
     public override string Verb => "__anchor";
 }
 
+/// <summary>The hidden verb <c>create</c> starts the container's guard with (parameters come in its environment).</summary>
+public sealed record GuardOptions : VerbOptions
+{
+    public override string Verb => Scrun.Containers.ContainerGuard.Verb;
+}
+
 /// <summary><c>node-run -- RUNTIME...</c>: oci.conf's RunTimeRun on a compute node, between slurmstepd and the OCI runtime.</summary>
 public sealed record NodeRunOptions(IReadOnlyList<string> Command) : VerbOptions
 {

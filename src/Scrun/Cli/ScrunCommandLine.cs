@@ -123,6 +123,8 @@ public sealed class ScrunCommandLine
         Register(nodeRun, r => new NodeRunOptions(r.GetValue(runtimeCommand) ?? []));
         var anchor = new Command("__anchor", "Runs a container's anchor (started by create)") { Hidden = true };
         Register(anchor, _ => new AnchorOptions());
+        var guard = new Command(Scrun.Containers.ContainerGuard.Verb, "Ends the job of a container whose anchor is gone (started by create)") { Hidden = true };
+        Register(guard, _ => new GuardOptions());
     }
 
     public CommandLineOutcome Parse(IReadOnlyList<string> args)

@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Scrun.Containers.Interop;
+using Serilog;
+
+namespace Scrun.Containers;
+
+/// <summary>
+/// The watch over a container's anchor: a small process create starts first, in a session of
+/// its own, that waits for the container's claim. The anchor holds the claim for its whole life,
+/// so the guard gets it the moment the anchor is gone, however it went (SIGKILL, a crash, the
+/// OOM killer): a job the anchor did not end is ended then, and state.json says stopped. A
+/// container that ended as it should leaves the guard nothing to do.
+/// </summary>
+public static class ContainerGuard
+{
+    /// <summary>The hidden verb that runs a guard.</summary>
+    public const string Verb = "__guard";
+
+    /// <summary>How long one attempt rides out slurmctld's silence.</summary>
+    private static readonly TimeSpan s_patience = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long the guard keeps trying to end a job while slurmctld or munged do not answer.</summary>
+    private static readonly TimeSpan s_giveUp = TimeSpan.FromDays(1);
+
+    /// <summary>create's side: starts the guard of the container <paramref name="launch"/> creates, with none of create's descriptors.</summary>
+    internal static void Start(LaunchContext launch)
+    {
+        var psi = new ProcessStartInfo(Environment.ProcessPath ?? throw new InvalidOperationException("cannot find the scrun executable"))
+        {
+            UseShellExecute = false,
+            // Pipes of its own, not the caller's stdio: an engine reading create's output until its end must not wait for the guard.
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            ArgumentList = { Verb },
+        };
+        psi.Environment[LaunchContext.EnvironmentVariable] = (launch with { ReportDescriptor = -1, ClaimDescriptor = -1 }).ToEnvironmentValue();
+        using var guard = Process.Start(psi) ?? throw new InvalidOperationException("the guard did not start");
+    }
+
+    /// <summary>The guard's process: returns once the anchor is gone and its job, if it left one, is ended.</summary>
+    public static int Run(LaunchContext? launch, ILogger log)
+    {
+        if (launch is null)
+        {
+            log.Error("{Verb} is started by scrun create, not by hand", Verb);
+            return 1;
+        }
+        LibC.setsid();
+        LibC.DetachStdio();
+        // A Ctrl-C, a hang-up or a TERM meant for the engine or the anchor is not the guard's end.
+        var signals = new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGHUP }
+            .Select(signal => PosixSignalRegistration.Create(signal, context => context.Cancel = true))
+            .ToList();
+        try
+        {
+            return Watch(new ContainerPaths(launch.Root, ContainerId.Parse(launch.Id)), log);
+        }
+        finally
+        {
+            signals.ForEach(s => s.Dispose());
+        }
+    }
+
+    private static int Watch(ContainerPaths paths, ILogger log)
+    {
+        var giveUp = DateTime.UtcNow + s_giveUp;
+        for (var pause = TimeSpan.FromSeconds(5); ; pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.FromMinutes(1).Ticks)))
+        {
+            try
+            {
+                using (var claim = ContainerClaim.WaitFor(paths))
+                {
+                    if (claim is null || StateStore.Read(paths) is not { } state || !OrphanedJob.IsLeftIn(state))
+                    {
+                        return 0;
+                    }
+                    var gone = $"the anchor (pid {state.AnchorPid}) of container \"{state.Id}\" is gone";
+                    OrphanedJob.ReleaseAsync(state, gone, s_patience).GetAwaiter().GetResult();
+                    StateStore.Write(paths, state with
+                    {
+                        Status = ContainerStatus.Stopped,
+                        JobReleased = true,
+                        ExitCode = state.ExitCode ?? (state.Status >= ContainerStatus.Starting ? 128 + 9 : null),
+                        StopReason = state.StopReason ?? gone,
+                    });
+                    log.Warning("{Gone}: its job {Job} is ended", gone, state.JobId);
+                    return 0;
+                }
+            }
+            catch (ContainerException e)
+            {
+                log.Warning("{Problem}", e.Message);
+                if (DateTime.UtcNow >= giveUp)
+                {
+                    return 1;
+                }
+            }
+            Thread.Sleep(pause);
+        }
+    }
+}
