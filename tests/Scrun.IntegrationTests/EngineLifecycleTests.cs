@@ -49,6 +49,10 @@ public abstract partial class EngineLifecycleTests(TestbedFixture bed, SlurmClus
         Assert.Equal(JobOwner.Name, record.User);
         var scontrol = clusters.Clusters[release].Tool("scontrol", "show", "job", record.Id);
         Assert.Contains($"UserId={JobOwner.Name}({JobOwner.Uid})", scontrol.Stdout);
+        // The node's log stays clean (oci.conf's RunTimeQuery once runc run has removed the container).
+        var cluster = clusters.Clusters[release];
+        ScrunDriver.WaitFor(() => cluster.SlurmdIsDoneWith("n1", record.Id), $"slurmstepd to finish job {record.Id}");
+        Assert.DoesNotContain(cluster.SlurmdLinesOf("n1", record.Id), line => line.Contains("error:", StringComparison.Ordinal));
     }
 
     [Theory]

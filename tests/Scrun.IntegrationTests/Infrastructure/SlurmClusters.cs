@@ -33,6 +33,19 @@ public sealed record SlurmCluster(string Release, ProtocolVersion ExpectedVersio
         return System.Diagnostics.Process.Start(psi)!;
     }
 
+    /// <summary>What slurmd of <paramref name="node"/> has logged about job <paramref name="job"/> so far (slurmstepd tags its lines [job.step]).</summary>
+    public IReadOnlyList<string> SlurmdLinesOf(string node, string job)
+    {
+        const string key = "SlurmdLogFile=";
+        var setting = File.ReadLines(SlurmConf).Select(line => line.Trim()).First(line => line.StartsWith(key, StringComparison.Ordinal))[key.Length..].Replace("%n", node, StringComparison.Ordinal);
+        var path = Chroot is null ? setting : Path.Combine(Chroot, setting.TrimStart('/'));
+        return File.ReadLines(path).Where(line => line.Contains($"[{job}.", StringComparison.Ordinal)).ToList();
+    }
+
+    /// <summary>Whether slurmstepd has finished with the job's step on <paramref name="node"/> (its last line: "done with job" on 22.05, "done with step" later).</summary>
+    public bool SlurmdIsDoneWith(string node, string job) =>
+        SlurmdLinesOf(node, job).Any(line => line.Contains("done with job", StringComparison.Ordinal) || line.Contains("done with step", StringComparison.Ordinal));
+
     public override string ToString() => Release;
 }
 
