@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Scrun.IntegrationTests.Infrastructure;
 using Xunit;
@@ -250,6 +251,40 @@ public sealed partial class NothingLostTests(TestbedFixture bed) : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_verbs.Root, live)));
         Assert.False(Directory.Exists(Path.Combine(_verbs.Root, orphan)));
         _verbs.AssertNoLiveJob(job);
+    }
+
+    /// <summary>
+    /// slurmstepd cannot sign the task's exit message while munged is down: scrun node-run's own
+    /// report of the exit stands, the container stops with its exit code and its output, and its
+    /// job is ended (by the guard, the anchor having given up) once munged is back.
+    /// </summary>
+    [Fact]
+    public void A_container_that_ends_while_munged_is_down_stops_with_its_exit_code_and_its_job_ends_when_munged_is_back()
+    {
+        var job = ScrunDriver.UniqueName("munge-exit");
+        var id = _verbs.NewId();
+        Assert.Equal(0, _verbs.Create(_verbs.Bundle(["sh", "-c", "trap 'echo bye; exit 7' TERM; echo ready; while :; do sleep 0.2; done"], job), id).ExitCode);
+        Assert.Equal(0, _verbs.Scrun("start", id).ExitCode);
+        ScrunDriver.WaitFor(() => File.ReadAllText(_verbs.StdoutOf(id)).Contains("ready", StringComparison.Ordinal), "the container to run");
+
+        Bed("stop", "munged");
+        try
+        {
+            Assert.Equal(0, _verbs.Scrun("kill", id, "TERM").ExitCode);
+            _verbs.WaitForStatus(id, "stopped");
+            Assert.Equal("ready\nbye\n", File.ReadAllText(_verbs.StdoutOf(id)));
+            using var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(_verbs.Root, id, "state.json")));
+            Assert.Equal(7, state.RootElement.GetProperty("exitCode").GetInt32());
+        }
+        finally
+        {
+            Bed("start", "munged");
+        }
+        ScrunDriver.WaitFor(() => _verbs.LiveJobs(job).Count == 0, "the job to be ended once munged answers", seconds: 150);
+        Assert.Equal("FAILED", _verbs.JobState(job)); // exit code 7
+        var delete = _verbs.Scrun("delete", id);
+        Assert.True(delete.ExitCode == 0, delete.ToString());
+        Assert.False(Directory.Exists(Path.Combine(_verbs.Root, id)));
     }
 
     // ------------------------------------------------------------------ 6: a full state disk

@@ -71,6 +71,7 @@ public sealed partial class ContainerAnchor
                 _nodes = nodes;
                 _state.Record(s => s with { Status = ContainerStatus.Running });
                 _running.TrySetResult();
+                _ = nodes?.Exited.ContinueWith(exited => step.ExitedOnNodes(exited.Result), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
             }
             var exitCode = await exit;
             _nodes = null;

@@ -201,7 +201,7 @@ public sealed partial class ContainerAnchor
         }
         if (ended is not null)
         {
-            _stderr.Write($"scrun: error: container {_launch.Id}: job {_job!.JobId} could not be ended ({ended}); 'scrun delete {_launch.Id}' ends it\n");
+            _stderr.Write($"scrun: error: container {_launch.Id}: job {_job!.JobId} could not be ended ({ended}); it is ended once slurmctld and munged answer, or by 'scrun delete {_launch.Id}'\n");
         }
         return exitCode;
     }

@@ -47,6 +47,15 @@ public interface IStep : IDisposable
     {
     }
 
+    /// <summary>
+    /// scrun node-run says the container has exited on every node, with this exit code: Slurm's
+    /// own word follows at once, unless slurmstepd cannot send it (MUNGE down on the node); then
+    /// this one stands (srun waits for Slurm's).
+    /// </summary>
+    void ExitedOnNodes(int exitCode)
+    {
+    }
+
     /// <summary>The step's terminal was given a new size (srun learns it from SIGWINCH on its own).</summary>
     void TerminalResized()
     {

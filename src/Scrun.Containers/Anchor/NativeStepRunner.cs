@@ -72,6 +72,8 @@ public sealed class NativeStepRunner(SlurmController slurm, ILogger log) : IStep
 
         public void JobEnded(string why) => session.Abandon(why);
 
+        public void ExitedOnNodes(int exitCode) => session.ExitedOnNodes(exitCode);
+
         public void TerminalResized()
         {
             if (terminal?.Size() is { } size)

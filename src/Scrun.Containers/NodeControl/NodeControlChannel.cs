@@ -23,6 +23,8 @@ public sealed class NodeControlChannel : IAsyncDisposable
     private readonly List<LineChannel> _nodesConnected = [];
     private readonly TaskCompletionSource<NodeMessage> _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<int> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<int> _exitCodes = [];
     private int _greeted;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _accepting;
@@ -51,6 +53,13 @@ public sealed class NodeControlChannel : IAsyncDisposable
 
     /// <summary>Completes once every node's <c>scrun node-run</c> has said hello (it does first thing).</summary>
     public Task Connected => _connected.Task;
+
+    /// <summary>
+    /// The container's exit code once it has exited on every node (the highest, as srun reports
+    /// a step's), as node-run saw it: what Slurm will say, unless slurmstepd cannot say it.
+    /// Cancelled when the channel closes first.
+    /// </summary>
+    public Task<int> Exited => _exited.Task;
 
     /// <summary>Sends <paramref name="signal"/> to the container's process on every node; false when no node is connected.</summary>
     public async Task<bool> SignalAsync(int signal)
@@ -113,6 +122,18 @@ public sealed class NodeControlChannel : IAsyncDisposable
                             _started.TrySetResult(running);
                         }
                         break;
+                    case NodeMessage.Exited exited:
+                        _log.Debug("node control: the container's process exited on {Peer} with exit code {ExitCode}", peer, exited.ExitCode);
+                        await node.WriteAsync(NodeControlProtocol.Acknowledgement, _stopping.Token);
+                        lock (_exitCodes)
+                        {
+                            _exitCodes.Add(exited.ExitCode);
+                            if (_exitCodes.Count == _nodes)
+                            {
+                                _exited.TrySetResult(_exitCodes.Max());
+                            }
+                        }
+                        break;
                     case NodeMessage.Failed failed:
                         _log.Debug("node control: the container could not start on {Peer}: {Message}", peer, failed.Message);
                         await node.WriteAsync(NodeControlProtocol.Acknowledgement, _stopping.Token);
@@ -153,6 +174,7 @@ public sealed class NodeControlChannel : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stopping.CancelAsync();
+        _exited.TrySetCanceled();
         _listener.Dispose();
         LineChannel[] nodes;
         lock (_nodesConnected)

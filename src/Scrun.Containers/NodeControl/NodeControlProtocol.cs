@@ -7,10 +7,11 @@ namespace Scrun.Containers.NodeControl;
 /// the container's runtime on each of its nodes. The node connects to the anchor (the address
 /// slurmd put in <c>SLURM_SRUN_COMM_HOST</c>, the port and secret in <see cref="EnvironmentVariable"/>)
 /// and says <c>hello</c>, then <c>running</c> once the container's process runs or <c>failed</c> if
-/// it never will, which the anchor answers with <c>ok</c>; the anchor sends <c>signal</c> for
-/// each signal the container is sent. The node ends its task only once its report was
-/// answered, so the anchor never hears of the step's end before it knows whether the container
-/// ran. Closing the connection is the anchor's end: the container is killed.
+/// it never will, and <c>exited</c> with the container's exit code once it has ended; the anchor
+/// answers each report with <c>ok</c> and sends <c>signal</c> for each signal the container is
+/// sent. The node ends its task only once its reports were answered, so the anchor never hears
+/// of the step's end before it knows whether the container ran, and knows how it ended even if
+/// Slurm's own word on it is lost. Closing the connection is the anchor's end: the container is killed.
 /// </summary>
 public static class NodeControlProtocol
 {
@@ -45,6 +46,8 @@ public static class NodeControlProtocol
         return (text.Length > MaximumLine - 1 ? text[..(MaximumLine - 1)] : text) + "\n";
     }
 
+    public static string Exited(int exitCode) => $"exited {exitCode.ToString(CultureInfo.InvariantCulture)}\n";
+
     public const string Acknowledgement = "ok\n";
 
     public static string Signal(int signal) => $"signal {signal.ToString(CultureInfo.InvariantCulture)}\n";
@@ -61,6 +64,8 @@ public static class NodeControlProtocol
                 return new NodeMessage.Hello(rest);
             case "running" when TryNumber(rest, out var pid) && pid > 0:
                 return new NodeMessage.Running(pid);
+            case "exited" when TryNumber(rest, out var exitCode) && exitCode < 256:
+                return new NodeMessage.Exited(exitCode);
             case "ok" when rest.Length == 0:
                 return new NodeMessage.Acknowledged();
             case "signal" when TryNumber(rest, out var signal) && signal is > 0 and < 65:
@@ -68,7 +73,7 @@ public static class NodeControlProtocol
             case "failed":
                 var gap = rest.IndexOf(' ');
                 var code = gap < 0 ? rest : rest[..gap];
-                return TryNumber(code, out var exitCode) ? new NodeMessage.Failed(exitCode, gap < 0 ? "" : rest[(gap + 1)..]) : null;
+                return TryNumber(code, out var failure) ? new NodeMessage.Failed(failure, gap < 0 ? "" : rest[(gap + 1)..]) : null;
             default:
                 return null;
         }
@@ -92,6 +97,9 @@ public abstract record NodeMessage
 
     /// <summary>The runtime ended before the container's process ran: its exit code and its error.</summary>
     public sealed record Failed(int ExitCode, string Message) : NodeMessage;
+
+    /// <summary>The container's process has ended on the node: the runtime's exit code (128+N for a signal).</summary>
+    public sealed record Exited(int ExitCode) : NodeMessage;
 
     public sealed record Signal(int Number) : NodeMessage;
 

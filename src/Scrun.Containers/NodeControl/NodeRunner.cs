@@ -22,7 +22,7 @@ public sealed class NodeRunner(IReadOnlyList<string> command, TextWriter stderr)
     private static readonly TimeSpan s_connectPatience = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan s_longestPoll = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan s_acknowledgementPatience = TimeSpan.FromSeconds(30);
-    private readonly TaskCompletionSource _acknowledged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly SemaphoreSlim _acknowledgements = new(0);
     private volatile int _pidfd = -1;
     private volatile bool _anchorGone;
 
@@ -100,13 +100,13 @@ public sealed class NodeRunner(IReadOnlyList<string> command, TextWriter stderr)
             if (process is null)
             {
                 exitCode = 127;
-                await TryWriteAsync(anchor, NodeControlProtocol.Failed(exitCode, $"cannot run {runtime.Runtime}"));
+                await ReportAsync(anchor, NodeControlProtocol.Failed(exitCode, $"cannot run {runtime.Runtime}"));
             }
             else if (await WaitForPidFileAsync(pidFile, process.WaitForExitAsync()) is not { } pid)
             {
                 await process.WaitForExitAsync();
                 exitCode = process.ExitCode;
-                await TryWriteAsync(anchor, NodeControlProtocol.Failed(exitCode,
+                await ReportAsync(anchor, NodeControlProtocol.Failed(exitCode,
                     RuntimeError(log) ?? $"{runtime.Runtime} exited with status {exitCode} before the container's process ran"));
             }
             else
@@ -116,12 +116,12 @@ public sealed class NodeRunner(IReadOnlyList<string> command, TextWriter stderr)
                 {
                     Signal(9);
                 }
-                await TryWriteAsync(anchor, NodeControlProtocol.Running(pid));
+                await ReportAsync(anchor, NodeControlProtocol.Running(pid));
                 await process.WaitForExitAsync();
                 exitCode = process.ExitCode;
+                // Slurm's word on the task's exit needs MUNGE on this node; this one does not.
+                await ReportAsync(anchor, NodeControlProtocol.Exited(exitCode));
             }
-            // The task ends once the anchor has the report: it must never hear of the step's end first.
-            await Task.WhenAny(_acknowledged.Task, Task.Delay(s_acknowledgementPatience));
             return exitCode;
         }
         finally
@@ -153,12 +153,12 @@ public sealed class NodeRunner(IReadOnlyList<string> command, TextWriter stderr)
                         Signal(signal.Number);
                         break;
                     case NodeMessage.Acknowledged:
-                        _acknowledged.TrySetResult();
+                        _acknowledgements.Release();
                         break;
                 }
             }
             _anchorGone = true;
-            _acknowledged.TrySetResult();
+            _acknowledgements.Release(int.MaxValue / 2); // no answer will come: no report waits for one
             Signal(9);
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or SocketException)
@@ -266,7 +266,8 @@ public sealed class NodeRunner(IReadOnlyList<string> command, TextWriter stderr)
         }
     }
 
-    private static async Task TryWriteAsync(LineChannel anchor, string line)
+    /// <summary>Sends a report and waits for the anchor's answer: the task (and so the step) must not end before the anchor has it.</summary>
+    private async Task ReportAsync(LineChannel anchor, string line)
     {
         try
         {
@@ -274,8 +275,9 @@ public sealed class NodeRunner(IReadOnlyList<string> command, TextWriter stderr)
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {
-            // The anchor is gone: the container's fate is its job's now.
+            return; // the anchor is gone: the container's fate is its job's now
         }
+        await _acknowledgements.WaitAsync(s_acknowledgementPatience);
     }
 
     /// <summary>

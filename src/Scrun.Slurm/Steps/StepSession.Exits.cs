@@ -102,6 +102,38 @@ public sealed partial class StepSession
     }
 
     /// <summary>
+    /// The tasks' exit, as the nodes' runtime wrapper reported it (exit code, 128+N for a signal):
+    /// slurmstepd's MESSAGE_TASK_EXIT follows at once, but is lost when it cannot sign it (MUNGE
+    /// down on the node). If it has not come within the grace period, this exit stands.
+    /// </summary>
+    public void ExitedOnNodes(int exitCode) => _ = FinishUnlessExitedAsync(exitCode);
+
+    private async Task FinishUnlessExitedAsync(int exitCode)
+    {
+        try
+        {
+            await Task.Delay(_request.ReportedExitGrace, _stopping.Token);
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+        {
+            return; // the session is over
+        }
+        lock (_exitGate)
+        {
+            if (_finishing is not null)
+            {
+                return;
+            }
+            _log($"step {Step}: no exit message from slurmstepd {_request.ReportedExitGrace.TotalSeconds:0} s after the nodes reported the container's exit (exit code {exitCode}): that exit stands");
+            for (var task = 0; task < _taskStatus.Length; task++)
+            {
+                _taskStatus[task] ??= TaskExitMessage.WaitStatusOf(exitCode);
+            }
+            _finishing = FinishAsync();
+        }
+    }
+
+    /// <summary>
     /// Slurm says the job or a node of it is gone (a callback on the allocation's port): unless the
     /// tasks' exit comes within the grace period, the step is taken as lost.
     /// </summary>

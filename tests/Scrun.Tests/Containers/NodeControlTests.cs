@@ -27,6 +27,7 @@ public sealed class NodeControlTests : IDisposable
         Assert.Equal(new NodeMessage.Running(42), NodeControlProtocol.Parse(NodeControlProtocol.Running(42).TrimEnd('\n')));
         Assert.Equal(new NodeMessage.Signal(10), NodeControlProtocol.Parse(NodeControlProtocol.Signal(10).TrimEnd('\n')));
         Assert.Equal(new NodeMessage.Acknowledged(), NodeControlProtocol.Parse(NodeControlProtocol.Acknowledgement.TrimEnd('\n')));
+        Assert.Equal(new NodeMessage.Exited(137), NodeControlProtocol.Parse(NodeControlProtocol.Exited(137).TrimEnd('\n')));
         Assert.Equal(new NodeMessage.Failed(1, "runc run failed: a b"), NodeControlProtocol.Parse(NodeControlProtocol.Failed(1, "runc run failed:\na b\n").TrimEnd('\n')));
     }
 
@@ -40,6 +41,9 @@ public sealed class NodeControlTests : IDisposable
     [InlineData("signal TERM")]
     [InlineData("failed x message")]
     [InlineData("ok then")]
+    [InlineData("exited")]
+    [InlineData("exited 256")]
+    [InlineData("exited -1")]
     [InlineData("bogus 1")]
     public void A_line_that_is_none_of_the_protocols_is_refused(string line) => Assert.Null(NodeControlProtocol.Parse(line));
 
@@ -125,6 +129,13 @@ public sealed class NodeControlTests : IDisposable
         Assert.Equal("signal 10", await HearAsync(first));
         Assert.Equal("ok", await HearAsync(second));
         Assert.Equal("signal 10", await HearAsync(second));
+
+        await SayAsync(first, "exited 3\n");
+        Assert.Equal("ok", await HearAsync(first));
+        Assert.False(channel.Exited.IsCompleted); // it still runs on the other node
+        await SayAsync(second, "exited 137\n");
+        Assert.Equal("ok", await HearAsync(second));
+        Assert.Equal(137, await channel.Exited.WaitAsync(TimeSpan.FromSeconds(30)));
     }
 
     [Fact]
@@ -142,6 +153,9 @@ public sealed class NodeControlTests : IDisposable
         await WaitForFileAsync(Path.Combine(_directory, "signals"));
         await SayAsync(node, "signal 12\n");
 
+        Assert.Equal("exited 42", await HearAsync(node)); // the container's status, whatever becomes of Slurm's word on it
+        Assert.False(runner.IsCompleted); // it waits for the anchor to have the report
+        await SayAsync(node, "ok\n");
         Assert.Equal(42, await runner.WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.Equal("USR1\n", File.ReadAllText(Path.Combine(_directory, "signals"))); // once: the runtime script itself got nothing
         var env = JsonNode.Parse(File.ReadAllText(Path.Combine(bundle, "config.json")))!["process"]!["env"]!.AsArray().Select(v => (string)v!).ToList();

@@ -54,6 +54,9 @@ public sealed record TaskExitMessage(uint WaitStatus, uint[] TaskIds, StepId Ste
         var signal => 128 + (int)signal,
     };
 
+    /// <summary>The wait status of a task that exited with <paramref name="exitCode"/> (a runtime's exit code, 128+N for its container's signal).</summary>
+    public static uint WaitStatusOf(int exitCode) => (uint)(exitCode & 0xFF) << 8;
+
     public void WriteBody(SlurmWriter writer, ProtocolVersion version)
     {
         writer.WriteU32(WaitStatus);

@@ -216,6 +216,46 @@ public sealed class StepSessionTests : IAsyncLifetime // xunit 2 never calls IAs
         Assert.Contains("node(s) n1 failed", Encoding.ASCII.GetString(((MemoryStream)streams.Error).ToArray()), StringComparison.Ordinal);
     }
 
+    /// <summary>MUNGE down on the node: slurmstepd cannot sign the exit message, the output still ends; the nodes' own report of the exit stands.</summary>
+    [Fact]
+    public async Task A_step_whose_exit_message_is_lost_ends_with_the_exit_its_nodes_reported()
+    {
+        var outputEnded = new TaskCompletionSource();
+        var controller = Cluster(stepd: async (launch, ports) =>
+        {
+            await using var io = await ports.ConnectIoAsync(stdout: 1, stderr: 1);
+            await IoFrameWriter.WriteOutputAsync(io, IoStreamType.Stdout, "bye\n"u8.ToArray());
+            await IoFrameWriter.WriteOutputEndAsync(io, IoStreamType.Stdout);
+            await IoFrameWriter.WriteOutputEndAsync(io, IoStreamType.Stderr);
+            outputEnded.SetResult();
+            await Task.Delay(Timeout.Infinite, _testEnded.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        });
+        var streams = Streams();
+        await using var session = await StepSession.LaunchAsync(controller, Request() with { ReportedExitGrace = TimeSpan.FromMilliseconds(200) }, streams);
+        await outputEnded.Task;
+
+        session.ExitedOnNodes(7);
+
+        Assert.Equal(7, await session.Completion.WaitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal("bye\n", Encoding.ASCII.GetString(((MemoryStream)streams.Output).ToArray()));
+        Assert.Equal("", Encoding.ASCII.GetString(((MemoryStream)streams.Error).ToArray()));
+    }
+
+    [Fact]
+    public async Task Slurms_exit_message_wins_over_the_nodes_report()
+    {
+        var reported = new TaskCompletionSource<StepSession>();
+        var controller = Cluster(stepd: async (launch, ports) =>
+        {
+            (await reported.Task).ExitedOnNodes(7);
+            await ExitAsync(launch, ports, 0x0300);
+        });
+        await using var session = await StepSession.LaunchAsync(controller, Request() with { ReportedExitGrace = TimeSpan.FromHours(1) }, Streams());
+        reported.SetResult(session);
+
+        Assert.Equal(3, await session.Completion.WaitAsync(TimeSpan.FromSeconds(60)));
+    }
+
     [Fact]
     public async Task A_launched_step_whose_io_never_connects_is_lost_with_the_reason()
     {
