@@ -463,6 +463,10 @@ public sealed partial class NothingLostTests(TestbedFixture bed) : IDisposable
         ScrunDriver.AssertRefused(_verbs.Create(bundle, _verbs.NewId()), "namespace {\"bogus\" \"\"} does not exist");
         File.WriteAllText(config, $"{{{valid}}},\"root\":{{\"path\":\"/\"}},\"linux\":{{\"namespaces\":[{{\"type\":\"network\",\"path\":\"/proc/self/ns/uts\"}}]}}}}");
         ScrunDriver.AssertRefused(_verbs.Create(bundle, _verbs.NewId()), $"{config}: linux.namespaces: the network namespace's path /proc/self/ns/uts is a uts namespace");
+        File.WriteAllText(config, $"{{{valid},\"capabilities\":{{\"bounding\":[\"CAP_CHOWN\",\"CAP_BOGUS\"]}}}},\"root\":{{\"path\":\"/\"}}}}");
+        ScrunDriver.AssertRefused(_verbs.Create(bundle, _verbs.NewId()), "unknown capability \"CAP_BOGUS\"");
+        File.WriteAllText(config, $"{{{valid}}},\"root\":{{\"path\":\"/\"}},\"mounts\":[{{\"destination\":\"/tmp\",\"type\":\"tmpfs\",\"options\":[\"nosuid\",1]}}]}}");
+        ScrunDriver.AssertRefused(_verbs.Create(bundle, _verbs.NewId()), $"{config}: mounts[0].options[1] must be a string");
 
         Assert.Null(_verbs.JobState(job));
         Assert.Empty(Directory.Exists(_verbs.Root) ? Directory.EnumerateFileSystemEntries(_verbs.Root) : []);
