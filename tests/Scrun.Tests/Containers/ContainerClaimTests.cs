@@ -28,6 +28,32 @@ public sealed class ContainerClaimTests : IDisposable
         Assert.NotNull(second);
     }
 
+    /// <summary>The guard's wait: it gets the claim the moment its holder lets go, however late it started waiting.</summary>
+    [Fact]
+    public async Task Waiting_for_a_claim_gets_it_once_its_holder_lets_go()
+    {
+        var paths = Paths();
+        var holder = ContainerClaim.TryTake(paths)!;
+        var waiting = Task.Run(() => ContainerClaim.WaitFor(paths));
+        holder.Dispose();
+
+        using var claim = await waiting.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.NotNull(claim);
+        Assert.True(ContainerClaim.IsHeld(paths));
+    }
+
+    [Fact]
+    public async Task Waiting_for_a_claim_whose_holder_removed_the_directory_gets_nothing()
+    {
+        var paths = Paths();
+        var holder = ContainerClaim.TryTake(paths)!;
+        var waiting = Task.Run(() => ContainerClaim.WaitFor(paths));
+        Directory.Delete(paths.Directory);
+        holder.Dispose();
+
+        Assert.Null(await waiting.WaitAsync(TimeSpan.FromSeconds(30)));
+    }
+
     [Fact]
     public void Many_takers_at_once_yield_one_owner()
     {
