@@ -110,7 +110,7 @@ internal sealed class ContainerClaim : IDisposable
             {
                 var error = Marshal.GetLastPInvokeError();
                 LibC.close(fd);
-                return error == LibC.Ewouldblock ? null : throw new ContainerException($"cannot lock {paths.Directory}: {LibC.LastError()}");
+                return error == LibC.Ewouldblock ? null : throw new ContainerException($"cannot lock {paths.Directory}: {Marshal.GetPInvokeErrorMessage(error)}");
             }
             // The holder before us may have removed the directory it held: then ours is an orphan.
             if (FileTree.IsSameDirectory(fd, paths.Directory))
