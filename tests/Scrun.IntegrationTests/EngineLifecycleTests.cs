@@ -152,6 +152,26 @@ public abstract partial class EngineLifecycleTests(TestbedFixture bed, SlurmClus
         Assert.Equal("137", Wait(engine, name));
     }
 
+    /// <summary>
+    /// A refusal at create reaches the user as the engine shows runc's: scrun's one line, once,
+    /// without a second "scrun: error:" (Podman reads the runtime's log as one JSON object and
+    /// falls back to its stderr when there is more).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public void A_refusal_at_create_is_the_engines_one_line(string engine)
+    {
+        var job = UniqueName("refused");
+        var run = Run(engine, "22.05", ["--rm", "-e", $"SCRUN_JOB_NAME={job}", "-e", "SCRUN_TIME_LIMIT=bogus", Bed.Image, "true"]);
+        Assert.NotEqual(0, run.ExitCode);
+        var expected = engine == "podman"
+            ? "Error: OCI runtime error: scrun: SCRUN_TIME_LIMIT=bogus is not valid: expected a time limit such as 30, 2:00:00 or 1-12:00\n"
+            : "OCI runtime create failed: SCRUN_TIME_LIMIT=bogus is not valid: expected a time limit such as 30, 2:00:00 or 1-12:00: unknown";
+        Assert.Contains(expected, run.Stderr);
+        Assert.DoesNotContain("scrun: error:", run.Stderr);
+        Assert.Null(FindJob(job));
+    }
+
     [Theory]
     [MemberData(nameof(EnginesOnEveryRelease))]
     public void Removing_a_running_container_by_force_ends_its_job(string engine, string release)

@@ -32,7 +32,8 @@ public sealed partial class ContainerAnchor
     private async Task<int> FailCreationAsync(string reason)
     {
         _failure = reason;
-        _log.Error("container {Id} could not be created: {Reason}", _launch.Id, reason);
+        // create says it, as the one error line of the caller's log: Podman reads that file as one JSON object.
+        _log.Debug("container {Id} could not be created: {Reason}", _launch.Id, reason);
         var cancelFailure = await EndJobAsync(null);
         await StageOutAsync();
         if (_job is not null)
