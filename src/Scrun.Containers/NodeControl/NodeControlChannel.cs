@@ -124,7 +124,6 @@ public sealed class NodeControlChannel : IAsyncDisposable
                         break;
                     case NodeMessage.Exited exited:
                         _log.Debug("node control: the container's process exited on {Peer} with exit code {ExitCode}", peer, exited.ExitCode);
-                        await node.WriteAsync(NodeControlProtocol.Acknowledgement, _stopping.Token);
                         lock (_exitCodes)
                         {
                             _exitCodes.Add(exited.ExitCode);

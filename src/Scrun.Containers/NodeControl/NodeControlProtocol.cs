@@ -7,11 +7,12 @@ namespace Scrun.Containers.NodeControl;
 /// the container's runtime on each of its nodes. The node connects to the anchor (the address
 /// slurmd put in <c>SLURM_SRUN_COMM_HOST</c>, the port and secret in <see cref="EnvironmentVariable"/>)
 /// and says <c>hello</c>, then <c>running</c> once the container's process runs or <c>failed</c> if
-/// it never will, and <c>exited</c> with the container's exit code once it has ended; the anchor
-/// answers each report with <c>ok</c> and sends <c>signal</c> for each signal the container is
-/// sent. The node ends its task only once its reports were answered, so the anchor never hears
-/// of the step's end before it knows whether the container ran, and knows how it ended even if
-/// Slurm's own word on it is lost. Closing the connection is the anchor's end: the container is killed.
+/// it never will, which the anchor answers with <c>ok</c>, and <c>exited</c> with the container's
+/// exit code once it has ended; the anchor sends <c>signal</c> for each signal the container is
+/// sent. The node ends its task only once its first report was answered, so the anchor never
+/// hears of the step's end before it knows whether the container ran; <c>exited</c> needs no
+/// answer (it stands only if Slurm's own word on the exit is lost). Closing the connection is the
+/// anchor's end: the container is killed.
 /// </summary>
 public static class NodeControlProtocol
 {

@@ -119,8 +119,9 @@ public sealed class NodeRunner(IReadOnlyList<string> command, TextWriter stderr)
                 await ReportAsync(anchor, NodeControlProtocol.Running(pid));
                 await process.WaitForExitAsync();
                 exitCode = process.ExitCode;
-                // Slurm's word on the task's exit needs MUNGE on this node; this one does not.
-                await ReportAsync(anchor, NodeControlProtocol.Exited(exitCode));
+                // Slurm's word on the task's exit needs MUNGE on this node; this one does not. It
+                // matters only if Slurm's never comes, so the task need not wait for an answer.
+                await ReportAsync(anchor, NodeControlProtocol.Exited(exitCode), answered: false);
             }
             return exitCode;
         }
@@ -267,7 +268,7 @@ public sealed class NodeRunner(IReadOnlyList<string> command, TextWriter stderr)
     }
 
     /// <summary>Sends a report and waits for the anchor's answer: the task (and so the step) must not end before the anchor has it.</summary>
-    private async Task ReportAsync(LineChannel anchor, string line)
+    private async Task ReportAsync(LineChannel anchor, string line, bool answered = true)
     {
         try
         {
@@ -277,7 +278,10 @@ public sealed class NodeRunner(IReadOnlyList<string> command, TextWriter stderr)
         {
             return; // the anchor is gone: the container's fate is its job's now
         }
-        await _acknowledgements.WaitAsync(s_acknowledgementPatience);
+        if (answered)
+        {
+            await _acknowledgements.WaitAsync(s_acknowledgementPatience);
+        }
     }
 
     /// <summary>
