@@ -26,16 +26,11 @@ public static class ContainerGuard
     /// <summary>create's side: starts the guard of the container <paramref name="launch"/> creates, with none of create's descriptors.</summary>
     internal static void Start(LaunchContext launch)
     {
-        var psi = new ProcessStartInfo(Environment.ProcessPath ?? throw new InvalidOperationException("cannot find the scrun executable"))
-        {
-            UseShellExecute = false,
-            // Pipes of its own, not the caller's stdio: an engine reading create's output until its end must not wait for the guard.
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            ArgumentList = { Verb },
-        };
-        psi.Environment[LaunchContext.EnvironmentVariable] = (launch with { ReportDescriptor = -1, ClaimDescriptor = -1 }).ToEnvironmentValue();
+        var psi = launch.StartInfo(Verb);
+        // Pipes of its own, not the caller's stdio: an engine reading create's output until its end must not wait for the guard.
+        psi.RedirectStandardInput = true;
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
         using var guard = Process.Start(psi) ?? throw new InvalidOperationException("the guard did not start");
     }
 
@@ -50,17 +45,8 @@ public static class ContainerGuard
         LibC.setsid();
         LibC.DetachStdio();
         // A Ctrl-C, a hang-up or a TERM meant for the engine or the anchor is not the guard's end.
-        var signals = new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGHUP }
-            .Select(signal => PosixSignalRegistration.Create(signal, context => context.Cancel = true))
-            .ToList();
-        try
-        {
-            return Watch(new ContainerPaths(launch.Root, ContainerId.Parse(launch.Id)), log);
-        }
-        finally
-        {
-            signals.ForEach(s => s.Dispose());
-        }
+        using var swallowed = new SwallowedSignals(PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGHUP);
+        return Watch(new ContainerPaths(launch.Root, ContainerId.Parse(launch.Id)), log);
     }
 
     private static int Watch(ContainerPaths paths, ILogger log)

@@ -114,12 +114,7 @@ public sealed class ContainerLifecycle(string root)
         var (read, write) = CreationReport.OpenPipe();
         try
         {
-            var psi = new ProcessStartInfo(Environment.ProcessPath ?? throw new InvalidOperationException("cannot find the scrun executable"))
-            {
-                UseShellExecute = false,
-                ArgumentList = { LaunchContext.AnchorVerb },
-            };
-            psi.Environment[LaunchContext.EnvironmentVariable] = (launch with { ReportDescriptor = write, ClaimDescriptor = claim.Descriptor }).ToEnvironmentValue();
+            var psi = (launch with { ReportDescriptor = write, ClaimDescriptor = claim.Descriptor }).StartInfo(LaunchContext.AnchorVerb);
             // The anchor takes HUP, INT and TERM as the container's signals, even from a caller that ignores them.
             using (LibC.StopIgnoring(1, 2, 15))
             {

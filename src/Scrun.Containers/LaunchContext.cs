@@ -112,6 +112,18 @@ public sealed record LaunchContext
 
     /// <summary>The value create puts in <see cref="EnvironmentVariable"/>.</summary>
     public string ToEnvironmentValue() => JsonSerializer.Serialize(this, LaunchJsonContext.Default.LaunchContext);
+
+    /// <summary>This scrun executable running the hidden <paramref name="verb"/> (the anchor, the guard) with this context in its environment.</summary>
+    public System.Diagnostics.ProcessStartInfo StartInfo(string verb)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo(Environment.ProcessPath ?? throw new InvalidOperationException("cannot find the scrun executable"))
+        {
+            UseShellExecute = false,
+            ArgumentList = { verb },
+        };
+        psi.Environment[EnvironmentVariable] = ToEnvironmentValue();
+        return psi;
+    }
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]

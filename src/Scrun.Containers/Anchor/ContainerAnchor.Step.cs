@@ -106,7 +106,7 @@ public sealed partial class ContainerAnchor
     {
         try
         {
-            await _job!.SignalStepAsync(9, _step?.StepNumber ?? 0);
+            await SignalOnNodeAsync(9, throughSlurm: true);
         }
         catch (Exception e) when (IsExpected(e))
         {

@@ -21,6 +21,9 @@ public sealed partial class ContainerAnchor
     /// <summary>How long a job that could not be cancelled after a failed creation is retried.</summary>
     private static readonly TimeSpan s_cancelPersistence = TimeSpan.FromHours(24);
 
+    /// <summary>How long a launched step's scrun node-run is given to say hello before the nodes are taken to run something else.</summary>
+    private static readonly TimeSpan s_nodeHelloPatience = TimeSpan.FromSeconds(60);
+
     private readonly LaunchContext _launch;
     private readonly IReadOnlyDictionary<string, string> _variables;
     private readonly ILogger _log;
@@ -32,7 +35,6 @@ public sealed partial class ContainerAnchor
     private readonly TaskCompletionSource _startRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _launched = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _running = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private static readonly TimeSpan s_nodeHelloPatience = TimeSpan.FromSeconds(60);
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _abort = new();
     private readonly CancellationTokenSource _cancelledByDelete = new();

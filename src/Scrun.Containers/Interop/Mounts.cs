@@ -16,7 +16,6 @@ internal static partial class Mounts
     [LibraryImport("libc", EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Unmount(string target, int flags);
 
-    /// <summary>Whether this process may bind-mount in the host's mount namespace (real root).</summary>
     /// <summary>
     /// Whether a bind mount this process makes is one the compute node sees: as real root, in the
     /// host's mount namespace. Podman runs the runtime of a container with uid mappings in a

@@ -88,9 +88,7 @@ public sealed class NodeRunner(IReadOnlyList<string> command, TextWriter stderr)
 
         // Slurm signals every process of the step (scancel, a time limit): the runtime relays them to
         // the container itself; this process must only outlive them to report the runtime's status.
-        var swallowed = new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGHUP, PosixSignal.SIGQUIT }
-            .Select(s => PosixSignalRegistration.Create(s, context => context.Cancel = true))
-            .ToList();
+        using var swallowed = new SwallowedSignals(PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGHUP, PosixSignal.SIGQUIT);
         using var stopReading = new CancellationTokenSource();
         var reading = ReadAnchorAsync(anchor, stopReading.Token);
         try
@@ -133,7 +131,6 @@ public sealed class NodeRunner(IReadOnlyList<string> command, TextWriter stderr)
             {
                 LibC.close(_pidfd);
             }
-            swallowed.ForEach(s => s.Dispose());
         }
     }
 
@@ -237,7 +234,6 @@ public sealed class NodeRunner(IReadOnlyList<string> command, TextWriter stderr)
         {
             start.ArgumentList.Add(argument);
         }
-        start.Environment.Remove(NodeControlProtocol.EnvironmentVariable);
         try
         {
             return Process.Start(start);

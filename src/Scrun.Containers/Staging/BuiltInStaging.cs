@@ -35,8 +35,11 @@ public sealed class BuiltInStaging(string? stagingRoot, ILogger log) : IStaging
     /// </summary>
     public string BundleFor(ContainerPaths paths, BundleConfig config) =>
         stagingRoot is { Length: > 0 } root ? Path.Combine(ContainerPaths.Resolve(root), paths.Id.Value)
-        : config.MapsUsers && Mounts.CanBindMount ? Path.Combine(paths.Root, TraversableStaging, $"{paths.Id.Value}.{_unguessable}")
+        : ForMappedRoot(config) ? Path.Combine(paths.Root, TraversableStaging, $"{paths.Id.Value}.{_unguessable}")
         : paths.StagedBundle;
+
+    /// <summary>Whether the bundle goes to <see cref="TraversableStaging"/>: no staging directory is named, and the node's root of the container is another uid.</summary>
+    private bool ForMappedRoot(BundleConfig config) => stagingRoot is not { Length: > 0 } && config.MapsUsers && Mounts.CanBindMount;
 
     public string PlannedBundle(ContainerPaths paths, BundleConfig config) => HostPaths.AsHostSees(BundleFor(paths, config)) ?? BundleFor(paths, config);
 
@@ -44,7 +47,7 @@ public sealed class BuiltInStaging(string? stagingRoot, ILogger log) : IStaging
     {
         var bundle = BundleFor(context.Paths, context.Config);
         FileTree.Remove(bundle); // what a container of this id left (its anchor was killed)
-        var forMappedRoot = Path.GetFileName(Path.GetDirectoryName(bundle)) == TraversableStaging;
+        var forMappedRoot = ForMappedRoot(context.Config);
         if (forMappedRoot)
         {
             OpenForMappedRoot(context.Paths.Root);
@@ -91,14 +94,15 @@ public sealed class BuiltInStaging(string? stagingRoot, ILogger log) : IStaging
         return Task.CompletedTask;
     }
 
+    /// <summary>0755: a staged bundle for a mapped root, whose contents that root reads.</summary>
+    private const UnixFileMode Readable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+        | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+
     /// <summary>
     /// The state root and <see cref="TraversableStaging"/> passable by any uid (0711): nothing in
     /// them can be listed, each container's own directory stays its owner's (0700), and a bundle
     /// there is reached only by its random name.
     /// </summary>
-    private const UnixFileMode Readable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
-        | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
-
     private static void OpenForMappedRoot(string stateRoot)
     {
         const UnixFileMode passable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute

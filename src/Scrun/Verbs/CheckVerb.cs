@@ -119,9 +119,10 @@ internal static class CheckVerb
             var environment = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
                 .ToDictionary(e => (string)e.Key, e => (string?)e.Value ?? "", StringComparer.Ordinal);
             var setting = JobOptions.From(environment, []).StepLauncher;
-            var choice = Containers.Anchor.StepLauncherChoice.For(setting, config, OciConfig.LoadBeside(config), version);
+            var oci = OciConfig.LoadBeside(config);
+            var choice = Containers.Anchor.StepLauncherChoice.For(setting, config, oci, version);
             ok("step launcher", choice.Native ? $"native, no srun needed ({choice.Why})" : $"srun ({choice.Why})");
-            ok("compute nodes", OciConfig.LoadBeside(config).RunsNodeRun
+            ok("compute nodes", oci.RunsNodeRun
                 ? "oci.conf runs scrun node-run: start waits for the container's process, signals reach it alone"
                 : "oci.conf does not run scrun node-run: signals reach every process of the step, as with Slurm's scrun (docs/configuration.md)");
         }
