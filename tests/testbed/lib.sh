@@ -87,6 +87,11 @@ close_fds() {
     if [ "$n" -gt 2 ]; then { exec {n}>&-; } 2>/dev/null || true; fi
   done
 }
+install_executable() { # source target: a copy of the executable, replaced whole and only when it differs (a running step may be using it)
+  [ -x "$1" ] || die "$1 is missing: publish scrun first (dotnet run build.cs -- publish)"
+  cmp -s "$1" "$2" && return 0
+  install -D -m 755 "$1" "$2.tmp" && mv -f "$2.tmp" "$2"
+}
 write_file() { # path: stdin -> path, atomically (slurmstepd and podman may be reading it)
   cat >"$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"
 }

@@ -173,9 +173,7 @@ write_config() {
 install_node_side() {
   local s=/srv/slurm samples
   samples=$REPO/samples
-  [ -x "$SCRUN" ] || die "$SCRUN is missing: publish scrun first (dotnet run build.cs -- publish)"
-  cmp -s "$SCRUN" "$C/usr/local/bin/scrun" ||
-    { install -D -m 755 "$SCRUN" "$C/usr/local/bin/scrun.tmp" && mv -f "$C/usr/local/bin/scrun.tmp" "$C/usr/local/bin/scrun"; }
+  install_executable "$SCRUN" "$C/usr/local/bin/scrun"
   install -D -m 755 "$samples/oci-run" "$C/usr/local/libexec/scrun/oci-run"
   sed "s#/run/slurm-oci#$s/oci-root#g" "$samples/oci.conf" | write_file "$C/etc/slurm/oci.conf"
   write_file "$ST/oci.conf" <"$C/etc/slurm/oci.conf"

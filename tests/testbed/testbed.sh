@@ -188,11 +188,7 @@ link_into_etc() { # name: /etc/slurm/<name> -> $TB/etc/<name>; a real file there
 # The compute node's scrun (oci.conf's "scrun node-run"): a copy every job user can run, refreshed
 # on each "up" so that it is always the scrun under test (no daemon reads it: nothing restarts).
 NODE_SCRUN=$TB/libexec/scrun/scrun
-install_node_scrun() {
-  [ -x "$SCRUN" ] || die "$SCRUN is missing: publish scrun first (dotnet run build.cs -- publish)"
-  cmp -s "$SCRUN" "$NODE_SCRUN" && return 0
-  install -D -m 755 "$SCRUN" "$NODE_SCRUN.tmp" && mv -f "$NODE_SCRUN.tmp" "$NODE_SCRUN"
-}
+install_node_scrun() { install_executable "$SCRUN" "$NODE_SCRUN"; }
 
 desired_oci_conf() {
   sed -e "s#/run/slurm-oci#$TB/oci-root#g" -e "s#/usr/local/libexec/scrun/#$TB/libexec/scrun/#g" \
