@@ -46,8 +46,12 @@ internal sealed class ContainerClaim : IDisposable
         }
     }
 
-    /// <summary>Waits as long as it takes for the claim of the directory as it is now; null once that directory is gone or made anew.</summary>
-    public static ContainerClaim? WaitFor(ContainerPaths paths) => Take(paths, LibC.LockExclusive, create: false);
+    /// <summary>
+    /// Waits as long as it takes for the claim of the directory as it is now; null once that
+    /// directory is removed. The directory is held from the start: a state root renamed or
+    /// lazily unmounted meanwhile does not lose it.
+    /// </summary>
+    public static ContainerClaim? WaitFor(ContainerPaths paths) => Take(paths, LibC.LockExclusive, create: false, sameByPath: false);
 
     /// <summary>Whether a live create or anchor holds the container's claim.</summary>
     public static bool IsHeld(ContainerPaths paths)
@@ -80,7 +84,7 @@ internal sealed class ContainerClaim : IDisposable
         }
     }
 
-    private static ContainerClaim? Take(ContainerPaths paths, int operation, bool create)
+    private static ContainerClaim? Take(ContainerPaths paths, int operation, bool create, bool sameByPath = true)
     {
         for (var attempt = 0; ; attempt++)
         {
@@ -113,7 +117,7 @@ internal sealed class ContainerClaim : IDisposable
                 return error == LibC.Ewouldblock ? null : throw new ContainerException($"cannot lock {paths.Directory}: {Marshal.GetPInvokeErrorMessage(error)}");
             }
             // The holder before us may have removed the directory it held: then ours is an orphan.
-            if (FileTree.IsSameDirectory(fd, paths.Directory))
+            if (sameByPath ? FileTree.IsSameDirectory(fd, paths.Directory) : !FileTree.IsRemoved(fd))
             {
                 return new ContainerClaim(fd);
             }

@@ -58,13 +58,16 @@ public static class ContainerGuard
             {
                 using (var claim = ContainerClaim.WaitFor(paths))
                 {
-                    if (claim is null || StateStore.Read(paths) is not { } state || !OrphanedJob.IsLeftIn(state))
+                    // Through the claim's descriptor: the state root may have been renamed or lazily
+                    // unmounted (logind does that to /run/user/UID at logout) before the anchor died.
+                    using var directory = claim is null ? null : DirectoryHandle.Borrow(claim.Descriptor, paths.Directory);
+                    if (directory is null || StateStore.Read(directory, paths.Id) is not { } state || !OrphanedJob.IsLeftIn(state))
                     {
                         return 0;
                     }
                     var gone = $"the anchor (pid {state.AnchorPid}) of container \"{state.Id}\" is gone";
                     OrphanedJob.ReleaseAsync(state, gone, s_patience).GetAwaiter().GetResult();
-                    StateStore.Write(paths, state with
+                    StateStore.Write(directory, paths.Id, state with
                     {
                         Status = ContainerStatus.Stopped,
                         JobReleased = true,

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Scrun.Containers.Anchor;
 using Scrun.Containers.Interop;
 using Scrun.Containers.Oci;
+using Scrun.Containers.Staging;
 
 namespace Scrun.Containers;
 
@@ -19,25 +20,79 @@ public sealed class ContainerLifecycle(string root)
 
     public string Root { get; } = root;
 
+    /// <summary>
+    /// The paths of an existing container for start, state, kill and delete. The real root acts
+    /// on a user's container as that user (what the user's files name is acted on with the
+    /// user's rights alone); anyone else acts only on a container whose state directory, own
+    /// directory and state are theirs and writable by nobody else.
+    /// </summary>
     private ContainerPaths Paths(ContainerId id)
     {
         var paths = new ContainerPaths(Root, id);
+        if (Slurm.Interop.ProcessIdentity.Current.IsRealRoot)
+        {
+            ActForOwner(paths);
+        }
         EnsureOwnRoot(paths.Root);
+        EnsureOwnContainer(paths);
         return paths;
+    }
+
+    /// <summary>The real root becomes the owner of the state directory, else of the container's directory, when that is not root.</summary>
+    private static void ActForOwner(ContainerPaths paths)
+    {
+        var owner = FileTree.Status(LibC.AtFdcwd, paths.Root) is { Uid: not 0 } root ? root
+            : FileTree.Status(LibC.AtFdcwd, paths.Directory) is { Uid: not 0 } directory ? directory
+            : (FileStatus?)null;
+        if (owner is { } user)
+        {
+            Privileges.Become(user.Uid, user.Gid);
+        }
     }
 
     /// <summary>
     /// Another user's state directory is refused whatever its modes: its state files would make
-    /// scrun signal, delete or cancel the jobs of containers that are not the caller's. Only
-    /// root (the real one) acts on any. Inside a rootless engine's namespace the user's own
-    /// directory belongs to uid 0, as the caller does.
+    /// scrun signal, delete or cancel the jobs of containers that are not the caller's (the real
+    /// root has become its owner before this). Inside a rootless engine's namespace the user's
+    /// own directory belongs to uid 0, as the caller does.
     /// </summary>
     private static void EnsureOwnRoot(string root)
     {
         var caller = LibC.geteuid();
-        if (LibC.OwnerOf(root) is { } owner && owner != caller && !Slurm.Interop.ProcessIdentity.Current.IsRealRoot)
+        if (LibC.OwnerOf(root) is { } owner && owner != caller)
         {
             throw new ContainerException($"cannot use {root} as the state directory: it belongs to uid {owner}, not to uid {caller}");
+        }
+    }
+
+    /// <summary>
+    /// The container's own directory, when there is one, is the caller's and nobody else may
+    /// write in it: in a state directory others can write in, another user may have placed it.
+    /// </summary>
+    private static void EnsureOwnContainer(ContainerPaths paths)
+    {
+        if (FileTree.Status(LibC.AtFdcwd, paths.Directory) is not { } status)
+        {
+            return;
+        }
+        if (status.Kind != FileKind.Directory)
+        {
+            throw new ContainerException($"container \"{paths.Id}\" cannot be trusted: {paths.Directory} is not a directory");
+        }
+        StateStore.EnsureTrusted(status, paths.Id, paths.Directory);
+    }
+
+    /// <summary>SCRUN_STAGING_DIR and the state directory must not hold one another: staging a bundle would replace a container's state.</summary>
+    private static void EnsureStagingApart(string root, string? staging)
+    {
+        if (string.IsNullOrEmpty(staging))
+        {
+            return;
+        }
+        var real = ContainerPaths.Resolve(staging);
+        if (real == root || real.StartsWith(root + "/", StringComparison.Ordinal) || root.StartsWith(real + "/", StringComparison.Ordinal))
+        {
+            throw new ContainerException($"{BuiltInStaging.Variable}={staging} and the state directory {root} overlap: a staged bundle would replace a container's state; use separate directories");
         }
     }
 
@@ -58,7 +113,9 @@ public sealed class ContainerLifecycle(string root)
         {
             EnsureWritableDirectory(Path.GetDirectoryName(pidFile)!, "--pid-file");
         }
-        var paths = Paths(id);
+        var paths = new ContainerPaths(Root, id);
+        EnsureOwnRoot(paths.Root); // the real root too: a user could change what root creates in a directory of theirs
+        EnsureStagingApart(paths.Root, Environment.GetEnvironmentVariable(BuiltInStaging.Variable));
         EnsureRoot(paths.Root);
         using var claim = ContainerClaim.TryTake(paths) ?? throw new ContainerException($"container \"{id}\" already exists");
         if (StateStore.Read(paths) is not null)
@@ -215,7 +272,7 @@ public sealed class ContainerLifecycle(string root)
         await OrphanedJob.ReleaseAsync(final, $"cannot delete container \"{id}\"", s_releasePatience);
         if (final is { StagedBundleOwned: true, StagedBundle: { } staged })
         {
-            Removing($"cannot delete container \"{id}\"", () => FileTree.Remove(staged));
+            Removing($"cannot delete container \"{id}\"", () => StagingDirectory.RemoveBundle(staged));
         }
         Removing($"cannot delete container \"{id}\"", () => FileTree.Remove(paths.Directory));
     }

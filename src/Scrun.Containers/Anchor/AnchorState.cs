@@ -5,9 +5,11 @@ namespace Scrun.Containers.Anchor;
 /// <summary>
 /// The container's state as the anchor keeps it: in memory, and in state.json for whoever comes
 /// when the anchor is gone. A transition that must be on disk happens only if it could be
-/// written; one that has happened anyway is kept and, if the disk refuses, logged.
+/// written; one that has happened anyway is kept and, if the disk refuses, logged. state.json is
+/// written through the container's directory held open (the claim's descriptor), so it is the
+/// container's own directory even if its path is renamed or its file system lazily unmounted.
 /// </summary>
-internal sealed class AnchorState(ContainerPaths paths, ContainerState initial, ILogger log)
+internal sealed class AnchorState(ContainerPaths paths, int directoryDescriptor, ContainerState initial, ILogger log)
 {
     private readonly Lock _gate = new();
     private ContainerState _state = initial;
@@ -33,7 +35,7 @@ internal sealed class AnchorState(ContainerPaths paths, ContainerState initial, 
         lock (_gate)
         {
             var next = change(_state);
-            StateStore.Write(paths, next);
+            Write(next);
             return _state = next;
         }
     }
@@ -46,7 +48,7 @@ internal sealed class AnchorState(ContainerPaths paths, ContainerState initial, 
             _state = change(_state);
             try
             {
-                StateStore.Write(paths, _state);
+                Write(_state);
             }
             catch (ContainerException e)
             {
@@ -54,6 +56,17 @@ internal sealed class AnchorState(ContainerPaths paths, ContainerState initial, 
             }
             return _state;
         }
+    }
+
+    private void Write(ContainerState state)
+    {
+        if (directoryDescriptor < 0)
+        {
+            StateStore.Write(paths, state);
+            return;
+        }
+        using var directory = Interop.DirectoryHandle.Borrow(directoryDescriptor, paths.Directory);
+        StateStore.Write(directory, paths.Id, state);
     }
 
     /// <summary>Runs <paramref name="decide"/> on the current state under the lock (a check and its effect as one).</summary>

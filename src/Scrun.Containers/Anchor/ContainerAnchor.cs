@@ -75,7 +75,7 @@ public sealed partial class ContainerAnchor
         _report = new CreationReport(launch.ReportDescriptor, () => Abort(128 + 9, "create went away", "create was interrupted before the container was created"));
         _paths = new ContainerPaths(launch.Root, ContainerId.Parse(launch.Id));
         var identity = ProcessIdentity.Current;
-        _state = new AnchorState(_paths, new ContainerState
+        _state = new AnchorState(_paths, launch.ClaimDescriptor, new ContainerState
         {
             Id = launch.Id,
             Status = ContainerStatus.Creating,

@@ -14,11 +14,16 @@ namespace Scrun.Containers.Interop;
 internal static unsafe partial class FileTree
 {
     private const uint StatxType = 0x1;
+    private const uint StatxMode = 0x2;
+    private const uint StatxLinks = 0x4;
+    private const uint StatxUid = 0x8;
+    private const uint StatxGid = 0x10;
     private const uint StatxInode = 0x100;
     private const uint StatxMountId = 0x1000;
     private const ushort TypeMask = 0xF000;
     private const ushort TypeDirectory = 0x4000;
     private const ushort TypeRegular = 0x8000;
+    private const ushort TypeLink = 0xA000;
 
     /// <summary>Removes <paramref name="path"/> (a directory tree, a file or a link) if it exists.</summary>
     /// <exception cref="IOException">Something under it could not be removed; the message names it.</exception>
@@ -59,6 +64,56 @@ internal static unsafe partial class FileTree
         }
     }
 
+    /// <summary>
+    /// Removes the entry <paramref name="name"/> of the directory open as <paramref name="parentFd"/>
+    /// (a tree, a file or a link) if it exists: the same walk as <see cref="Remove"/>, from a
+    /// directory held open, so a parent renamed or replaced meanwhile is never the one emptied.
+    /// </summary>
+    /// <exception cref="IOException">Something under it could not be removed; the message names it.</exception>
+    public static void RemoveAt(int parentFd, string name)
+    {
+        var parent = LibC.RealPath($"/proc/self/fd/{parentFd}") ?? throw new IOException($"cannot find the directory of {name}: {LibC.LastError()}");
+        var path = Path.Combine(parent, name);
+        if (Status(parentFd, name) is null)
+        {
+            return;
+        }
+        Mounts.UnmountUnder(path);
+        RemoveEntry(parentFd, name, path, ParentMount(parentFd, path));
+    }
+
+    /// <summary>What <paramref name="name"/> in the directory <paramref name="directoryFd"/> is (a link itself, never followed); null when there is none.</summary>
+    public static FileStatus? Status(int directoryFd, string name)
+    {
+        Statx info;
+        if (statx(directoryFd, name, LibC.AtSymlinkNofollow, StatxType | StatxMode | StatxUid | StatxGid, &info) != 0)
+        {
+            return Marshal.GetLastPInvokeError() == 2 /* ENOENT */ ? null : throw new IOException($"{name}: {LibC.LastError()}");
+        }
+        return StatusOf(info);
+    }
+
+    /// <summary>What the open descriptor <paramref name="fd"/> is.</summary>
+    public static FileStatus Status(int fd)
+    {
+        Statx info;
+        return statx(fd, "", LibC.AtEmptyPath, StatxType | StatxMode | StatxUid | StatxGid, &info) == 0
+            ? StatusOf(info)
+            : throw new IOException(LibC.LastError());
+    }
+
+    private static FileStatus StatusOf(in Statx info) => new(
+        (info.Mode & TypeMask) switch
+        {
+            TypeDirectory => FileKind.Directory,
+            TypeRegular => FileKind.Regular,
+            TypeLink => FileKind.SymbolicLink,
+            _ => FileKind.Other,
+        },
+        info.Uid,
+        info.Gid,
+        (UnixFileMode)(info.Mode & 0xFFF));
+
     /// <summary>Whether a path names a regular file (symbolic links followed), and its size.</summary>
     public static bool IsRegularFile(int fd, out long size)
     {
@@ -78,6 +133,13 @@ internal static unsafe partial class FileTree
         return statx(fd, "", LibC.AtEmptyPath, StatxInode, &opened) == 0
             && statx(LibC.AtFdcwd, path, LibC.AtSymlinkNofollow, StatxInode, &named) == 0
             && opened.Inode == named.Inode && opened.DevMajor == named.DevMajor && opened.DevMinor == named.DevMinor;
+    }
+
+    /// <summary>Whether the directory open as <paramref name="fd"/> has been removed (no name links to it any more).</summary>
+    public static bool IsRemoved(int fd)
+    {
+        Statx info;
+        return statx(fd, "", LibC.AtEmptyPath, StatxLinks, &info) == 0 && info.Links == 0;
     }
 
     private static bool Exists(string path)
@@ -186,6 +248,15 @@ internal static unsafe partial class FileTree
         [FieldOffset(0)]
         public uint Mask;
 
+        [FieldOffset(16)]
+        public uint Links;
+
+        [FieldOffset(20)]
+        public uint Uid;
+
+        [FieldOffset(24)]
+        public uint Gid;
+
         [FieldOffset(28)]
         public ushort Mode;
 
@@ -216,4 +287,25 @@ internal static unsafe partial class FileTree
 
     [LibraryImport("libc")]
     private static partial int closedir(nint stream);
+}
+
+internal enum FileKind
+{
+    Directory,
+    Regular,
+    SymbolicLink,
+    Other,
+}
+
+/// <summary>A file's type, owner and permission bits, as <c>statx</c> gives them.</summary>
+internal readonly record struct FileStatus(FileKind Kind, uint Uid, uint Gid, UnixFileMode Mode)
+{
+    /// <summary>Whether users other than the owner may add, remove or rename entries (or change the file).</summary>
+    public bool WritableByOthers => (Mode & (UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)) != 0;
+
+    /// <summary>The sticky bit: in a directory, only an entry's owner (or the directory's) may remove or rename it.</summary>
+    public bool Sticky => (Mode & UnixFileMode.StickyBit) != 0;
+
+    /// <summary>The permission bits as <c>ls</c> and <c>chmod</c> write them (<c>1777</c>).</summary>
+    public string Octal => Convert.ToString((int)Mode, 8).PadLeft(4, '0');
 }

@@ -216,6 +216,11 @@ internal static partial class LibC
         return (fds[0], fds[1]);
     }
 
+    private const int FDupfdCloexec = 1030;
+
+    /// <summary>A second descriptor for what <paramref name="fd"/> names (its locks included), close-on-exec; -1 on failure.</summary>
+    public static int DuplicateCloseOnExec(int fd) => fcntl(fd, FDupfdCloexec, 3);
+
     public static void SetCloseOnExec(int fd, bool closeOnExec)
     {
         var flags = fcntl(fd, FGetfd, 0);

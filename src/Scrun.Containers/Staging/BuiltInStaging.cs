@@ -43,26 +43,32 @@ public sealed class BuiltInStaging(string? stagingRoot, ILogger log) : IStaging
 
     public string PlannedBundle(ContainerPaths paths, BundleConfig config) => HostPaths.AsHostSees(BundleFor(paths, config)) ?? BundleFor(paths, config);
 
+    /// <summary>
+    /// Makes the bundle exclusively, private to its owner (0700: config.json carries the
+    /// container's environment, its secrets included), and writes everything in it through the
+    /// directory's descriptor, never by a path another user could redirect. A staging directory
+    /// others may write in is used only when it is sticky (no one else can then replace what is
+    /// ours); an entry of the container's name that is not ours is refused, never removed.
+    /// </summary>
     public Task<StagedBundle> StageInAsync(StagingContext context, CancellationToken cancellation)
     {
         var bundle = BundleFor(context.Paths, context.Config);
-        FileTree.Remove(bundle); // what a container of this id left (its anchor was killed)
         var forMappedRoot = ForMappedRoot(context.Config);
         if (forMappedRoot)
         {
             OpenForMappedRoot(context.Paths.Root);
         }
-        Directory.CreateDirectory(bundle);
-        if (forMappedRoot)
-        {
-            File.SetUnixFileMode(bundle, Readable); // whatever the umask: the mapped root passes it to rootfs and engine-files
-        }
-        var rootfs = Path.Combine(bundle, "rootfs");
+        using var parent = StagingDirectory.Open(Path.GetDirectoryName(bundle)!, stagingRoot is { Length: > 0 } ? Variable : null);
+        var name = Path.GetFileName(bundle);
+        StagingDirectory.RemoveLeftover(parent, name); // what a container of this id left (its anchor was killed)
+        // A root that is another uid on the node (a mapped root's) must pass through the bundle to its rootfs.
+        using var staged = parent.MakeDirectory(name, context.Config.MapsUsers && Mounts.CanBindMount ? Passable : Private);
         string rootPath;
+        var rootfs = Path.Combine(bundle, "rootfs");
         if (Mounts.CanBindMount)
         {
-            Directory.CreateDirectory(rootfs);
-            Mounts.Bind(context.Config.RootPath, rootfs);
+            staged.MakeDirectory("rootfs", Readable).Dispose();
+            Mounts.Bind(context.Config.RootPath, Path.Combine(staged.ProcPath, "rootfs"));
             rootPath = rootfs;
         }
         else
@@ -70,14 +76,17 @@ public sealed class BuiltInStaging(string? stagingRoot, ILogger log) : IStaging
             // The node follows the link and reads root.path by the names the host gives them.
             rootPath = HostPaths.AsHostSees(context.Config.RootPath) ?? throw new ContainerException(
                 $"the container's root filesystem {context.Config.RootPath} is a mount only the engine's namespace has, which no compute node can see: use vfs storage, or a scrun.lua that copies it");
-            File.CreateSymbolicLink(rootfs, rootPath);
+            staged.CreateSymbolicLink("rootfs", rootPath);
         }
         var nodeBundle = HostPaths.AsHostSees(bundle) ?? throw new ContainerException(
             $"the staging directory {bundle} is only visible inside the engine's namespace: set {Variable} to a directory the compute nodes share");
-        var mounts = EngineFiles.Stage(context.Config, context.Id, bundle, nodeBundle, log);
+        var mounts = EngineFiles.Stage(context.Config, context.Id, staged.ProcPath, nodeBundle, log);
         // Called by a rootless engine (uid 0 of its user namespace): the node runs runc as the user.
         var runAsOnNode = UserNamespace.OutsideIds();
-        File.WriteAllText(Path.Combine(bundle, "config.json"), context.Config.ToStagedJson(rootPath, mounts, runAsOnNode));
+        using (var config = staged.CreateFile("config.json", UnixFileMode.UserRead | UnixFileMode.UserWrite))
+        {
+            config.Write(System.Text.Encoding.UTF8.GetBytes(context.Config.ToStagedJson(rootPath, mounts, runAsOnNode)));
+        }
         return Task.FromResult(new StagedBundle(bundle, rootfs, Owned: true) { NodeBundle = nodeBundle });
     }
 
@@ -85,7 +94,7 @@ public sealed class BuiltInStaging(string? stagingRoot, ILogger log) : IStaging
     {
         try
         {
-            FileTree.Remove(BundleFor(context.Paths, context.Config));
+            StagingDirectory.RemoveBundle(BundleFor(context.Paths, context.Config));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -94,7 +103,13 @@ public sealed class BuiltInStaging(string? stagingRoot, ILogger log) : IStaging
         return Task.CompletedTask;
     }
 
-    /// <summary>0755: a staged bundle for a mapped root, whose contents that root reads.</summary>
+    /// <summary>0700: a staged bundle, its owner's alone.</summary>
+    private const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    /// <summary>0711: the bundle of a mapped root, which passes it to rootfs and engine-files but cannot list it.</summary>
+    private const UnixFileMode Passable = Private | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+
+    /// <summary>0755: what a mapped root reads inside its bundle (its rootfs mount point).</summary>
     private const UnixFileMode Readable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
         | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
 

@@ -22,6 +22,20 @@ public static partial class PasswordDatabase
         }
     }
 
+    /// <summary>The name and primary group of a uid; null when NSS has no entry.</summary>
+    public static unsafe (string Name, uint Gid)? LookUp(uint uid)
+    {
+        var buffer = new byte[BufferSize];
+        fixed (byte* scratch = buffer)
+        {
+            Passwd entry;
+            nint result;
+            return getpwuid_r(uid, &entry, scratch, (nuint)buffer.Length, &result) == 0 && result != 0 && entry.Name != 0
+                ? (Marshal.PtrToStringUTF8(entry.Name)!, entry.Gid)
+                : null;
+        }
+    }
+
     /// <summary>The name of a uid; the number itself when NSS has no entry (a uid of a user namespace, say).</summary>
     public static unsafe string UserName(uint uid)
     {

@@ -5,7 +5,10 @@ namespace Scrun.Slurm.Interop;
 /// <summary>Who this process is, as the kernel and the user namespace see it.</summary>
 public sealed record ProcessIdentity(uint Uid, uint Gid, bool InUserNamespace)
 {
-    public static ProcessIdentity Current { get; } = new(LibC.getuid(), LibC.getgid(), ReadInUserNamespace());
+    private static readonly bool s_inUserNamespace = ReadInUserNamespace();
+
+    /// <summary>Who this process is now (the real root may have become the user it acts for).</summary>
+    public static ProcessIdentity Current => new(LibC.getuid(), LibC.getgid(), s_inUserNamespace);
 
     /// <summary>The machine's root, not a user namespace's: it may bind-mount, and act on anyone's containers.</summary>
     public bool IsRealRoot => Uid == 0 && !InUserNamespace;

@@ -193,7 +193,9 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
     public async Task A_start_whose_state_cannot_be_recorded_is_refused_and_the_container_stays_created()
     {
         await Report();
-        Directory.CreateDirectory(_paths.StateFile + ".tmp"); // the next state.json cannot be written
+        var recorded = File.ReadAllText(_paths.StateFile);
+        File.Delete(_paths.StateFile);
+        Directory.CreateDirectory(_paths.StateFile); // the next state.json cannot be written: a directory has its name
 
         var start = await Send("start");
 
@@ -201,7 +203,8 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
         Assert.StartsWith("cannot record the state of container \"c1\"", start.Error);
         Assert.Equal(ContainerStatus.Created, (await Send("state")).State!.Status);
         Assert.Equal(0, _steps.Starts);
-        Directory.Delete(_paths.StateFile + ".tmp");
+        Directory.Delete(_paths.StateFile);
+        File.WriteAllText(_paths.StateFile, recorded);
         Assert.True((await Send("start")).Ok);
         Assert.Equal(1, _steps.Starts);
     }
