@@ -45,6 +45,11 @@ internal static class Program
                 {
                     return Scrun.Containers.ContainerGuard.Run(guarded, log);
                 }
+            case CommandLineOutcome.Run { Verb: LeaseOptions }:
+                using (var stderr = new StreamWriter(new Scrun.Containers.Interop.DescriptorStream(2)) { AutoFlush = true })
+                {
+                    return new Scrun.Containers.NodeControl.JobLeaseHolder(stderr, Environment.GetEnvironmentVariable).RunAsync().GetAwaiter().GetResult();
+                }
             case CommandLineOutcome.Run { Verb: NodeRunOptions nodeRun }:
                 // The task's stderr is the container's: only scrun's own failures are written there.
                 using (var stderr = new StreamWriter(new Scrun.Containers.Interop.DescriptorStream(2)) { AutoFlush = true })

@@ -34,6 +34,7 @@ public sealed partial class ContainerAnchor
         _failure = reason;
         // create says it, as the one error line of the caller's log: Podman reads that file as one JSON object.
         _log.Debug("container {Id} could not be created: {Reason}", _launch.Id, reason);
+        await ReleaseLeaseAsync();
         var cancelFailure = await EndJobAsync(null);
         await StageOutAsync();
         if (_job is not null)
@@ -156,6 +157,44 @@ public sealed partial class ContainerAnchor
         if (!choice.Native)
         {
             RefuseSrunInUserNamespace(choice.Why);
+        }
+    }
+
+    /// <summary>
+    /// A job of scrun's own, on a cluster whose nodes run scrun and take native steps, is held
+    /// from now to its end by a lease on its first node (<see cref="NodeControl.JobLease"/>): a
+    /// login node lost with its anchor and guard leaves no job behind.
+    /// </summary>
+    private async Task HoldJobAsync()
+    {
+        var slurm = _job!.Controller;
+        if (_job is not { JobId: { } job, ExistingAllocation: false, Placement: { } owner }
+            || OciConfigOf(slurm).NodeScrun is not { } nodeScrun
+            || !StepLauncherChoice.For(JobOptions.From(_variables, _config.Env).StepLauncher, slurm.Config, OciConfigOf(slurm), slurm.Version).Native)
+        {
+            return;
+        }
+        try
+        {
+            _lease = await NodeControl.JobLease.HoldAsync(slurm, job, owner.UserId, owner.GroupId, nodeScrun, _log, _abort.Token);
+        }
+        catch (ContainerException e)
+        {
+            _log.Warning("job {Job} of container {Id} has no lease on its node ({Reason}): if this login node is lost, nothing ends the job", job, _launch.Id, e.Message);
+        }
+    }
+
+    /// <summary>
+    /// The anchor is about to end the job itself: its lease ends first, quietly (a step the job's
+    /// end would kill makes slurmd log its cancellation). An anchor that dies never gets here,
+    /// and its lease ends the job.
+    /// </summary>
+    private async Task ReleaseLeaseAsync()
+    {
+        if (Interlocked.Exchange(ref _lease, null) is { } lease)
+        {
+            await lease.ReleaseAsync();
+            await lease.DisposeAsync();
         }
     }
 

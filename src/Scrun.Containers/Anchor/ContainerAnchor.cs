@@ -47,6 +47,7 @@ public sealed partial class ContainerAnchor
     private TerminalRelay? _terminalRelay;
     private volatile IStep? _step;
     private volatile NodeControl.NodeControlChannel? _nodes;
+    private NodeControl.JobLease? _lease;
     private Slurm.Config.OciConfig? _ociConfig;
     private int? _abortExitCode;
     private string? _abortFailure;
@@ -170,6 +171,7 @@ public sealed partial class ContainerAnchor
         {
             await AcquireJobAsync();
             RefuseAutomaticSrunInUserNamespace();
+            await HoldJobAsync();
             await StageInAsync();
             WritePidFile();
             _state.Update(s => s with { Status = ContainerStatus.Created });
@@ -191,6 +193,7 @@ public sealed partial class ContainerAnchor
         var exitCode = await RunStepAsync();
         _state.Record(s => s with { Status = ContainerStatus.Stopping, ExitCode = exitCode });
         await StageOutAsync();
+        await ReleaseLeaseAsync();
         var ended = await EndJobAsync(_stoppedBeforeStart ? null : exitCode); // killed or deleted while created: cancelled, as scancel would
         if (_job is not null)
         {

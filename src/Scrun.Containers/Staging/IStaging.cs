@@ -45,7 +45,8 @@ public interface IStaging
 
     /// <summary>
     /// The site's scrun.lua beside slurm.conf when there is one (loaded now: a script that does
-    /// not load fails before any job exists), else the built-in staging.
+    /// not load fails before any job exists), else the built-in staging, its shared staging
+    /// directory checked now too.
     /// </summary>
     static IStaging Choose(SlurmConfig slurmConfig, JobOptions options, string? stagingDirectory, Serilog.ILogger log, Action<string> userMessages)
     {
@@ -54,6 +55,10 @@ public interface IStaging
         {
             log.Debug("staging with {Script}", script.ScriptPath);
             return script;
+        }
+        if (stagingDirectory is { Length: > 0 })
+        {
+            StagingDirectory.Check(ContainerPaths.Resolve(stagingDirectory), BuiltInStaging.Variable); // before the job: others may not rewrite it
         }
         return new BuiltInStaging(stagingDirectory, log);
     }

@@ -24,12 +24,15 @@ public sealed record OciConfig
     /// Whether RunTimeRun runs the runtime through <c>scrun node-run</c>: then each node tells the
     /// anchor when the container's process runs and takes its signals.
     /// </summary>
-    public bool RunsNodeRun
+    public bool RunsNodeRun => NodeScrun is not null;
+
+    /// <summary>The scrun executable as the compute nodes name it, when RunTimeRun runs <c>scrun node-run</c>; else null.</summary>
+    public string? NodeScrun
     {
         get
         {
             var words = (RunTimeRun ?? "").Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
-            return words.Zip(words.Skip(1)).Any(pair => Path.GetFileName(pair.First).StartsWith("scrun", StringComparison.Ordinal) && pair.Second == "node-run");
+            return words.Zip(words.Skip(1)).FirstOrDefault(pair => Path.GetFileName(pair.First).StartsWith("scrun", StringComparison.Ordinal) && pair.Second == "node-run").First;
         }
     }
 

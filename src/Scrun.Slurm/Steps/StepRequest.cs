@@ -5,7 +5,7 @@ public sealed record StepRequest
 {
     public required uint JobId { get; init; }
 
-    /// <summary>The allocation's nodes: the step runs one task on each.</summary>
+    /// <summary>How many of the allocation's nodes the step runs on (all of them for a container): one task on each.</summary>
     public required uint NodeCount { get; init; }
 
     /// <summary>The job owner's uid and gid: 22.05's slurmctld and slurmd check them against the credential.</summary>
@@ -26,6 +26,12 @@ public sealed record StepRequest
     public required IReadOnlyList<string> Environment { get; init; }
 
     public required string WorkingDirectory { get; init; }
+
+    /// <summary>
+    /// <c>srun --overlap</c>: the step shares the job's resources and takes none from the steps
+    /// beside it (a helper task, not the job's work).
+    /// </summary>
+    public bool Overlapping { get; init; }
 
     /// <summary>Pty mode: task 0 runs on a terminal of this size, its stderr merged into its stdout.</summary>
     public WindowSize? Terminal { get; init; }

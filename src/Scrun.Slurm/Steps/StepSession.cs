@@ -158,6 +158,7 @@ public sealed partial class StepSession : IAsyncDisposable
         CpuCount = _request.NodeCount,
         Container = _request.Container,
         ContainerId = _request.ContainerId,
+        Flags = _request.Overlapping ? JobStepCreateRequest.OverlapForce : JobStepCreateRequest.Exclusive | JobStepCreateRequest.Whole,
         LauncherPid = (uint)Environment.ProcessId,
         Host = Environment.MachineName,
         Name = _request.Name,

@@ -30,6 +30,12 @@ public sealed record GuardOptions : VerbOptions
     public override string Verb => Scrun.Containers.ContainerGuard.Verb;
 }
 
+/// <summary>The hidden verb of a container's lease step on its job's first node (parameters come in its environment).</summary>
+public sealed record LeaseOptions : VerbOptions
+{
+    public override string Verb => Scrun.Containers.NodeControl.JobLeaseProtocol.Verb;
+}
+
 /// <summary><c>node-run -- RUNTIME...</c>: oci.conf's RunTimeRun on a compute node, between slurmstepd and the OCI runtime.</summary>
 public sealed record NodeRunOptions(IReadOnlyList<string> Command) : VerbOptions
 {

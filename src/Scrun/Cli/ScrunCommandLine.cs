@@ -125,6 +125,8 @@ public sealed class ScrunCommandLine
         Register(anchor, _ => new AnchorOptions());
         var guard = new Command(Scrun.Containers.ContainerGuard.Verb, "Ends the job of a container whose anchor is gone (started by create)") { Hidden = true };
         Register(guard, _ => new GuardOptions());
+        var lease = new Command(Scrun.Containers.NodeControl.JobLeaseProtocol.Verb, "Holds a container's job on its node and cancels it once its anchor is gone (a step the anchor launches)") { Hidden = true };
+        Register(lease, _ => new LeaseOptions());
     }
 
     public CommandLineOutcome Parse(IReadOnlyList<string> args)

@@ -1,0 +1,135 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Scrun.Containers.Anchor;
+using Scrun.Containers.Interop;
+using Scrun.Slurm;
+
+namespace Scrun.Containers.NodeControl;
+
+/// <summary>
+/// <c>scrun __lease</c>, the lease step's task on the job's first node (see
+/// <see cref="JobLeaseProtocol"/>): it holds the container's job for its anchor, and cancels the
+/// job once the anchor is gone without releasing it: its connection closed and not made again,
+/// or silent past <see cref="JobLeaseProtocol.Silence"/>. It asks slurmctld as the job's owner,
+/// through this node's slurm.conf and munged.
+/// </summary>
+/// <param name="stderr">The step's stderr (the anchor's, while it lives).</param>
+/// <param name="variable">The task's environment.</param>
+/// <param name="silence">How long a silent anchor is waited for (<see cref="JobLeaseProtocol.Silence"/>).</param>
+/// <param name="reconnection">How long the lease tries to reach its anchor again (<see cref="JobLeaseProtocol.Reconnection"/>).</param>
+public sealed class JobLeaseHolder(TextWriter stderr, Func<string, string?> variable, TimeSpan? silence = null, TimeSpan? reconnection = null)
+{
+    private static readonly TimeSpan s_cancelPersistence = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// What Slurm or a user may send every step of the job (a signal for the whole job when the
+    /// container's step is not known yet): the lease outlives them all. At the job's end KILL follows.
+    /// </summary>
+    private static readonly PosixSignal[] s_ignored =
+        [PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGHUP, PosixSignal.SIGQUIT, PosixSignal.SIGTSTP, PosixSignal.SIGTTIN, PosixSignal.SIGTTOU,
+            (PosixSignal)10 /* USR1 */, (PosixSignal)12 /* USR2 */, (PosixSignal)14 /* ALRM */];
+
+    private readonly TimeSpan _silence = silence ?? JobLeaseProtocol.Silence;
+    private readonly TimeSpan _reconnection = reconnection ?? JobLeaseProtocol.Reconnection;
+
+    public async Task<int> RunAsync()
+    {
+        if (!JobLeaseProtocol.TryParseEnvironmentValue(variable(JobLeaseProtocol.EnvironmentVariable), out var port, out var token, out var job)
+            || variable(NodeControlProtocol.LaunchHostVariable) is not { Length: > 0 } host)
+        {
+            stderr.Write($"scrun: error: {JobLeaseProtocol.Verb} is started by a container's anchor, as a step of its job\n");
+            return 1;
+        }
+        using var swallowed = new SwallowedSignals(s_ignored);
+        if (await HoldAsync(host, port, token))
+        {
+            return 0;
+        }
+        stderr.Write($"scrun: the anchor of job {job} is gone: the job is cancelled\n");
+        return await CancelAsync(job);
+    }
+
+    /// <summary>Holds the lease while the anchor lives; true once it was released, false once the anchor is lost.</summary>
+    private async Task<bool> HoldAsync(string host, int port, string token)
+    {
+        var anchor = await ConnectAsync(host, port, token);
+        while (anchor is not null)
+        {
+            await using (anchor)
+            {
+                try
+                {
+                    while (true)
+                    {
+                        using var silent = new CancellationTokenSource(_silence);
+                        var line = await anchor.ReadLineAsync(silent.Token);
+                        if (line is null)
+                        {
+                            break; // its connection closed
+                        }
+                        if (line + "\n" == JobLeaseProtocol.Release)
+                        {
+                            return true;
+                        }
+                    }
+                }
+                catch (Exception e) when (e is IOException or SocketException or OperationCanceledException)
+                {
+                }
+            }
+            anchor = await ConnectAsync(host, port, token);
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// The anchor's port, said hello to; null when its host refuses the connection (the anchor
+    /// is gone), or cannot be reached within the reconnection's time (the host is).
+    /// </summary>
+    private async Task<LineChannel?> ConnectAsync(string host, int port, string token)
+    {
+        var deadline = DateTime.UtcNow + _reconnection;
+        while (true)
+        {
+            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                using var patience = new CancellationTokenSource(deadline - DateTime.UtcNow is var left && left > TimeSpan.Zero ? left : TimeSpan.Zero);
+                await socket.ConnectAsync(host, port, patience.Token);
+                var channel = new LineChannel(new NetworkStream(socket, ownsSocket: true));
+                await channel.WriteAsync(JobLeaseProtocol.Hello(token), patience.Token);
+                return channel;
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
+            {
+                socket.Dispose();
+                return null; // the anchor's host answers and its port is closed: the anchor is gone
+            }
+            catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
+            {
+                socket.Dispose();
+            }
+            if (DateTime.UtcNow >= deadline)
+            {
+                return null;
+            }
+            await Task.Delay(TimeSpan.FromSeconds(1));
+        }
+    }
+
+    /// <summary>Cancels the job, riding out slurmctld's and munged's silence for an hour.</summary>
+    private async Task<int> CancelAsync(uint job)
+    {
+        try
+        {
+            var slurm = SlurmClientSettings.FromEnvironment(null, variable).Connect();
+            await JobSession.EndJobAsync(slurm, job, exitCode: null, new ControllerOutage(s_cancelPersistence));
+            return 0;
+        }
+        catch (Exception e) when (e is SlurmClientException or TimeoutException)
+        {
+            stderr.Write($"scrun: error: job {job} could not be cancelled: {e.Message}\n");
+            return 1;
+        }
+    }
+}
