@@ -115,7 +115,8 @@ public static class StateStore
     {
         try
         {
-            using var directory = DirectoryHandle.Open(Path.GetDirectoryName(Path.GetFullPath(path))!);
+            // The directory by its real path (/var/run is a link on Debian); the file itself is never reached through a link.
+            using var directory = DirectoryHandle.Open(ContainerPaths.Resolve(Path.GetDirectoryName(Path.GetFullPath(path))!));
             ReplaceFile(directory, Path.GetFileName(path), stream => stream.Write(System.Text.Encoding.UTF8.GetBytes(content)),
                 UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
         }

@@ -55,6 +55,18 @@ public sealed class HostileFilesTests : IDisposable
         Assert.Null(new FileInfo(pidFile).LinkTarget);
     }
 
+    [Fact]
+    public void A_pid_file_in_a_directory_reached_through_a_link_is_written()
+    {
+        var real = Directory.CreateDirectory(Path.Combine(_directory, "run")).FullName;
+        var linked = Path.Combine(_directory, "var-run");
+        File.CreateSymbolicLink(linked, real);
+
+        StateStore.WriteAtomically(Path.Combine(linked, "container.pid"), "4242");
+
+        Assert.Equal("4242", File.ReadAllText(Path.Combine(real, "container.pid")));
+    }
+
     [Theory]
     [InlineData("directory owned by another user")]
     [InlineData("state owned by another user")]
