@@ -33,6 +33,7 @@ public sealed class NativeStepRunner(SlurmController slurm, ILogger log) : IStep
                 ContainerId = launch.ContainerId,
                 Arguments = launch.Args,
                 Environment = launch.Environment.Select(v => $"{v.Key}={v.Value}").ToList(),
+                Allocation = placement.Allocation,
                 WorkingDirectory = launch.WorkingDirectory,
                 // A terminal of no known size is still a terminal: 0x0 is what srun --pty sends for it.
                 Terminal = terminal is null ? null : terminal.Size() ?? new WindowSize(0, 0),
