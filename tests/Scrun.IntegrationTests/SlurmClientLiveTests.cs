@@ -329,6 +329,7 @@ public sealed class SlurmClientLiveTests(SlurmClustersFixture slurm) : IAsyncLif
         Name = "scrun-live-native",
         Arguments = ["/bin/sh", "-c", script],
         Environment = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+        Allocation = JobAllocation.From(allocation),
         WorkingDirectory = "/tmp",
     };
 

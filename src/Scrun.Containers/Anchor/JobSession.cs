@@ -2,6 +2,7 @@ using System.Globalization;
 using Scrun.Slurm;
 using Scrun.Slurm.Auth;
 using Scrun.Slurm.Messages;
+using Scrun.Slurm.Steps;
 
 namespace Scrun.Containers.Anchor;
 
@@ -50,9 +51,12 @@ internal sealed class JobSession(SlurmController slurm, Action<string> tellUser,
         {
             throw new ContainerException($"SLURM_JOB_ID={jobId} is not running (it is {job.State})");
         }
+        // srun asks for the allocation itself too: its lookup holds what the step's environment needs.
+        var allocation = await Controller.GetAllocationAsync(jobId, cancellation)
+            ?? throw new ContainerException($"SLURM_JOB_ID={jobId} has no allocation yet (it is pending)");
         JobId = jobId;
         ExistingAllocation = true;
-        Placement = new JobPlacement(job.Nodes is { Length: > 0 } nodes ? (uint)Scrun.Slurm.Config.HostList.Expand(nodes).Count : 1, job.UserId, job.GroupId);
+        Placement = new JobPlacement(allocation.NodeCount, job.UserId, job.GroupId, JobAllocation.From(allocation));
         foreach (var (name, value) in callerVariables.Where(v => v.Key.StartsWith("SLURM", StringComparison.Ordinal)))
         {
             _variables[name] = value;
@@ -104,7 +108,7 @@ internal sealed class JobSession(SlurmController slurm, Action<string> tellUser,
                 ?? throw new ContainerException($"job {allocation.JobId} vanished right after its allocation");
             (userId, groupId) = (job.UserId, job.GroupId);
         }
-        Placement = new JobPlacement(allocation.NodeCount, userId, groupId);
+        Placement = new JobPlacement(allocation.NodeCount, userId, groupId, JobAllocation.From(allocation));
         while (!(await outage.RunAsync(token => Controller.GetJobReadyAsync(allocation.JobId, token), cancellation: cancellation)).IsReady)
         {
             await Task.Delay(TimeSpan.FromSeconds(1), cancellation); // nodes still booting
@@ -225,5 +229,5 @@ internal sealed class JobSession(SlurmController slurm, Action<string> tellUser,
     }
 }
 
-/// <summary>How many nodes a job has and whose it is.</summary>
-public sealed record JobPlacement(uint NodeCount, uint UserId, uint GroupId);
+/// <summary>How many nodes a job has, whose it is, and what srun would learn of its allocation.</summary>
+public sealed record JobPlacement(uint NodeCount, uint UserId, uint GroupId, JobAllocation Allocation);

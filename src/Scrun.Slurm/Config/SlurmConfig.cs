@@ -71,6 +71,24 @@ public sealed partial record SlurmConfig
     /// <summary><c>SelectType</c> as written (null when unset: 22.05 and 23.02 then use select/linear, 23.11+ select/cons_tres).</summary>
     public string? SelectType { get; init; }
 
+    /// <summary><c>SelectTypeParameters</c> as written (srun packs its tasks' distribution when it names <c>CR_Pack_Nodes</c>).</summary>
+    public string? SelectTypeParameters { get; init; }
+
+    /// <summary><c>SlurmctldAddr</c>: the address clients reach the controllers at, when not each host's own.</summary>
+    public string? SlurmctldAddress { get; init; }
+
+    /// <summary><c>MpiDefault</c>: the MPI plugin a step runs unless it names one (Slurm's default <c>none</c>).</summary>
+    public string MpiDefault { get; init; } = "none";
+
+    /// <summary><c>MpiParams</c> as written.</summary>
+    public string? MpiParams { get; init; }
+
+    /// <summary><c>PropagateResourceLimits</c> as written (Slurm's default <c>ALL</c>); see <see cref="Steps.ResourceLimits"/>.</summary>
+    public string PropagateResourceLimits { get; init; } = "ALL";
+
+    /// <summary><c>PropagateResourceLimitsExcept</c>: when set, <see cref="PropagateResourceLimits"/> is ignored.</summary>
+    public string? PropagateResourceLimitsExcept { get; init; }
+
     /// <summary>Where slurm.conf is: <paramref name="explicitPath"/> (-f), then $SLURM_CONF, then /etc/slurm/slurm.conf.</summary>
     public static string Locate(string? explicitPath, string? environmentPath) =>
         !string.IsNullOrEmpty(explicitPath) ? explicitPath
@@ -247,6 +265,24 @@ public sealed partial record SlurmConfig
                     break;
                 case "selecttype":
                     config = config with { SelectType = entry.Value };
+                    break;
+                case "selecttypeparameters":
+                    config = config with { SelectTypeParameters = entry.Value };
+                    break;
+                case "slurmctldaddr":
+                    config = config with { SlurmctldAddress = entry.Value };
+                    break;
+                case "mpidefault":
+                    config = config with { MpiDefault = entry.Value };
+                    break;
+                case "mpiparams":
+                    config = config with { MpiParams = entry.Value };
+                    break;
+                case "propagateresourcelimits":
+                    config = config with { PropagateResourceLimits = entry.Value };
+                    break;
+                case "propagateresourcelimitsexcept":
+                    config = config with { PropagateResourceLimitsExcept = entry.Value };
                     break;
                 case "slurmctldparameters":
                     cloudDns = entry.Value.Contains("cloud_dns", StringComparison.OrdinalIgnoreCase);

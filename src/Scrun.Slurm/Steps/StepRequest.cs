@@ -22,8 +22,17 @@ public sealed record StepRequest
 
     public required IReadOnlyList<string> Arguments { get; init; }
 
-    /// <summary>The task's environment, <c>NAME=value</c>; the step's own variables are added.</summary>
+    /// <summary>
+    /// The task's environment as srun's own would be, <c>NAME=value</c>; what srun adds to it is
+    /// added (<see cref="LauncherEnvironment"/>).
+    /// </summary>
     public required IReadOnlyList<string> Environment { get; init; }
+
+    /// <summary>What srun would learn of the job from its allocation lookup, for the task's environment.</summary>
+    public required JobAllocation Allocation { get; init; }
+
+    /// <summary>The limits, mask and priority passed on to the task as srun passes its own; null: this process's.</summary>
+    public LauncherProcess? Launcher { get; init; }
 
     public required string WorkingDirectory { get; init; }
 

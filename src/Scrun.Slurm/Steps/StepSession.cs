@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net.Sockets;
 using Scrun.Slurm.Auth;
 using Scrun.Slurm.Config;
@@ -221,29 +220,24 @@ public sealed partial class StepSession : IAsyncDisposable
     private LaunchTasksRequest LaunchRequest(JobStepCreateResponse created)
     {
         var layout = created.Layout;
-        var responsePort = IncomingMessages.PortOf(_responseListener);
-        var environment = new List<string>(_request.Environment)
+        var responsePort = (ushort)IncomingMessages.PortOf(_responseListener);
+        var facts = new StepFacts
         {
-            $"SLURM_STEP_ID={created.Step.StepNumber}",
-            $"SLURM_STEPID={created.Step.StepNumber}",
-            $"SLURM_STEP_NODELIST={layout.NodeList}",
-            $"SLURM_STEP_NUM_NODES={layout.NodeCount}",
-            $"SLURM_STEP_NUM_TASKS={layout.TaskCount}",
-            $"SLURM_STEP_TASKS_PER_NODE={TasksPerNode(layout)}",
-            $"SLURM_STEP_LAUNCHER_PORT={responsePort}",
-            $"SLURM_SRUN_COMM_PORT={responsePort}",
-            $"SLURM_NTASKS={layout.TaskCount}",
-            $"SLURM_NPROCS={layout.TaskCount}",
-            "SLURM_DISTRIBUTION=cyclic",
-            // slurmstepd loads the MPI plugin this names (22.05 ends the step without it), as srun sets it from MpiDefault.
-            "SLURM_MPI_TYPE=none",
+            Release = LauncherEnvironment.ReleaseOf(_controller.Version ?? _launchVersion, created.Sluid),
+            JobName = _request.Name,
+            Allocation = _request.Allocation,
+            Owner = JobOwner.Resolve(_request.UserId, _request.GroupId),
+            Step = Step with { Sluid = created.Sluid },
+            Layout = layout,
+            ReservedPorts = created.ReservedPorts,
+            Container = _request.Container,
+            ContainerId = _request.ContainerId,
+            ResponsePort = responsePort,
+            Terminal = _request.Terminal is { } size ? ((ushort)IncomingMessages.PortOf(_ptyListener!), size) : null,
+            Config = _controller.Config,
+            SelectPluginId = created.SelectPluginId,
+            Process = _request.Launcher ?? LauncherProcess.Current(),
         };
-        if (_request.Terminal is { } size)
-        {
-            environment.Add($"SLURM_PTY_PORT={IncomingMessages.PortOf(_ptyListener!)}");
-            environment.Add($"SLURM_PTY_WIN_COL={size.Columns}");
-            environment.Add($"SLURM_PTY_WIN_ROW={size.Rows}");
-        }
         return new LaunchTasksRequest
         {
             Sluid = created.Step.Sluid,
@@ -262,9 +256,9 @@ public sealed partial class StepSession : IAsyncDisposable
             Credential = created.Credential,
             SelectPluginId = created.SelectPluginId,
             TaskIds = layout.TaskIds,
-            ResponsePorts = [(ushort)responsePort],
+            ResponsePorts = [responsePort],
             IoPorts = [(ushort)IncomingMessages.PortOf(_ioListener)],
-            Environment = environment,
+            Environment = LauncherEnvironment.Build(facts, _request.Environment),
             Container = _request.Container,
             WorkingDirectory = _request.WorkingDirectory,
             Arguments = _request.Arguments,
@@ -272,26 +266,6 @@ public sealed partial class StepSession : IAsyncDisposable
             CompleteNodeList = layout.NodeList,
             StepManager = created.StepManager,
         };
-    }
-
-    /// <summary><c>SLURM_STEP_TASKS_PER_NODE</c> as Slurm writes it: <c>2(x3),1</c>.</summary>
-    private static string TasksPerNode(StepLayout layout)
-    {
-        var runs = new List<(int Count, int Repeats)>();
-        foreach (var ids in layout.TaskIds)
-        {
-            if (runs.Count > 0 && runs[^1].Count == ids.Length)
-            {
-                runs[^1] = (ids.Length, runs[^1].Repeats + 1);
-            }
-            else
-            {
-                runs.Add((ids.Length, 1));
-            }
-        }
-        return string.Join(',', runs.Select(r => r.Repeats == 1
-            ? r.Count.ToString(CultureInfo.InvariantCulture)
-            : string.Create(CultureInfo.InvariantCulture, $"{r.Count}(x{r.Repeats})")));
     }
 
     private static async Task TryAsync(Func<Task> action)

@@ -67,9 +67,33 @@ public sealed class SlurmConfigTests : IDisposable
     }
 
     [Fact]
+    public void The_keys_srun_turns_into_task_variables_are_read()
+    {
+        var config = SlurmConfig.Parse("""
+            SlurmctldHost=ctl
+            SlurmctldAddr=10.1.1.1
+            SelectTypeParameters=CR_Core,CR_Pack_Nodes
+            mpidefault=pmix
+            MpiParams=ports=12000-12999
+            PropagateResourceLimits=NOFILE
+            PropagateResourceLimitsExcept=CORE
+            """);
+
+        Assert.Equal("10.1.1.1", config.SlurmctldAddress);
+        Assert.Equal("CR_Core,CR_Pack_Nodes", config.SelectTypeParameters);
+        Assert.Equal("pmix", config.MpiDefault);
+        Assert.Equal("ports=12000-12999", config.MpiParams);
+        Assert.Equal("NOFILE", config.PropagateResourceLimits);
+        Assert.Equal("CORE", config.PropagateResourceLimitsExcept);
+    }
+
+    [Fact]
     public void Defaults_when_keys_are_absent()
     {
         var config = SlurmConfig.Parse("SlurmctldHost=ctl");
+        Assert.Equal("none", config.MpiDefault);
+        Assert.Equal("ALL", config.PropagateResourceLimits);
+        Assert.Null(config.PropagateResourceLimitsExcept);
         Assert.Equal(6818, config.SlurmdPort);
         Assert.Null(config.SwitchType);
         Assert.Equal(TimeSpan.FromSeconds(10), config.BatchStartTimeout);

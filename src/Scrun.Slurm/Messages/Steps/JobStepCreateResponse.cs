@@ -48,6 +48,14 @@ public sealed record JobStepCreateResponse(
     /// </summary>
     public byte[] IoKey => FindSignature(Credential) ?? throw new SlurmProtocolException("the job credential ends with no signature");
 
+    /// <summary>
+    /// The job's sluid (0 before 25.11): the step id's, or, in a format whose step id has none,
+    /// the credential's, which begins with the step id in 24.11's format and later.
+    /// </summary>
+    public ulong Sluid => Step.Sluid != 0 ? Step.Sluid
+        : CredentialVersion >= ProtocolVersion.V24_11 && Credential.Length >= sizeof(ulong) ? BinaryPrimitives.ReadUInt64BigEndian(Credential)
+        : 0;
+
     public static bool Accepts(MessageType type) => type == MessageType.ResponseJobStepCreate;
 
     public void WriteBody(SlurmWriter writer, ProtocolVersion version)

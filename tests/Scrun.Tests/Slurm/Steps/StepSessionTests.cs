@@ -73,6 +73,11 @@ public sealed class StepSessionTests : IAsyncLifetime // xunit 2 never calls IAs
         Assert.Contains($"SLURM_STEP_ID={_created.Step.StepNumber}", launch.Environment);
         Assert.Contains("CONTAINER_VAR=1", launch.Environment);
         Assert.Contains("SLURM_MPI_TYPE=none", launch.Environment); // without it 22.05's slurmstepd ends the step
+        Assert.Contains("SLURM_JOB_ID=7", launch.Environment); // what srun adds (LauncherEnvironmentTests)
+        Assert.Contains("SLURM_CONTAINER=/srv/bundle", launch.Environment);
+        Assert.Contains("SLURM_RLIMIT_NOFILE=1024", launch.Environment);
+        Assert.Contains("SLURM_UMASK=0022", launch.Environment);
+        Assert.Contains("SLURM_JOB_UID=1901", launch.Environment);
         Assert.Equal(LaunchTasksRequest.NoMpiPlugin, launch.MpiPluginId); // 22.05's id; 23.11+ want NO_VAL
 
         var create = Decode(_slurmctld!.Received.Single(m => m.Type == MessageType.RequestJobStepCreate), JobStepCreateRequest.ReadBody);
@@ -432,6 +437,8 @@ public sealed class StepSessionTests : IAsyncLifetime // xunit 2 never calls IAs
         ContainerId = "c1",
         Arguments = ["sh", "-c", "echo hello"],
         Environment = ["CONTAINER_VAR=1"],
+        Allocation = new JobAllocation { NodeList = "n1", Partition = "debug", CpusPerNode = [1], CpuCountRepetitions = [1] },
+        Launcher = new LauncherProcess(new Dictionary<string, ulong> { ["NOFILE"] = 1024 }, 0x12, 0),
         WorkingDirectory = "/srv/bundle",
     };
 
