@@ -158,10 +158,11 @@ public sealed partial class ContainerAnchor
         {
             return new SrunStepRunner(oci, _log);
         }
+        var native = new NativeStepRunner(slurm, _log);
         // srun cannot stand in inside a rootless engine's namespace (see RefuseSrunInUserNamespace).
         return setting is null && !UserNamespace.UidDiffersOutside()
-            ? new FallbackStepRunner(new NativeStepRunner(slurm, _log, srunStandsIn: true), () => new SrunStepRunner(oci, _log), line => _log.Information("container {Id}: {Line}", _launch.Id, line))
-            : new NativeStepRunner(slurm, _log);
+            ? new FallbackStepRunner(native, () => new SrunStepRunner(oci, _log), line => _log.Information("container {Id}: {Line}", _launch.Id, line))
+            : native;
     }
 
     private async Task WatchCallbacksAsync(CallbackListener listener)

@@ -10,23 +10,12 @@ namespace Scrun.Containers.Anchor;
 /// Runs the container's step by speaking Slurm's step protocol itself (<see cref="StepSession"/>):
 /// no srun, no Slurm installation on the login node. The anchor's stdin, stdout and stderr are
 /// the step's; with a terminal, the step terminal carries input and output and its size.
-/// An MPI plugin other than none has a part that runs inside srun: with
-/// <paramref name="srunStandsIn"/>, such a step is left to srun; without, it runs without MPI.
 /// </summary>
-public sealed class NativeStepRunner(SlurmController slurm, ILogger log, bool srunStandsIn = false) : IStepRunner
+public sealed class NativeStepRunner(SlurmController slurm, ILogger log) : IStepRunner
 {
     public async Task<IStep> StartAsync(StepLaunch launch, CancellationToken cancellation)
     {
         var placement = launch.Placement ?? throw new ContainerException("the job's nodes and owner are not known");
-        var mpi = LauncherEnvironment.MpiType(launch.Environment, slurm.Config);
-        if (mpi != "none")
-        {
-            if (srunStandsIn)
-            {
-                throw new NativeLaunchUnsupportedException($"MPI plugin {mpi} has a part that runs inside srun");
-            }
-            log.Warning("the native launcher runs no MPI plugin: the step runs with SLURM_MPI_TYPE=none, not {Mpi}", mpi);
-        }
         StepTerminal? terminal = launch.Terminal is { } path ? StepTerminal.Open(path) : null;
         try
         {

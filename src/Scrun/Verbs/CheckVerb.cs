@@ -122,12 +122,6 @@ internal static class CheckVerb
             var oci = OciConfig.LoadBeside(config);
             var choice = Containers.Anchor.StepLauncherChoice.For(setting, config, oci, version);
             ok("step launcher", choice.Native ? $"native, no srun needed ({choice.Why})" : $"srun ({choice.Why})");
-            if (choice.Native && Slurm.Steps.LauncherEnvironment.MpiType([], config) is var mpi and not "none")
-            {
-                ok("MPI", setting == "native"
-                    ? $"MpiDefault={mpi}: the steps run without MPI (SLURM_MPI_TYPE=none), since part of the plugin runs inside srun"
-                    : $"MpiDefault={mpi}: srun launches the steps, since part of the plugin runs inside srun (in a rootless engine, they run without MPI)");
-            }
             ok("compute nodes", oci.RunsNodeRun
                 ? "oci.conf runs scrun node-run: start waits for the container's process, signals reach it alone"
                 : "oci.conf does not run scrun node-run: signals reach every process of the step, as with Slurm's scrun (docs/configuration.md)");

@@ -1,11 +1,7 @@
 using Scrun.Containers;
 using Scrun.Containers.Anchor;
-using Scrun.Slurm;
-using Scrun.Slurm.Auth;
 using Scrun.Slurm.Config;
-using Scrun.Slurm.Steps;
 using Scrun.Slurm.Wire;
-using Serilog;
 using Xunit;
 
 namespace Scrun.Tests.Containers;
@@ -91,24 +87,6 @@ public class StepLauncherChoiceTests
         var refused = new FallbackStepRunner(new Runner(new ContainerException("n1 refused to launch step 1.0: Invalid user id")), () => srun, log.Add);
         await Assert.ThrowsAsync<ContainerException>(() => refused.StartAsync(launch, default));
         Assert.Single(log);
-    }
-
-    [Theory]
-    [InlineData("MpiDefault=pmix\n", null, "pmix")]
-    [InlineData("", "pmi2", "pmi2")]
-    public async Task A_step_whose_mpi_plugin_runs_partly_inside_srun_is_left_to_srun_when_srun_can_stand_in(string mpiDefault, string? containers, string plugin)
-    {
-        var slurm = new SlurmController(SlurmConfig.Parse($"SlurmctldHost=ctl(127.0.0.1)\n{mpiDefault}", "slurm.conf"), new JwtAuthenticator("token"), ProtocolVersion.V22_05);
-        var environment = containers is null ? new Dictionary<string, string>() : new() { ["SLURM_MPI_TYPE"] = containers };
-        var launch = new StepLaunch(1, "scrun", "c1", "/b", null, [], ["true"], environment, "/b", ProtocolVersion.V22_05)
-        {
-            Placement = new JobPlacement(1, 1901, 1901, new JobAllocation { NodeList = "n1" }),
-        };
-
-        var error = await Assert.ThrowsAsync<NativeLaunchUnsupportedException>(
-            () => new NativeStepRunner(slurm, new LoggerConfiguration().CreateLogger(), srunStandsIn: true).StartAsync(launch, default));
-
-        Assert.Equal($"MPI plugin {plugin} has a part that runs inside srun", error.Message);
     }
 
     private sealed class Runner(ContainerException? failure) : IStepRunner
