@@ -176,7 +176,7 @@ public sealed partial class ContainerAnchor
         }
         try
         {
-            _lease = await NodeControl.JobLease.HoldAsync(slurm, job, owner.UserId, owner.GroupId, nodeScrun, _log, _abort.Token);
+            _lease = await NodeControl.JobLease.HoldAsync(slurm, job, owner.UserId, owner.GroupId, owner.Allocation, nodeScrun, _log, _abort.Token);
         }
         catch (ContainerException e)
         {

@@ -47,7 +47,7 @@ public sealed class JobLease : IAsyncDisposable
     /// 22.05 checks) running <paramref name="nodeScrun"/> on its first node, and returns once it holds the job.
     /// </summary>
     /// <exception cref="ContainerException">The step could not be launched, or its scrun never said hello.</exception>
-    public static async Task<JobLease> HoldAsync(SlurmController slurm, uint job, uint userId, uint groupId, string nodeScrun, ILogger log, CancellationToken cancellation)
+    public static async Task<JobLease> HoldAsync(SlurmController slurm, uint job, uint userId, uint groupId, JobAllocation allocation, string nodeScrun, ILogger log, CancellationToken cancellation)
     {
         var lease = new JobLease(ClientPorts.Listen(slurm.Config), log);
         try
@@ -60,6 +60,7 @@ public sealed class JobLease : IAsyncDisposable
                 GroupId = groupId,
                 Name = JobLeaseProtocol.StepName,
                 Arguments = [nodeScrun, JobLeaseProtocol.Verb],
+                Allocation = allocation,
                 Environment = [$"{JobLeaseProtocol.EnvironmentVariable}={JobLeaseProtocol.EnvironmentValue(ClientPorts.PortOf(lease._listener), lease._token, job)}"],
                 WorkingDirectory = "/",
                 Overlapping = true,

@@ -77,9 +77,6 @@ public sealed partial record SlurmConfig
     /// <summary><c>SlurmctldAddr</c>: the address clients reach the controllers at, when not each host's own.</summary>
     public string? SlurmctldAddress { get; init; }
 
-    /// <summary><c>MpiDefault</c>: the MPI plugin a step runs unless it names one (Slurm's default <c>none</c>).</summary>
-    public string MpiDefault { get; init; } = "none";
-
     /// <summary><c>MpiParams</c> as written.</summary>
     public string? MpiParams { get; init; }
 
@@ -271,9 +268,6 @@ public sealed partial record SlurmConfig
                     break;
                 case "slurmctldaddr":
                     config = config with { SlurmctldAddress = entry.Value };
-                    break;
-                case "mpidefault":
-                    config = config with { MpiDefault = entry.Value };
                     break;
                 case "mpiparams":
                     config = config with { MpiParams = entry.Value };

@@ -1,5 +1,4 @@
 using System.Globalization;
-using Scrun.Slurm.Config;
 using Scrun.Slurm.Messages.Steps;
 using Scrun.Slurm.Wire;
 
@@ -20,7 +19,7 @@ public static class LauncherEnvironment
         new("SLURM_CONTAINER", Placement.UnlessPresent, f => f.Container),
         new("SLURM_CONTAINER_ID", Placement.UnlessPresent, f => f.ContainerId, VersionRange.From(ProtocolVersion.V23_02)),
         // mpi_g_client_init; slurmstepd needs it (22.05 ends the step without it). The native
-        // launcher runs no MPI plugin's launcher side (see MpiType).
+        // launcher runs no MPI plugin's launcher side (pmi2's agent, pmix's abort agent live in srun).
         new("SLURM_MPI_TYPE", Placement.Set, _ => "none"),
         // srun_job.c: _set_rlimit_env, set_prio_process_env, _set_umask_env
         .. ResourceLimits.All.Select(limit => new Variable($"SLURM_RLIMIT_{limit.Name}", Placement.Set, f => SoftLimit(f, limit))),
@@ -111,17 +110,6 @@ public static class LauncherEnvironment
     /// </summary>
     public static ProtocolVersion ReleaseOf(ProtocolVersion format, ulong sluid) =>
         sluid != 0 && format < ProtocolVersion.V26_05 ? ProtocolVersion.V26_05 : format;
-
-    /// <summary>
-    /// The MPI plugin srun would run for a step in <paramref name="environment"/>: its
-    /// <c>SLURM_MPI_TYPE</c>, else slurm.conf's MpiDefault; <c>openmpi</c> is <c>none</c>.
-    /// Any other than <c>none</c> has a part that runs inside srun.
-    /// </summary>
-    public static string MpiType(IEnumerable<KeyValuePair<string, string>> environment, SlurmConfig config)
-    {
-        var chosen = environment.LastOrDefault(v => v.Key == "SLURM_MPI_TYPE").Value is { Length: > 0 } named ? named : config.MpiDefault;
-        return chosen == "openmpi" ? "none" : chosen;
-    }
 
     /// <summary><c>uint16_array_to_str</c> of the tasks per node: <c>2(x3),1</c>.</summary>
     public static string TasksPerNode(StepLayout layout) =>

@@ -73,7 +73,6 @@ public sealed class SlurmConfigTests : IDisposable
             SlurmctldHost=ctl
             SlurmctldAddr=10.1.1.1
             SelectTypeParameters=CR_Core,CR_Pack_Nodes
-            mpidefault=pmix
             MpiParams=ports=12000-12999
             PropagateResourceLimits=NOFILE
             PropagateResourceLimitsExcept=CORE
@@ -81,7 +80,6 @@ public sealed class SlurmConfigTests : IDisposable
 
         Assert.Equal("10.1.1.1", config.SlurmctldAddress);
         Assert.Equal("CR_Core,CR_Pack_Nodes", config.SelectTypeParameters);
-        Assert.Equal("pmix", config.MpiDefault);
         Assert.Equal("ports=12000-12999", config.MpiParams);
         Assert.Equal("NOFILE", config.PropagateResourceLimits);
         Assert.Equal("CORE", config.PropagateResourceLimitsExcept);
@@ -91,7 +89,6 @@ public sealed class SlurmConfigTests : IDisposable
     public void Defaults_when_keys_are_absent()
     {
         var config = SlurmConfig.Parse("SlurmctldHost=ctl");
-        Assert.Equal("none", config.MpiDefault);
         Assert.Equal("ALL", config.PropagateResourceLimits);
         Assert.Null(config.PropagateResourceLimitsExcept);
         Assert.Equal(6818, config.SlurmdPort);

@@ -293,19 +293,6 @@ public class LauncherEnvironmentTests
         Assert.False(ours.ContainsKey("SLURM_STEPMGR"));
     }
 
-    [Theory]
-    [InlineData(null, "none", "none")]
-    [InlineData(null, "pmix", "pmix")]
-    [InlineData("pmi2", "none", "pmi2")]
-    [InlineData("openmpi", "pmix", "none")]
-    [InlineData(null, "openmpi", "none")]
-    public void The_mpi_plugin_is_the_containers_choice_else_slurm_confs(string? containers, string mpiDefault, string expected)
-    {
-        var environment = containers is null ? [] : new[] { new KeyValuePair<string, string>("SLURM_MPI_TYPE", containers) };
-
-        Assert.Equal(expected, LauncherEnvironment.MpiType(environment, Config($"MpiDefault={mpiDefault}")));
-    }
-
     [Fact]
     public void This_processs_own_limits_mask_and_priority_are_the_kernels()
     {
