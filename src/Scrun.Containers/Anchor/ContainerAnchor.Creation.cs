@@ -163,9 +163,10 @@ public sealed partial class ContainerAnchor
     /// <summary>
     /// A job of scrun's own, on a cluster whose nodes run scrun and take native steps, is held
     /// from now to its end by a lease on its first node (<see cref="NodeControl.JobLease"/>): a
-    /// login node lost with its anchor and guard leaves no job behind.
+    /// login node lost with its anchor and guard leaves no job behind. The lease is launched
+    /// beside the rest of creation (the step takes a few tens of milliseconds to say hello).
     /// </summary>
-    private async Task HoldJobAsync()
+    private void HoldJob()
     {
         var slurm = _job!.Controller;
         if (_job is not { JobId: { } job, ExistingAllocation: false, Placement: { } owner }
@@ -174,14 +175,19 @@ public sealed partial class ContainerAnchor
         {
             return;
         }
-        try
+        _leasing = Task.Run(async () =>
         {
-            _lease = await NodeControl.JobLease.HoldAsync(slurm, job, owner.UserId, owner.GroupId, owner.Allocation, nodeScrun, _log, _abort.Token);
-        }
-        catch (ContainerException e)
-        {
-            _log.Warning("job {Job} of container {Id} has no lease on its node ({Reason}): if this login node is lost, nothing ends the job", job, _launch.Id, e.Message);
-        }
+            try
+            {
+                // Not cancellable: a lease launched is released, never left without its anchor while the anchor lives.
+                return await NodeControl.JobLease.HoldAsync(slurm, job, owner.UserId, owner.GroupId, owner.Allocation, nodeScrun, _log, CancellationToken.None);
+            }
+            catch (Exception e) when (IsExpected(e))
+            {
+                _log.Warning("job {Job} of container {Id} has no lease on its node ({Reason}): if this login node is lost, nothing ends the job", job, _launch.Id, e.Message);
+                return null;
+            }
+        });
     }
 
     /// <summary>
@@ -191,7 +197,7 @@ public sealed partial class ContainerAnchor
     /// </summary>
     private async Task ReleaseLeaseAsync()
     {
-        if (Interlocked.Exchange(ref _lease, null) is { } lease)
+        if (Interlocked.Exchange(ref _leasing, null) is { } leasing && await leasing is { } lease)
         {
             await lease.ReleaseAsync();
             await lease.DisposeAsync();

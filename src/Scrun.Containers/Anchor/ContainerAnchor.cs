@@ -47,7 +47,7 @@ public sealed partial class ContainerAnchor
     private TerminalRelay? _terminalRelay;
     private volatile IStep? _step;
     private volatile NodeControl.NodeControlChannel? _nodes;
-    private NodeControl.JobLease? _lease;
+    private Task<NodeControl.JobLease?>? _leasing;
     private Slurm.Config.OciConfig? _ociConfig;
     private int? _abortExitCode;
     private string? _abortFailure;
@@ -171,7 +171,7 @@ public sealed partial class ContainerAnchor
         {
             await AcquireJobAsync();
             RefuseAutomaticSrunInUserNamespace();
-            await HoldJobAsync();
+            HoldJob();
             await StageInAsync();
             WritePidFile();
             _state.Update(s => s with { Status = ContainerStatus.Created });
