@@ -161,7 +161,11 @@ public sealed partial class ContainerAnchor
         var native = new NativeStepRunner(slurm, _log);
         // srun cannot stand in inside a rootless engine's namespace (see RefuseSrunInUserNamespace).
         return setting is null && !UserNamespace.UidDiffersOutside()
-            ? new FallbackStepRunner(native, () => new SrunStepRunner(oci, _log), line => _log.Information("container {Id}: {Line}", _launch.Id, line))
+            ? new FallbackStepRunner(native, async () =>
+            {
+                await ReleaseLeaseAsync();
+                return new SrunStepRunner(oci, _log);
+            }, line => _log.Information("container {Id}: {Line}", _launch.Id, line))
             : native;
     }
 

@@ -98,8 +98,12 @@ public sealed class NativeStepRunner(SlurmController slurm, ILogger log) : IStep
 /// </summary>
 public sealed class NativeLaunchUnsupportedException(string message) : ContainerException(message);
 
-/// <summary>The automatic choice: the native launcher, and srun where it finds it cannot.</summary>
-public sealed class FallbackStepRunner(IStepRunner native, Func<IStepRunner> srun, Action<string> log) : IStepRunner
+/// <summary>
+/// The automatic choice: the native launcher, and srun where it finds it cannot.
+/// <paramref name="srun"/> makes srun's runner once it is needed (the anchor first releases the
+/// job's lease then: srun does not say which step it made, and its signals go to the job's first).
+/// </summary>
+public sealed class FallbackStepRunner(IStepRunner native, Func<Task<IStepRunner>> srun, Action<string> log) : IStepRunner
 {
     public async Task<IStep> StartAsync(StepLaunch launch, CancellationToken cancellation)
     {
@@ -110,7 +114,7 @@ public sealed class FallbackStepRunner(IStepRunner native, Func<IStepRunner> sru
         catch (NativeLaunchUnsupportedException e)
         {
             log($"the native launcher cannot launch this step ({e.Message}): srun launches it");
-            return await srun().StartAsync(launch, cancellation);
+            return await (await srun()).StartAsync(launch, cancellation);
         }
     }
 }

@@ -37,18 +37,7 @@ public static partial class PasswordDatabase
     }
 
     /// <summary>The name of a uid; the number itself when NSS has no entry (a uid of a user namespace, say).</summary>
-    public static unsafe string UserName(uint uid)
-    {
-        var buffer = new byte[BufferSize];
-        fixed (byte* scratch = buffer)
-        {
-            Passwd entry;
-            nint result;
-            return getpwuid_r(uid, &entry, scratch, (nuint)buffer.Length, &result) == 0 && result != 0 && entry.Name != 0
-                ? Marshal.PtrToStringUTF8(entry.Name)!
-                : uid.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        }
-    }
+    public static string UserName(uint uid) => LookUp(uid)?.Name ?? uid.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     [StructLayout(LayoutKind.Sequential)]
     private struct Passwd

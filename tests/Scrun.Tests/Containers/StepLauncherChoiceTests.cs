@@ -80,11 +80,11 @@ public class StepLauncherChoiceTests
         var log = new List<string>();
         var srun = new Runner(null);
 
-        var step = await new FallbackStepRunner(new Runner(new NativeLaunchUnsupportedException("node n9 is a cloud node")), () => srun, log.Add).StartAsync(launch, default);
+        var step = await new FallbackStepRunner(new Runner(new NativeLaunchUnsupportedException("node n9 is a cloud node")), () => Task.FromResult<IStepRunner>(srun), log.Add).StartAsync(launch, default);
         Assert.Same(srun.Step, step);
         Assert.Equal("the native launcher cannot launch this step (node n9 is a cloud node): srun launches it", Assert.Single(log));
 
-        var refused = new FallbackStepRunner(new Runner(new ContainerException("n1 refused to launch step 1.0: Invalid user id")), () => srun, log.Add);
+        var refused = new FallbackStepRunner(new Runner(new ContainerException("n1 refused to launch step 1.0: Invalid user id")), () => Task.FromResult<IStepRunner>(srun), log.Add);
         await Assert.ThrowsAsync<ContainerException>(() => refused.StartAsync(launch, default));
         Assert.Single(log);
     }
