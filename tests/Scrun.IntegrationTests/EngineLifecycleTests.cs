@@ -50,9 +50,15 @@ public abstract partial class EngineLifecycleTests(TestbedFixture bed, SlurmClus
         var scontrol = clusters.Clusters[release].Tool("scontrol", "show", "job", record.Id);
         Assert.Contains($"UserId={JobOwner.Name}({JobOwner.Uid})", scontrol.Stdout);
         // The node's log stays clean (oci.conf's RunTimeQuery once runc run has removed the container).
+        AssertNodeLogClean(record.Id, release);
+    }
+
+    /// <summary>slurmd logged no error for the job's steps (the lease's and the container's).</summary>
+    private void AssertNodeLogClean(string job, string release)
+    {
         var cluster = clusters.Clusters[release];
-        ScrunDriver.WaitFor(() => cluster.SlurmdIsDoneWith("n1", record.Id), $"slurmstepd to finish job {record.Id}");
-        Assert.DoesNotContain(cluster.SlurmdLinesOf("n1", record.Id), line => line.Contains("error:", StringComparison.Ordinal));
+        ScrunDriver.WaitFor(() => cluster.SlurmdIsDoneWith("n1", job), $"slurmstepd to finish job {job}");
+        Assert.DoesNotContain(cluster.SlurmdLinesOf("n1", job), line => line.Contains("error:", StringComparison.Ordinal));
     }
 
     [Theory]
@@ -86,13 +92,15 @@ public abstract partial class EngineLifecycleTests(TestbedFixture bed, SlurmClus
     public void A_terminal_with_the_callers_size_reaches_a_silent_container(string engine, string release)
     {
         const string waitForSize = "'i=0; while [ \"$(stty size 2>/dev/null)\" != \"45 123\" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; test -t 0 && test -t 1 && echo tty-yes; stty size'";
+        var job = UniqueName("tty");
         var command = string.Join(' ', ["stty cols 123 rows 45;", EngineCommandLine(engine), "run", .. RuntimeFlags(engine, release),
-            "--rm", "-t", bed.Image, "sh", "-c", waitForSize]);
+            "--rm", "-t", "-e", $"SCRUN_JOB_NAME={job}", bed.Image, "sh", "-c", waitForSize]);
         var run = bed.Run("script", ["-qec", command, "/dev/null"], stdin: null, TimeSpan.FromMinutes(2));
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Contains("tty-yes", run.Stdout);
         Assert.Contains("45 123", run.Stdout);
         Assert.DoesNotContain("accept failure", run.Stdout);
+        AssertNodeLogClean(WaitForJob(job, state => state is "COMPLETED", release).Id, release); // a terminal of no size yet is 0x0 to slurmstepd
     }
 
     [Theory]

@@ -47,8 +47,10 @@ public static class LauncherEnvironment
         new("SLURM_JOB_PARTITION", Placement.Set, f => f.Allocation.Partition),
         new("SLURM_TASKS_PER_NODE", Placement.Set, f => TasksPerNode(f.Layout)),
         new("SLURM_PTY_PORT", Placement.Set, f => f.Terminal is { } terminal ? Number(terminal.Port) : null),
-        new("SLURM_PTY_WIN_COL", Placement.Set, f => f.Terminal is { Size.Columns: > 0 and var columns } ? Number(columns) : null),
-        new("SLURM_PTY_WIN_ROW", Placement.Set, f => f.Terminal is { Size.Rows: > 0 and var rows } ? Number(rows) : null),
+        // srun, which always has a terminal's size, sends them when set; 0x0 for a size not known
+        // yet keeps slurmstepd from logging "SLURM_PTY_WIN_COL env var not set".
+        new("SLURM_PTY_WIN_COL", Placement.Set, f => f.Terminal is { } terminal ? Number(terminal.Size.Columns) : null),
+        new("SLURM_PTY_WIN_ROW", Placement.Set, f => f.Terminal is { } terminal ? Number(terminal.Size.Rows) : null),
         // From 23.02 srun's --jobid path sends 0 for both ids (it never fills them in); slurmstepd
         // 24.11+ puts the owner's in their place, as the native launcher does from the start.
         new("SLURM_JOB_UID", Placement.Set, f => Number(f.Owner.UserId)),
