@@ -59,7 +59,7 @@ public sealed class ContainerLifecycle(string root)
     private static void EnsureOwnRoot(string root)
     {
         var caller = LibC.geteuid();
-        if (LibC.OwnerOf(root) is { } owner && owner != caller)
+        if (FileTree.Status(LibC.AtFdcwd, root) is { Uid: var owner } && owner != caller)
         {
             throw new ContainerException($"cannot use {root} as the state directory: it belongs to uid {owner}, not to uid {caller}");
         }

@@ -9,7 +9,7 @@ namespace Scrun.Containers.Anchor;
 /// written through the container's directory held open (the claim's descriptor), so it is the
 /// container's own directory even if its path is renamed or its file system lazily unmounted.
 /// </summary>
-internal sealed class AnchorState(ContainerPaths paths, int directoryDescriptor, ContainerState initial, ILogger log)
+internal sealed class AnchorState(ContainerId id, Interop.DirectoryHandle directory, ContainerState initial, ILogger log)
 {
     private readonly Lock _gate = new();
     private ContainerState _state = initial;
@@ -58,16 +58,7 @@ internal sealed class AnchorState(ContainerPaths paths, int directoryDescriptor,
         }
     }
 
-    private void Write(ContainerState state)
-    {
-        if (directoryDescriptor < 0)
-        {
-            StateStore.Write(paths, state);
-            return;
-        }
-        using var directory = Interop.DirectoryHandle.Borrow(directoryDescriptor, paths.Directory);
-        StateStore.Write(directory, paths.Id, state);
-    }
+    private void Write(ContainerState state) => StateStore.Write(directory, id, state);
 
     /// <summary>Runs <paramref name="decide"/> on the current state under the lock (a check and its effect as one).</summary>
     public T Under<T>(Func<ContainerState, T> decide)

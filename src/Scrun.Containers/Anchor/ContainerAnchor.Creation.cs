@@ -152,13 +152,15 @@ public sealed partial class ContainerAnchor
     /// <summary>The automatic launcher choice, once the controller's release is known: see <see cref="RefuseSrunInUserNamespace"/>.</summary>
     private void RefuseAutomaticSrunInUserNamespace()
     {
-        var slurm = _job!.Controller;
-        var choice = StepLauncherChoice.For(JobOptions.From(_variables, _config.Env).StepLauncher, slurm.Config, OciConfigOf(slurm), slurm.Version);
-        if (!choice.Native)
+        if (!LauncherChoice.Native)
         {
-            RefuseSrunInUserNamespace(choice.Why);
+            RefuseSrunInUserNamespace(LauncherChoice.Why);
         }
     }
+
+    /// <summary>The step launcher for the job's cluster (<see cref="StepLauncherChoice"/>), chosen once the controller's release is known.</summary>
+    private StepLauncherChoice LauncherChoice => _launcherChoice ??= StepLauncherChoice.For(
+        JobOptions.From(_variables, _config.Env).StepLauncher, _job!.Controller.Config, OciConfigOf(_job.Controller), _job.Controller.Version);
 
     /// <summary>
     /// A job of scrun's own, on a cluster whose nodes run scrun and take native steps, is held
@@ -171,7 +173,7 @@ public sealed partial class ContainerAnchor
         var slurm = _job!.Controller;
         if (_job is not { JobId: { } job, ExistingAllocation: false, Placement: { } owner }
             || OciConfigOf(slurm).NodeScrun is not { } nodeScrun
-            || !StepLauncherChoice.For(JobOptions.From(_variables, _config.Env).StepLauncher, slurm.Config, OciConfigOf(slurm), slurm.Version).Native)
+            || !LauncherChoice.Native)
         {
             return;
         }

@@ -152,7 +152,7 @@ public sealed partial class ContainerAnchor
     {
         var oci = OciConfigOf(slurm);
         var setting = JobOptions.From(_variables, _config.Env).StepLauncher;
-        var choice = StepLauncherChoice.For(setting, slurm.Config, oci, slurm.Version);
+        var choice = LauncherChoice;
         _log.Debug("container {Id}: step launcher {Launcher} ({Why})", _launch.Id, choice.Native ? "native" : "srun", choice.Why);
         if (!choice.Native)
         {

@@ -49,6 +49,7 @@ public sealed partial class ContainerAnchor
     private volatile NodeControl.NodeControlChannel? _nodes;
     private Task<NodeControl.JobLease?>? _leasing;
     private Slurm.Config.OciConfig? _ociConfig;
+    private StepLauncherChoice? _launcherChoice;
     private int? _abortExitCode;
     private string? _abortFailure;
     private bool _stoppedBeforeStart;
@@ -76,7 +77,9 @@ public sealed partial class ContainerAnchor
         _report = new CreationReport(launch.ReportDescriptor, () => Abort(128 + 9, "create went away", "create was interrupted before the container was created"));
         _paths = new ContainerPaths(launch.Root, ContainerId.Parse(launch.Id));
         var identity = ProcessIdentity.Current;
-        _state = new AnchorState(_paths, launch.ClaimDescriptor, new ContainerState
+        // The directory create claimed, held for the anchor's life (by path only when no claim was handed over).
+        var directory = launch.ClaimDescriptor >= 0 ? DirectoryHandle.Borrow(launch.ClaimDescriptor, _paths.Directory) : DirectoryHandle.Open(_paths.Directory);
+        _state = new AnchorState(_paths.Id, directory, new ContainerState
         {
             Id = launch.Id,
             Status = ContainerStatus.Creating,

@@ -82,13 +82,13 @@ internal static unsafe partial class FileTree
         RemoveEntry(parentFd, name, path, ParentMount(parentFd, path));
     }
 
-    /// <summary>What <paramref name="name"/> in the directory <paramref name="directoryFd"/> is (a link itself, never followed); null when there is none.</summary>
+    /// <summary>What <paramref name="name"/> in the directory <paramref name="directoryFd"/> is (a link itself, never followed); null when there is no such entry.</summary>
     public static FileStatus? Status(int directoryFd, string name)
     {
         Statx info;
         if (statx(directoryFd, name, LibC.AtSymlinkNofollow, StatxType | StatxMode | StatxUid | StatxGid, &info) != 0)
         {
-            return Marshal.GetLastPInvokeError() == 2 /* ENOENT */ ? null : throw new IOException($"{name}: {LibC.LastError()}");
+            return Marshal.GetLastPInvokeError() is 2 /* ENOENT */ or 20 /* ENOTDIR: a part of the way is a file */ ? null : throw new IOException($"{name}: {LibC.LastError()}");
         }
         return StatusOf(info);
     }

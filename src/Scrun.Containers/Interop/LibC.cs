@@ -112,16 +112,6 @@ internal static partial class LibC
     /// <summary>Whether this process may create files in <paramref name="directory"/> (write and search permission, a writable file system).</summary>
     public static bool CanWrite(string directory) => access(directory, 2 /* W_OK */ | 1 /* X_OK */) == 0;
 
-    [LibraryImport("libc", EntryPoint = "stat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static unsafe partial int stat(string path, byte* buffer);
-
-    /// <summary>The uid owning <paramref name="path"/> (x86-64's struct stat: st_uid at byte 28 of 144); null when it cannot be read.</summary>
-    public static unsafe uint? OwnerOf(string path)
-    {
-        var buffer = stackalloc byte[256];
-        return stat(path, buffer) == 0 ? *(uint*)(buffer + 28) : null;
-    }
-
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial nint realpath(string path, nint resolved);
 

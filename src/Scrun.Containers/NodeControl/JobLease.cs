@@ -1,6 +1,5 @@
 using System.Net.Sockets;
 using System.Security.Cryptography;
-using System.Text;
 using Scrun.Slurm;
 using Scrun.Slurm.Steps;
 using Serilog;
@@ -163,15 +162,10 @@ public sealed class JobLease : IAsyncDisposable
         await using var holder = new LineChannel(new NetworkStream(connection, ownsSocket: true));
         try
         {
-            using (var hello = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token))
+            if (!await holder.IsGreetedWithAsync(_token, s_helloPatience, _stopping.Token))
             {
-                hello.CancelAfter(s_helloPatience);
-                var line = await holder.ReadLineAsync(hello.Token) ?? "";
-                if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(line + "\n"), Encoding.ASCII.GetBytes(JobLeaseProtocol.Hello(_token))))
-                {
-                    _log.Warning("lease: a connection without the lease's secret was closed");
-                    return;
-                }
+                _log.Warning("lease: a connection without the lease's secret was closed");
+                return;
             }
             lock (_holders)
             {

@@ -91,23 +91,17 @@ public sealed class JobLeaseHolder(TextWriter stderr, Func<string, string?> vari
         var deadline = DateTime.UtcNow + _reconnection;
         while (true)
         {
-            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             try
             {
                 using var patience = new CancellationTokenSource(deadline - DateTime.UtcNow is var left && left > TimeSpan.Zero ? left : TimeSpan.Zero);
-                await socket.ConnectAsync(host, port, patience.Token);
-                var channel = new LineChannel(new NetworkStream(socket, ownsSocket: true));
-                await channel.WriteAsync(JobLeaseProtocol.Hello(token), patience.Token);
-                return channel;
+                return await LineChannel.ConnectAsync(host, port, token, patience.Token);
             }
             catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
             {
-                socket.Dispose();
                 return null; // the anchor's host answers and its port is closed: the anchor is gone
             }
             catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
             {
-                socket.Dispose();
             }
             if (DateTime.UtcNow >= deadline)
             {

@@ -4,7 +4,8 @@ namespace Scrun.Containers.NodeControl;
 
 /// <summary>
 /// The lease a container's job is held on: a small overlapping step on the job's first node
-/// (<c>scrun __lease</c>) connects to the anchor and says <c>hello TOKEN</c>; the anchor sends
+/// (<c>scrun __lease</c>) connects to the anchor and says <c>hello TOKEN</c> (as node-run does,
+/// <see cref="LineChannel"/>); the anchor sends
 /// <c>ping</c> every <see cref="PingInterval"/>, and <c>release</c> once the job's end is in
 /// Slurm's hands. A lease that loses its anchor (the connection closed or silent past
 /// <see cref="Silence"/>, and no reconnection within <see cref="Reconnection"/>) without a
@@ -33,8 +34,6 @@ public static class JobLeaseProtocol
     public const string Ping = "ping\n";
 
     public const string Release = "release\n";
-
-    public static string Hello(string token) => $"hello {token}\n";
 
     public static string EnvironmentValue(int port, string token, uint job) =>
         string.Create(CultureInfo.InvariantCulture, $"{port}:{token}:{job}");

@@ -1,10 +1,43 @@
+using System.Net.Sockets;
+using System.Security.Cryptography;
 using System.Text;
 
 namespace Scrun.Containers.NodeControl;
 
-/// <summary>Lines of <see cref="NodeControlProtocol"/> over a stream, each at most <see cref="NodeControlProtocol.MaximumLine"/> bytes.</summary>
+/// <summary>
+/// Lines over a stream, each at most <see cref="NodeControlProtocol.MaximumLine"/> bytes: the
+/// anchor's connections with its nodes (<see cref="NodeControlProtocol"/>, <see cref="JobLeaseProtocol"/>),
+/// each opened by the node with <c>hello TOKEN</c>.
+/// </summary>
 internal sealed class LineChannel(Stream stream) : IAsyncDisposable
 {
+    /// <summary>The node's side: connects to the anchor and says hello with the step's secret.</summary>
+    public static async Task<LineChannel> ConnectAsync(string host, int port, string token, CancellationToken cancellation)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(host, port, cancellation);
+            var channel = new LineChannel(new NetworkStream(socket, ownsSocket: true));
+            await channel.WriteAsync(NodeControlProtocol.Hello(token), cancellation);
+            return channel;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The anchor's side: whether the first line, within <paramref name="patience"/>, is hello with <paramref name="token"/>.</summary>
+    public async Task<bool> IsGreetedWithAsync(string token, TimeSpan patience, CancellationToken stopping)
+    {
+        using var hello = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        hello.CancelAfter(patience);
+        return NodeControlProtocol.Parse(await ReadLineAsync(hello.Token) ?? "") is NodeMessage.Hello { Token: var said }
+            && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(said), Encoding.ASCII.GetBytes(token));
+    }
+
     private readonly byte[] _buffer = new byte[NodeControlProtocol.MaximumLine];
     private readonly SemaphoreSlim _writing = new(1, 1);
     private int _start;

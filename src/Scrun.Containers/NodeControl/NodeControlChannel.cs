@@ -91,15 +91,10 @@ public sealed class NodeControlChannel : IAsyncDisposable
         await using var node = new LineChannel(new NetworkStream(connection, ownsSocket: true));
         try
         {
-            using (var hello = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token))
+            if (!await node.IsGreetedWithAsync(_token, s_helloPatience, _stopping.Token))
             {
-                hello.CancelAfter(s_helloPatience);
-                if (NodeControlProtocol.Parse(await node.ReadLineAsync(hello.Token) ?? "") is not NodeMessage.Hello { Token: var token }
-                    || !CryptographicOperations.FixedTimeEquals(System.Text.Encoding.ASCII.GetBytes(token), System.Text.Encoding.ASCII.GetBytes(_token)))
-                {
-                    _log.Warning("node control: a connection from {Peer} without the step's secret was closed", peer);
-                    return;
-                }
+                _log.Warning("node control: a connection from {Peer} without the step's secret was closed", peer);
+                return;
             }
             lock (_nodesConnected)
             {

@@ -248,19 +248,7 @@ public sealed class NodeRunner(IReadOnlyList<string> command, TextWriter stderr)
     private static async Task<LineChannel> ConnectAsync(string host, int port, string token)
     {
         using var patience = new CancellationTokenSource(s_connectPatience);
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        try
-        {
-            await socket.ConnectAsync(host, port, patience.Token);
-            var channel = new LineChannel(new NetworkStream(socket, ownsSocket: true));
-            await channel.WriteAsync(NodeControlProtocol.Hello(token), patience.Token);
-            return channel;
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
+        return await LineChannel.ConnectAsync(host, port, token, patience.Token);
     }
 
     /// <summary>Sends a report and waits for the anchor's answer: the task (and so the step) must not end before the anchor has it.</summary>
