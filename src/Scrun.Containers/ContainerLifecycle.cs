@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Scrun.Containers.Anchor;
 using Scrun.Containers.Interop;
-using Scrun.Containers.Oci;
 using Scrun.Containers.Staging;
 
 namespace Scrun.Containers;
@@ -101,21 +100,23 @@ public sealed class ContainerLifecycle(string root)
     /// pid file's directory, the state directory), claims the id, and starts the anchor, which
     /// reports how creation ended. Nothing is left behind on failure.
     /// </summary>
-    public async Task CreateAsync(LaunchContext request, CancellationToken cancellation = default)
+    /// <param name="request">What create was asked for.</param>
+    /// <param name="environment">The runtime's environment (Docker's or Podman's): the job's <c>SCRUN_*</c> and <c>SLURM_*</c> options, <c>SLURM_CONF</c>.</param>
+    /// <param name="cancellation">Cancels the wait for the anchor's report.</param>
+    public async Task CreateAsync(LaunchContext request, IReadOnlyDictionary<string, string> environment, CancellationToken cancellation = default)
     {
         var id = ContainerId.Parse(request.Id);
         var bundle = Path.GetFullPath(request.Bundle);
-        var config = BundleConfig.Load(bundle); // a broken bundle fails here, before anything is made
-        config.EnsureRootExists();
-        config.EnsureCommandRuns();
         var pidFile = request.PidFile is null ? null : Path.GetFullPath(request.PidFile);
+        var paths = new ContainerPaths(Root, id);
+        // Everything the container is run with, checked now: a broken bundle or option fails here, before anything is made.
+        var plan = ContainerPlan.Resolve(request with { Root = paths.Root, Bundle = bundle, PidFile = pidFile }, environment.GetValueOrDefault, environment);
         if (pidFile is not null)
         {
             EnsureWritableDirectory(Path.GetDirectoryName(pidFile)!, "--pid-file");
         }
-        var paths = new ContainerPaths(Root, id);
         EnsureOwnRoot(paths.Root); // the real root too: a user could change what root creates in a directory of theirs
-        EnsureStagingApart(paths.Root, Environment.GetEnvironmentVariable(BuiltInStaging.Variable));
+        EnsureStagingApart(paths.Root, plan.StagingDirectory);
         EnsureRoot(paths.Root);
         using var claim = ContainerClaim.TryTake(paths) ?? throw new ContainerException($"container \"{id}\" already exists");
         if (StateStore.Read(paths) is not null)
@@ -123,6 +124,10 @@ public sealed class ContainerLifecycle(string root)
             throw new ContainerException($"container \"{id}\" already exists");
         }
         Removing($"cannot create container \"{id}\"", () => FileTree.Empty(paths.Directory)); // the remains of a create that died early: we hold the claim
+        using (var directory = DirectoryHandle.Borrow(claim.Descriptor, paths.Directory))
+        {
+            plan.Write(directory);
+        }
 
         var launch = request with { Root = paths.Root, Bundle = bundle, PidFile = pidFile };
         // What our caller passed us beyond stdio (conmon's sync pipes, containerd's socket) must not stay open in our children.
@@ -193,11 +198,11 @@ public sealed class ContainerLifecycle(string root)
     public async Task StartAsync(ContainerId id, CancellationToken cancellation = default)
     {
         var paths = Paths(id);
-        var answer = await AnchorClient.SendAsync(paths, new ControlRequest { Op = "start" }, cancellation);
+        var answer = await AnchorClient.SendAsync(paths, new ControlRequest { Op = ControlOperation.Start }, cancellation);
         if (answer is null)
         {
             _ = StoredState(paths, id);
-            throw new ContainerException(ContainerStatus.Stopped.StartRefusal(id.Value)); // no anchor: it has stopped
+            throw ContainerStatus.Stopped.StartRefusal(id.Value); // no anchor: it has stopped
         }
         ThrowIfRefused(answer);
     }
@@ -206,7 +211,7 @@ public sealed class ContainerLifecycle(string root)
     public async Task<ContainerState> StateAsync(ContainerId id, CancellationToken cancellation = default)
     {
         var paths = Paths(id);
-        if (await AnchorClient.SendAsync(paths, new ControlRequest { Op = "state" }, cancellation) is { State: { } live })
+        if (await AnchorClient.SendAsync(paths, new ControlRequest { Op = ControlOperation.State }, cancellation) is { State: { } live })
         {
             return live;
         }
@@ -216,14 +221,14 @@ public sealed class ContainerLifecycle(string root)
             : stored;
     }
 
-    public async Task KillAsync(ContainerId id, int signal, bool all, CancellationToken cancellation = default)
+    public async Task KillAsync(ContainerId id, Slurm.Interop.Signal signal, bool all, CancellationToken cancellation = default)
     {
         var paths = Paths(id);
-        var answer = await AnchorClient.SendAsync(paths, new ControlRequest { Op = "kill", Signal = signal, All = all }, cancellation);
+        var answer = await AnchorClient.SendAsync(paths, new ControlRequest { Op = ControlOperation.Kill, Signal = signal, All = all }, cancellation);
         if (answer is null)
         {
             _ = StoredState(paths, id);
-            throw new ContainerException(ContainerStatus.Stopped.KillRefusal(id.Value));
+            throw ContainerStatus.Stopped.KillRefusal(id.Value);
         }
         ThrowIfRefused(answer);
     }
@@ -253,7 +258,7 @@ public sealed class ContainerLifecycle(string root)
             }
             throw new ContainerNotFoundException(id);
         }
-        var answer = await AnchorClient.SendAsync(paths, new ControlRequest { Op = "delete", Force = force }, cancellation);
+        var answer = await AnchorClient.SendAsync(paths, new ControlRequest { Op = ControlOperation.Delete, Force = force }, cancellation);
         if (answer is not null)
         {
             ThrowIfRefused(answer);
@@ -345,7 +350,7 @@ public sealed class ContainerLifecycle(string root)
     {
         if (!answer.Ok)
         {
-            throw new ContainerException(answer.Error ?? "the anchor refused the request", answer.ExitCode);
+            throw new ContainerException(answer.Error ?? "the anchor refused the request", answer.Kind);
         }
     }
 }

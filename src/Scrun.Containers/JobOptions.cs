@@ -97,38 +97,54 @@ public sealed class JobOptions
     private const ulong UseMinNodes = 0x00000004;
     private const ushort CoreSpecThread = 0x8000;
 
-    private JobOptions(IReadOnlyDictionary<string, string> variables) => Variables = variables;
+    /// <summary>Every variable is checked here, once: a bad value fails create, not a later step.</summary>
+    /// <exception cref="ContainerException">A variable's value is not valid, said in one line.</exception>
+    private JobOptions(IReadOnlyDictionary<string, string> variables)
+    {
+        Variables = variables;
+        ExistingJobId = Variables.TryGetValue("SLURM_JOB_ID", out var job) && job.Length > 0
+            ? uint.TryParse(job, NumberStyles.None, CultureInfo.InvariantCulture, out var id) && id > 0 ? id
+                : throw Invalid("SLURM_JOB_ID", job, "a job id")
+            : null;
+        Quiet = Variables.TryGetValue(QuietVariable, out var quiet) && quiet switch
+        {
+            "" or "0" or "no" or "false" => false,
+            "1" or "yes" or "true" => true,
+            _ => throw Invalid(QuietVariable, quiet, "1 or 0"),
+        };
+        StepLauncher = Variables.GetValueOrDefault(StepLauncherVariable) switch
+        {
+            null or "" or "auto" => StepLauncherSetting.Automatic,
+            "native" => StepLauncherSetting.Native,
+            "srun" => StepLauncherSetting.Srun,
+            var text => throw Invalid(StepLauncherVariable, text, "native, srun or auto"),
+        };
+        StepArguments = Variables.Where(v => s_step.ContainsKey(v.Key)).OrderBy(v => v.Key, StringComparer.Ordinal).Select(v => s_step[v.Key](v.Value)).ToList();
+        _ = ToJobDescriptor(ContainerId.Parse("checked"), "/"); // the allocation's variables parse, or create fails now
+    }
 
     /// <summary>The <c>SCRUN_*</c> and <c>SLURM_*</c> variables in effect (config.json's override the runtime's).</summary>
     public IReadOnlyDictionary<string, string> Variables { get; }
 
     /// <summary><c>SLURM_JOB_ID</c>: run in this existing allocation instead of asking for one.</summary>
-    public uint? ExistingJobId => Variables.TryGetValue("SLURM_JOB_ID", out var text) && text.Length > 0
-        ? uint.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var id) && id > 0 ? id
-            : throw Invalid("SLURM_JOB_ID", text, "a job id")
-        : null;
+    public uint? ExistingJobId { get; }
 
     /// <summary>
     /// <c>SCRUN_QUIET</c>: no progress lines ("waiting for job N") on the container's stderr,
     /// which is what <c>docker logs</c> shows; errors still appear. Like salloc's <c>--quiet</c>.
     /// </summary>
-    public bool Quiet => Variables.TryGetValue(QuietVariable, out var text) && text switch
-    {
-        "" or "0" or "no" or "false" => false,
-        "1" or "yes" or "true" => true,
-        _ => throw Invalid(QuietVariable, text, "1 or 0"),
-    };
+    public bool Quiet { get; }
 
     public const string QuietVariable = "SCRUN_QUIET";
 
-    /// <summary><c>SCRUN_STEP_LAUNCHER</c>: <c>native</c> or <c>srun</c>; null for <c>auto</c> or unset.</summary>
-    public string? StepLauncher => Variables.GetValueOrDefault(StepLauncherVariable) switch
-    {
-        null or "" or "auto" => null,
-        "native" => "native",
-        "srun" => "srun",
-        var text => throw Invalid(StepLauncherVariable, text, "native, srun or auto"),
-    };
+    /// <summary><c>SCRUN_STEP_LAUNCHER</c>: <c>native</c>, <c>srun</c>, or <c>auto</c> (also when unset).</summary>
+    public StepLauncherSetting StepLauncher { get; }
+
+    /// <summary><c>SCRUN_JOB_NAME</c>, else "scrun": the job's name and its step's.</summary>
+    public string JobName => Variables.GetValueOrDefault("SCRUN_JOB_NAME") ?? "scrun";
+
+    /// <summary>srun flags for the step options that were set.</summary>
+    public IReadOnlyList<string> StepArguments { get; }
 
     public const string StepLauncherVariable = "SCRUN_STEP_LAUNCHER";
 
@@ -157,11 +173,15 @@ public sealed class JobOptions
         return new JobOptions(variables);
     }
 
+    /// <summary>Options from variables collected before (a plan's), checked again as any are.</summary>
+    public static JobOptions FromVariables(IReadOnlyDictionary<string, string> variables) =>
+        new(new Dictionary<string, string>(variables.Where(v => IsJobVariable(v.Key)), StringComparer.Ordinal));
+
     private static bool IsJobVariable(string name) =>
         (name.StartsWith("SCRUN_", StringComparison.Ordinal) || name.StartsWith("SLURM_", StringComparison.Ordinal))
         && name != LaunchContext.EnvironmentVariable;
 
-    /// <summary>The job descriptor for a new allocation; throws <see cref="ContainerException"/> naming a bad variable.</summary>
+    /// <summary>The job descriptor for a new allocation (its variables were checked when these options were made).</summary>
     public JobDescriptor ToJobDescriptor(ContainerId id, string workDir)
     {
         var job = new JobDescriptor
@@ -184,10 +204,6 @@ public sealed class JobOptions
         }
         return job;
     }
-
-    /// <summary>srun flags for the step options that were set.</summary>
-    public IReadOnlyList<string> StepArguments() =>
-        Variables.Where(v => s_step.ContainsKey(v.Key)).OrderBy(v => v.Key, StringComparer.Ordinal).Select(v => s_step[v.Key](v.Value)).ToList();
 
     private static void ApplyNodes(JobDescriptor job, string value)
     {
@@ -231,4 +247,17 @@ public sealed class JobOptions
 
     private static ContainerException Invalid(string name, string value, string expected) =>
         new($"{name}={value} is not valid: expected {expected}");
+}
+
+/// <summary><c>SCRUN_STEP_LAUNCHER</c>: who launches the container's step.</summary>
+public enum StepLauncherSetting
+{
+    /// <summary>scrun's own launcher where it is known to work, else srun.</summary>
+    Automatic,
+
+    /// <summary>scrun speaks Slurm's step protocol itself.</summary>
+    Native,
+
+    /// <summary>srun --container.</summary>
+    Srun,
 }

@@ -31,16 +31,20 @@ public static class StateStore
 
     /// <summary>Replaces state.json in the container's directory held open as <paramref name="directory"/>.</summary>
     /// <exception cref="ContainerException">The state could not be written.</exception>
-    internal static void Write(DirectoryHandle directory, ContainerId id, ContainerState state)
+    internal static void Write(DirectoryHandle directory, ContainerId id, ContainerState state) =>
+        WriteFile(directory, id, FileName, stream => JsonSerializer.Serialize(stream, state, StateJsonContext.Default.ContainerState));
+
+    /// <summary>Replaces one of the container's files (0600) in its directory held open as <paramref name="directory"/>.</summary>
+    /// <exception cref="ContainerException">It could not be written.</exception>
+    internal static void WriteFile(DirectoryHandle directory, ContainerId id, string name, Action<Stream> write)
     {
         try
         {
-            ReplaceFile(directory, FileName, stream => JsonSerializer.Serialize(stream, state, StateJsonContext.Default.ContainerState),
-                UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            ReplaceFile(directory, name, write, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ContainerException($"cannot record the state of container \"{id}\" in {Path.Combine(directory.Path, FileName)}: {e.Message}");
+            throw new ContainerException($"cannot record the state of container \"{id}\" in {Path.Combine(directory.Path, name)}: {e.Message}");
         }
     }
 
@@ -65,19 +69,25 @@ public static class StateStore
 
     /// <summary>The state in the container's directory held open as <paramref name="directory"/>; null when there is none yet.</summary>
     /// <exception cref="ContainerException">It is not the caller's to trust, or cannot be read.</exception>
-    internal static ContainerState? Read(DirectoryHandle directory, ContainerId id)
+    internal static ContainerState? Read(DirectoryHandle directory, ContainerId id) =>
+        ReadFile(directory, id, FileName, stream => JsonSerializer.Deserialize(stream, StateJsonContext.Default.ContainerState));
+
+    /// <summary>One of the container's files in its directory held open as <paramref name="directory"/>; null when there is none.</summary>
+    /// <exception cref="ContainerException">It is not the caller's to trust, or cannot be read.</exception>
+    internal static T? ReadFile<T>(DirectoryHandle directory, ContainerId id, string name, Func<Stream, T?> read)
+        where T : class
     {
-        var path = Path.Combine(directory.Path, FileName);
+        var path = Path.Combine(directory.Path, name);
         try
         {
             EnsureTrusted(directory.Status(), id, directory.Path);
-            using var stream = directory.OpenFile(FileName);
+            using var stream = directory.OpenFile(name);
             if (stream is null)
             {
                 return null;
             }
             EnsureTrusted(FileTree.Status((int)stream.SafeFileHandle.DangerousGetHandle()), id, path);
-            return JsonSerializer.Deserialize(stream, StateJsonContext.Default.ContainerState);
+            return read(stream);
         }
         catch (UnauthorizedAccessException)
         {

@@ -1,134 +1,196 @@
+using Scrun.Slurm;
+using Scrun.Slurm.Interop;
+using static Scrun.Containers.Anchor.AnchorEvent;
 
 namespace Scrun.Containers.Anchor;
 
-/// <summary>The control socket's operations (state, start, kill, delete) and what they set off.</summary>
+/// <summary>The effects of the table's transitions, and the answers to the CLI's requests.</summary>
 public sealed partial class ContainerAnchor
 {
-    /// <summary>
-    /// Ends a container that is not running yet (deleted, killed, or its job gone);
-    /// <paramref name="failure"/>, when given, is what a creation it interrupts fails with.
-    /// </summary>
-    private void Abort(int exitCode, string why, string? failure = null)
+    /// <summary>How often a KILL is sent again until the container has stopped.</summary>
+    private static readonly TimeSpan s_killRepeat = TimeSpan.FromSeconds(2);
+
+    private int _killRepeater;
+
+    private void Effect(AnchorEffect effect, Pending pending, ContainerStatus from)
     {
-        var aborted = _state.Under(s =>
+        var anchorEvent = pending.Event;
+        switch (effect)
         {
-            if (s.Status >= ContainerStatus.Starting)
-            {
-                return false;
-            }
-            _abortExitCode ??= exitCode;
-            _abortFailure ??= failure;
-            return true;
-        });
-        if (aborted)
-        {
-            _log.Debug("container {Id} ends before starting: {Why}", _launch.Id, why);
-            _abort.Cancel();
+            case AnchorEffect.Report:
+                if (!_report.Send(Reply()))
+                {
+                    Notify(new CreationFailed("create was interrupted before it heard the container was created"));
+                }
+                break;
+            case AnchorEffect.AbortCreation:
+                if (anchorEvent is CreatorGone)
+                {
+                    _interruption ??= "create was interrupted before the container was created";
+                }
+                _log.Debug("container {Id} ends before starting: {Why}", Id, anchorEvent.GetType().Name);
+                _creation.Cancel();
+                break;
+            case AnchorEffect.UndoCreation:
+                _failure ??= anchorEvent is CreationFailed failed ? failed.Reason : _interruption ?? "the container was stopped before it was created";
+                Spawn(UndoCreationAsync);
+                break;
+            case AnchorEffect.Launch:
+                Spawn(LaunchAsync);
+                break;
+            case AnchorEffect.Attach:
+                Attach(((Launched)anchorEvent).Step);
+                break;
+            case AnchorEffect.SignalContainer:
+                Spawn(() => SignalContainerAsync(((Kill)anchorEvent).Signal, pending.Reply));
+                return;
+            case AnchorEffect.KillStep:
+                Spawn(() => KillStepAsync(anchorEvent, pending.Reply));
+                return;
+            case AnchorEffect.AbandonStep:
+                _step!.Exit.JobEnded(anchorEvent is NodesFailed lost ? $"node(s) {lost.Nodes} failed" : ((JobEnded)anchorEvent).Why);
+                break;
+            case AnchorEffect.WindDown:
+                var exitCode = ExitCodeOf(anchorEvent, from) ?? Signal.Kill.ExitCode;
+                _state.Record(s => s with { ExitCode = exitCode });
+                var cancelJob = from == ContainerStatus.Created; // killed or deleted while created: cancelled, as scancel would
+                Spawn(() => WindDownAsync(exitCode, cancelJob));
+                break;
+            case AnchorEffect.CancelLeftJob:
+                Spawn(() => CancelLeftJobAsync(pending.Reply));
+                return;
+            case AnchorEffect.Finish:
+                Finish((Released)anchorEvent);
+                break;
         }
+        Answer(pending, _state.Current.Status, effect);
     }
 
-    private async Task<ControlResponse> HandleAsync(ControlRequest request, CancellationToken cancellation)
+    /// <summary>The answer to a request whose effect does not answer it itself.</summary>
+    private void Answer(Pending pending, ContainerStatus status, AnchorEffect effect)
     {
-        try
-        {
-            return request.Op switch
-            {
-                "state" => Reply(),
-                "start" => await StartAsync(cancellation),
-                "kill" => await KillAsync(request.Signal),
-                "delete" => await DeleteAsync(request.Force, cancellation),
-                _ => new ControlResponse { Error = $"unknown operation '{request.Op}'" },
-            };
-        }
-        catch (ContainerException e)
-        {
-            return new ControlResponse { Error = e.Message, ExitCode = e.ExitCode, State = _state.Current };
-        }
-        catch (Exception e) when (IsExpected(e) && e is not OperationCanceledException)
-        {
-            // The real cause (munged or slurmctld gone): the caller must not take it for "not running".
-            return new ControlResponse { Error = $"cannot {request.Op} container \"{_launch.Id}\": {e.Message}", State = _state.Current };
-        }
-    }
-
-    private async Task<ControlResponse> StartAsync(CancellationToken cancellation)
-    {
-        // A state that cannot be recorded fails the start, nothing else.
-        _state.Update(s =>
-        {
-            s.Status.EnsureCanStart(_launch.Id);
-            return s with { Status = ContainerStatus.Starting };
-        });
-        _startRequested.TrySetResult();
-        await _running.Task.WaitAsync(cancellation);
-        return Reply();
-    }
-
-    private async Task<ControlResponse> KillAsync(int signal)
-    {
-        var status = _state.Current.Status;
-        status.EnsureCanKill(_launch.Id);
-        if (status >= ContainerStatus.Starting)
-        {
-            await SignalStepAsync(signal);
-        }
-        else if (signal is not (17 or 18 or 23 or 28)) // SIGCHLD, SIGCONT, SIGURG, SIGWINCH: ignored by a process that has not started
-        {
-            Abort(128 + signal, $"signal {signal}");
-        }
-        return Reply();
-    }
-
-    /// <summary>The container's processes on the node get the signal (srun would cancel the step on SIGTERM).</summary>
-    /// <param name="signal">The signal.</param>
-    /// <param name="throughSlurm">
-    /// Through slurmctld even when the nodes run <c>scrun node-run</c>: delete's KILL, which must
-    /// fail while Slurm cannot be asked (munged down), since the job could not be ended after it.
-    /// </param>
-    private async Task SignalStepAsync(int signal, bool throughSlurm = false)
-    {
-        await _launched.Task;
-        if (signal == 9)
-        {
-            _sigkilled = true;
-        }
-        // A KILL before the container runs (or that never will) takes the whole step, whatever runs in it.
-        var wholeStep = throughSlurm || (signal == 9 && !_running.Task.IsCompletedSuccessfully);
-        if (!wholeStep)
-        {
-            await WaitUntilRunningOrNotAsync();
-        }
-        await SignalOnNodeAsync(signal, throughSlurm: wholeStep);
-        if (signal == 9 && Interlocked.Exchange(ref _killRepeater, 1) == 0)
-        {
-            _ = RepeatKillUntilStoppedAsync();
-        }
-    }
-
-    /// <summary>A signal for the container waits for its process; a container that never ran has its step signalled instead.</summary>
-    private async Task WaitUntilRunningOrNotAsync()
-    {
-        try
-        {
-            await _running.Task;
-        }
-        catch (ContainerException)
-        {
-        }
-    }
-
-    /// <summary>
-    /// Through <c>scrun node-run</c> to the container's process alone when the nodes run it; else
-    /// Slurm signals every process of the step. The first step of a job the anchor allocated is 0;
-    /// in an allocation it joined, only the launcher knows.
-    /// </summary>
-    private async Task SignalOnNodeAsync(int signal, bool throughSlurm = false)
-    {
-        if (!throughSlurm && _nodes is { } nodes && await nodes.SignalAsync(signal))
+        if (pending.Reply is not { } reply)
         {
             return;
         }
-        await _job!.SignalStepAsync(signal, _step?.StepNumber ?? 0);
+        if (effect == AnchorEffect.Refuse)
+        {
+            reply.TrySetResult(ControlResponse.Refused(Refusal(status, pending.Event), _state.Current));
+            return;
+        }
+        switch (pending.Event)
+        {
+            case Start:
+                _ = ReplyOnceStartedAsync(reply);
+                break;
+            case Delete:
+                _ = ReplyOnceStoppedAsync(reply);
+                break;
+            default:
+                reply.TrySetResult(Reply());
+                break;
+        }
+    }
+
+    private ContainerException Refusal(ContainerStatus status, AnchorEvent request) => request switch
+    {
+        Start => status.StartRefusal(Id),
+        Kill => status.KillRefusal(Id),
+        Delete => status.DeleteRefusal(Id),
+        _ => new ContainerException($"container \"{Id}\" cannot do that now", ContainerErrorKind.WrongStatus),
+    };
+
+    private async Task ReplyOnceStartedAsync(TaskCompletionSource<ControlResponse> reply)
+    {
+        var status = await WaitUntilAsync(s => s is not (ContainerStatus.Created or ContainerStatus.Starting));
+        reply.TrySetResult(status == ContainerStatus.Running
+            ? Reply()
+            : new ControlResponse { Error = _startFailure ?? $"container \"{Id}\" stopped before it started", State = _state.Current });
+    }
+
+    /// <summary>Deleted, whatever stopped it: a creation that failed is create's error, not delete's.</summary>
+    private async Task ReplyOnceStoppedAsync(TaskCompletionSource<ControlResponse> reply)
+    {
+        await WaitUntilAsync(s => s == ContainerStatus.Stopped);
+        reply.TrySetResult(new ControlResponse { Ok = true, State = _state.Current });
+    }
+
+    /// <summary>Through <c>scrun node-run</c> to the container's process alone when the nodes run it; else Slurm signals the step.</summary>
+    private async Task SignalContainerAsync(Signal signal, TaskCompletionSource<ControlResponse>? reply)
+    {
+        var step = _step!;
+        if (signal == Signal.Kill)
+        {
+            step.Exit.KillSent();
+        }
+        try
+        {
+            await SignalOnNodeAsync(signal);
+        }
+        catch (Exception e) when (IsExpected(e))
+        {
+            reply?.TrySetResult(Failure($"cannot kill container \"{Id}\": {e.Message}", e));
+            return;
+        }
+        if (signal == Signal.Kill)
+        {
+            _ = RepeatKillUntilStoppedAsync();
+        }
+        reply?.TrySetResult(Reply());
+    }
+
+    /// <summary>
+    /// The whole step, through slurmctld, whatever runs in it: a KILL before the container runs,
+    /// delete's (which must fail while Slurm cannot be asked, since the job could not be ended
+    /// after it), and a container that will never start.
+    /// </summary>
+    private async Task KillStepAsync(AnchorEvent cause, TaskCompletionSource<ControlResponse>? reply)
+    {
+        var step = _step!;
+        var killsContainer = cause is not StartFailed;
+        if (killsContainer)
+        {
+            step.Exit.KillSent();
+        }
+        try
+        {
+            await SignalOnNodeAsync(Signal.Kill, throughSlurm: true);
+        }
+        catch (Exception e) when (IsExpected(e))
+        {
+            step.Exit.KillFailed();
+            _log.Warning("container {Id}: its step could not be killed: {Reason}", Id, e.Message);
+            reply?.TrySetResult(cause is Delete
+                ? Failure($"cannot delete container \"{Id}\": its step could not be killed ({e.Message})", e)
+                : Failure($"cannot kill container \"{Id}\": {e.Message}", e));
+            return;
+        }
+        if (killsContainer)
+        {
+            _ = RepeatKillUntilStoppedAsync();
+        }
+        if (reply is null)
+        {
+            return;
+        }
+        if (cause is Delete)
+        {
+            await ReplyOnceStoppedAsync(reply);
+        }
+        else
+        {
+            reply.TrySetResult(Reply());
+        }
+    }
+
+    /// <summary>The first step of a job the anchor allocated is 0; in an allocation it joined, only the launcher knows.</summary>
+    private async Task SignalOnNodeAsync(Signal signal, bool throughSlurm = false)
+    {
+        if (!throughSlurm && _step?.Nodes is { } nodes && await nodes.SignalAsync(signal.Number))
+        {
+            return;
+        }
+        await _job!.SignalStepAsync(signal, _step?.Step.StepNumber ?? 0);
     }
 
     /// <summary>
@@ -138,12 +200,17 @@ public sealed partial class ContainerAnchor
     /// </summary>
     private async Task RepeatKillUntilStoppedAsync()
     {
-        while (await Task.WhenAny(_stopped.Task, Task.Delay(s_killRepeat)) != _stopped.Task)
+        if (Interlocked.Exchange(ref _killRepeater, 1) == 1)
+        {
+            return;
+        }
+        var stopped = WaitUntilAsync(s => s is ContainerStatus.Stopping or ContainerStatus.Stopped);
+        while (await Task.WhenAny(stopped, Task.Delay(s_killRepeat)) != stopped)
         {
             try
             {
-                _log.Debug("container {Id}: still running after KILL, sending it again", _launch.Id);
-                await SignalOnNodeAsync(9);
+                _log.Debug("container {Id}: still running after KILL, sending it again", Id);
+                await SignalOnNodeAsync(Signal.Kill);
             }
             catch (Exception e) when (IsExpected(e))
             {
@@ -152,39 +219,26 @@ public sealed partial class ContainerAnchor
         }
     }
 
-    private async Task<ControlResponse> DeleteAsync(bool force, CancellationToken cancellation)
+    /// <summary>A failed creation whose job could not be cancelled yet: delete tries now, for the caller.</summary>
+    private async Task CancelLeftJobAsync(TaskCompletionSource<ControlResponse>? reply)
     {
-        var status = _state.Current.Status;
-        status.EnsureCanDelete(_launch.Id, force);
-        if (status is ContainerStatus.Starting or ContainerStatus.Running)
+        if (_failure is not null && _job is { Ended: false, JobId: { } job })
         {
-            try
-            {
-                await SignalStepAsync(9, throughSlurm: true);
-            }
-            catch (Exception e) when (IsExpected(e))
-            {
-                _sigkilled = false;
-                throw new ContainerException($"cannot delete container \"{_launch.Id}\": its step could not be killed ({e.Message})");
-            }
-        }
-        else if (status < ContainerStatus.Starting)
-        {
-            Abort(128 + 9, "deleted");
-        }
-        else if (_failure is not null && _job is { Ended: false, JobId: { } job })
-        {
-            // A failed creation whose job could not be cancelled yet: try now, for the caller.
             if (await EndJobAsync(null) is { } failure)
             {
-                throw new ContainerException($"cannot delete container \"{_launch.Id}\": its job {job} could not be cancelled ({failure})");
+                reply?.TrySetResult(new ControlResponse { Error = $"cannot delete container \"{Id}\": its job {job} could not be cancelled ({failure})", Kind = ContainerErrorKind.SlurmUnavailable, State = _state.Current });
+                return;
             }
             await _cancelledByDelete.CancelAsync();
         }
-        await _stopped.Task.WaitAsync(cancellation);
-        // Deleted, whatever stopped it: a creation that failed is create's error, not delete's.
-        return new ControlResponse { Ok = true, State = _state.Current };
+        reply?.TrySetResult(new ControlResponse { Ok = true, State = _state.Current });
     }
 
-    private ControlResponse Reply() => new() { Ok = _failure is null, Error = _failure, State = _state.Current };
+    /// <summary>A failure to answer with, its kind from its cause (munged or slurmctld gone: the caller must not take it for "not running").</summary>
+    private ControlResponse Failure(string message, Exception cause) => new()
+    {
+        Error = message,
+        Kind = cause is SlurmClientException and not SlurmException ? ContainerErrorKind.SlurmUnavailable : cause is ContainerException c ? c.Kind : ContainerErrorKind.Failed,
+        State = _state.Current,
+    };
 }

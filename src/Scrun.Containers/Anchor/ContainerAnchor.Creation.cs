@@ -2,12 +2,25 @@ using Scrun.Containers.Interop;
 using Scrun.Containers.Staging;
 using Scrun.Slurm;
 using Scrun.Slurm.Interop;
+using Scrun.Slurm.Messages;
+using static Scrun.Containers.Anchor.AnchorEvent;
 
 namespace Scrun.Containers.Anchor;
 
 /// <summary>Creation: the job, the staging, the pid file, and a failure that leaves nothing behind.</summary>
 public sealed partial class ContainerAnchor
 {
+    /// <summary>How long a job that could not be cancelled after a failed creation is retried.</summary>
+    private static readonly TimeSpan s_cancelPersistence = TimeSpan.FromHours(24);
+
+    private JobSession? _job;
+    private IStaging? _staging;
+    private StagedBundle? _staged;
+    private StagingContext? _stagingContext;
+    private TerminalRelay? _terminalRelay;
+    private Task<NodeControl.JobLease?>? _leasing;
+    private Task _callbacks = Task.CompletedTask;
+
     /// <summary>
     /// With <c>process.terminal</c>: a pty whose master goes to the caller at once (runc sends it
     /// during create), relayed by the anchor to the pty the step runs on.
@@ -18,149 +31,68 @@ public sealed partial class ContainerAnchor
         {
             return;
         }
-        _terminalRelay = TerminalRelay.Open(_launch.ConsoleSocket);
+        _terminalRelay = TerminalRelay.Open(_plan.Launch.ConsoleSocket);
         // create's stdio is not the container's here (the pty is), and containerd waits
         // for it to close before it starts the container.
         LibC.DetachStdio();
     }
 
-    /// <summary>
-    /// Creation failed: the job is cancelled and the staging undone, create hears why, and
-    /// nothing is left behind. A job that cannot be cancelled now (slurmctld or munged gone) is
-    /// recorded and cancelled as soon as the controller answers again.
-    /// </summary>
-    private async Task<int> FailCreationAsync(string reason)
-    {
-        _failure = reason;
-        // create says it, as the one error line of the caller's log: Podman reads that file as one JSON object.
-        _log.Debug("container {Id} could not be created: {Reason}", _launch.Id, reason);
-        await ReleaseLeaseAsync();
-        var cancelFailure = await EndJobAsync(null);
-        await StageOutAsync();
-        if (_job is not null)
-        {
-            await _job.DisposeAsync();
-        }
-        _running.TrySetException(new ContainerException(reason));
-        if (cancelFailure is not null)
-        {
-            _failure = $"{reason}; its job {_job!.JobId} could not be cancelled ({cancelFailure}): scrun cancels it once slurmctld answers, or 'scrun delete --force {_launch.Id}' does";
-        }
-        _state.Record(s => s with { Status = ContainerStatus.Stopped, StopReason = _failure, JobId = _job?.JobId ?? s.JobId });
-        if (cancelFailure is null)
-        {
-            RemoveDirectory(); // before the report: when create returns, nothing is left
-            _report.Send(Reply());
-        }
-        else
-        {
-            _report.Send(Reply()); // the state stays, with the job id, until the job is cancelled
-            await CancelPersistentlyAsync();
-            if (_state.Current.JobReleased)
-            {
-                RemoveDirectory();
-            }
-        }
-        _stopped.TrySetResult();
-        return 1;
-    }
-
-    /// <summary>Keeps trying to cancel the job of a failed creation, until a delete --force does it first.</summary>
-    private async Task CancelPersistentlyAsync()
+    /// <summary>The job, the launcher, the lease, stage-in and the pid file: <see cref="Created"/> or <see cref="CreationFailed"/>.</summary>
+    private async Task CreateAsync()
     {
         try
         {
-            await _job!.EndAsync(null, new ControllerOutage(s_cancelPersistence), _cancelledByDelete.Token);
-            _state.Record(s => s with { JobReleased = true });
-            _log.Information("job {Job} of container {Id} is cancelled", _job.JobId, _launch.Id);
-        }
-        catch (OperationCanceledException) when (_job!.Ended)
-        {
+            await AcquireJobAsync(_creation.Token);
+            _launcherChoice = _plan.Launcher.Choose(_job!.Controller.Version).EnsureUsableHere();
+            _log.Debug("container {Id}: step launcher {Launcher} ({Why})", Id, _launcherChoice.Native ? "native" : "srun", _launcherChoice.Why);
+            HoldJob();
+            await StageInAsync(_creation.Token);
+            WritePidFile();
+            if (_job.Listener is { } listener)
+            {
+                _callbacks = WatchCallbacksAsync(listener);
+            }
+            Notify(new Created());
         }
         catch (Exception e) when (IsExpected(e))
         {
-            _log.Error("job {Job} of container {Id} could not be cancelled: {Reason}", _job!.JobId, _launch.Id, Describe(e));
+            Notify(new CreationFailed(!_creation.IsCancellationRequested ? Describe(e)
+                : _interruption is { } reason ? reason
+                : _stagingContext is null ? "the container was stopped before its job started"
+                : "the container was stopped during stage-in"));
         }
     }
 
-    private void RemoveDirectory()
+    private async Task AcquireJobAsync(CancellationToken cancellation)
     {
-        try
-        {
-            FileTree.Remove(_paths.Directory);
-        }
-        catch (IOException e)
-        {
-            _log.Warning("could not remove {Directory}: {Reason}", _paths.Directory, e.Message);
-        }
-    }
-
-    /// <summary>The pid file (written by the anchor, as Slurm's does): before create returns, so a failure still releases the job.</summary>
-    private void WritePidFile()
-    {
-        if (_launch.PidFile is { } pidFile)
-        {
-            StateStore.WriteAtomically(pidFile, Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        }
-    }
-
-    private async Task AcquireJobAsync()
-    {
-        var options = JobOptions.From(_variables, _config.Env);
-        var settings = SlurmClientSettings.FromEnvironment(_launch.SlurmConf, _variables.GetValueOrDefault) with { ProtocolCache = ProtocolCachePath() };
+        var options = _plan.Job;
+        var settings = _plan.SlurmSettings(_jwt, ProtocolCachePath());
         var slurmConfig = settings.LoadConfig();
         // Before the job exists: a script that does not load must not leave one behind.
-        _staging = IStaging.Choose(slurmConfig, options, _variables.GetValueOrDefault(BuiltInStaging.Variable), _log, message => _stderr.Write($"scrun: {message}\n"));
+        _staging = _plan.StagingScript is { } script
+            ? LuaStaging.LoadIfPresent(script, _log, StagingLimits.From(options.Variables), _plan.Oci, processToClean: Environment.ProcessId, message => _stderr.Write($"scrun: {message}\n"))
+                ?? throw new ContainerException($"{script} is gone since create found it")
+            : new BuiltInStaging(_plan.StagingDirectory, _log);
         var quiet = options.Quiet;
-        if (options.StepLauncher == "srun")
-        {
-            RefuseSrunInUserNamespace($"{JobOptions.StepLauncherVariable}=srun"); // a misspelt launcher fails create, not start
-        }
         _job = new JobSession(settings.Connect(slurmConfig), line =>
         {
-            _log.Debug("container {Id}: {Line}", _launch.Id, line);
+            _log.Debug("container {Id}: {Line}", Id, line);
             if (!quiet)
             {
                 _stderr.Write($"scrun: {line}\n");
             }
         }, _log);
-        _state.Update(s => s with { SlurmConf = slurmConfig.Path });
 
         if (options.ExistingJobId is { } existing)
         {
-            await _job.JoinAsync(existing, options.Variables, _abort.Token);
+            await _job.JoinAsync(existing, options.Variables, cancellation);
             _state.Update(s => s with { JobId = existing, ExistingAllocation = true, SlurmProtocol = _job.Controller.Version?.Release });
             return;
         }
         var descriptor = options.ToJobDescriptor(_paths.Id, _staging.PlannedBundle(_paths, _config));
         // The job id is on disk before anything else happens: whoever finds the anchor gone can end the job.
-        await _job.AllocateAsync(descriptor, job => _state.Update(s => s with { JobId = job, JobReleased = false, SlurmProtocol = _job.Controller.Version?.Release }), _abort.Token);
+        await _job.AllocateAsync(descriptor, job => _state.Update(s => s with { JobId = job, JobReleased = false, SlurmProtocol = _job.Controller.Version?.Release }), cancellation);
     }
-
-    /// <summary>
-    /// srun puts the uid it runs as in its requests; in a rootless engine's namespace that is 0,
-    /// which slurmctld refuses (22.05) or takes for root's job. Said at create, not at start.
-    /// </summary>
-    private static void RefuseSrunInUserNamespace(string why)
-    {
-        if (UserNamespace.UidDiffersOutside())
-        {
-            throw new ContainerException($"the step would be launched by srun ({why}), which cannot work inside a rootless engine's user namespace (it would ask for uid 0): use the native launcher ({JobOptions.StepLauncherVariable}=native)");
-        }
-    }
-
-    /// <summary>The automatic launcher choice, once the controller's release is known: see <see cref="RefuseSrunInUserNamespace"/>.</summary>
-    private void RefuseAutomaticSrunInUserNamespace()
-    {
-        if (!LauncherChoice.Native)
-        {
-            RefuseSrunInUserNamespace(LauncherChoice.Why);
-        }
-    }
-
-    /// <summary>The step launcher for the job's cluster (<see cref="StepLauncherChoice"/>), chosen once the controller's release is known.</summary>
-    private StepLauncherChoice LauncherChoice => _launcherChoice ??= StepLauncherChoice.For(
-        JobOptions.From(_variables, _config.Env).StepLauncher, _job!.Controller.Config, OciConfigOf(_job.Controller), _job.Controller.Version);
 
     /// <summary>
     /// A job of scrun's own, on a cluster whose nodes run scrun and take native steps, is held
@@ -172,8 +104,8 @@ public sealed partial class ContainerAnchor
     {
         var slurm = _job!.Controller;
         if (_job is not { JobId: { } job, ExistingAllocation: false, Placement: { } owner }
-            || OciConfigOf(slurm).NodeScrun is not { } nodeScrun
-            || !LauncherChoice.Native)
+            || _plan.Oci.NodeScrun is not { } nodeScrun
+            || _launcherChoice is not { Native: true })
         {
             return;
         }
@@ -186,7 +118,7 @@ public sealed partial class ContainerAnchor
             }
             catch (Exception e) when (IsExpected(e))
             {
-                _log.Warning("job {Job} of container {Id} has no lease on its node ({Reason}): if this login node is lost, nothing ends the job", job, _launch.Id, e.Message);
+                _log.Warning("job {Job} of container {Id} has no lease on its node ({Reason}): if this login node is lost, nothing ends the job", job, Id, e.Message);
                 return null;
             }
         });
@@ -209,15 +141,108 @@ public sealed partial class ContainerAnchor
     /// <summary>Where the wire format each controller spoke is remembered: beside the containers, under a name no id can have.</summary>
     private string ProtocolCachePath() => Path.Combine(_paths.Root, "slurm-protocols@cache.json");
 
-    private async Task StageInAsync()
+    private async Task StageInAsync(CancellationToken cancellation)
     {
-        var hookEnvironment = _containerEnvironment.ForHooks(_job!.Variables, _job.Controller.Config.Path);
+        var hookEnvironment = _environment.ForHooks(_job!.Variables, _job.Controller.Config.Path);
         // The hooks get the job's owner, as Slurm's scrun passes them: in a rootless engine's
         // namespace this process is uid 0, and a hook would stage for root.
         var (userId, groupId) = _job.Placement is { } owner ? (owner.UserId, owner.GroupId) : (ProcessIdentity.Current.Uid, ProcessIdentity.Current.Gid);
         _stagingContext = new StagingContext(_paths.Id, _config, _paths, _state.Current.JobId ?? 0, userId, groupId, hookEnvironment);
-        _staged = await _staging!.StageInAsync(_stagingContext, _abort.Token);
+        _staged = await _staging!.StageInAsync(_stagingContext, cancellation);
         _state.Update(s => s with { StagedBundle = _staged.Bundle, StagedBundleOwned = _staged.Owned });
+    }
+
+    /// <summary>The pid file (written by the anchor, as Slurm's does): before create returns, so a failure still releases the job.</summary>
+    private void WritePidFile()
+    {
+        if (_plan.Launch.PidFile is { } pidFile)
+        {
+            StateStore.WriteAtomically(pidFile, Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+    }
+
+    /// <summary>
+    /// Creation failed: the job is cancelled and the staging undone; a job that cannot be
+    /// cancelled now (slurmctld or munged gone) is recorded and cancelled as soon as the
+    /// controller answers again (<see cref="Finish"/>).
+    /// </summary>
+    private async Task UndoCreationAsync()
+    {
+        // create says it, as the one error line of the caller's log: Podman reads that file as one JSON object.
+        _log.Debug("container {Id} could not be created: {Reason}", Id, _failure);
+        await ReleaseLeaseAsync();
+        var cancelFailure = await EndJobAsync(null);
+        await StageOutAsync();
+        if (_job is not null)
+        {
+            await _job.DisposeAsync();
+        }
+        Notify(new Released(null, cancelFailure));
+    }
+
+    /// <summary>Stopped: create hears how creation ended, and nothing is left behind but a job still to cancel.</summary>
+    private void Finish(Released released)
+    {
+        if (_failure is null)
+        {
+            Notify(new Ended());
+            return;
+        }
+        var reason = _failure;
+        if (released.JobEndFailure is { } cancelFailure)
+        {
+            _failure = $"{reason}; its job {_job!.JobId} could not be cancelled ({cancelFailure}): scrun cancels it once slurmctld answers, or 'scrun delete --force {Id}' does";
+        }
+        _state.Record(s => s with { StopReason = _failure, JobId = _job?.JobId ?? s.JobId });
+        var answer = Reply();
+        Spawn(async () =>
+        {
+            if (released.JobEndFailure is null)
+            {
+                RemoveDirectory(); // before the report: when create returns, nothing is left
+                _report.Send(answer);
+            }
+            else
+            {
+                _report.Send(answer); // the state stays, with the job id, until the job is cancelled
+                await CancelPersistentlyAsync();
+                if (_state.Current.JobReleased)
+                {
+                    RemoveDirectory();
+                }
+            }
+            Notify(new Ended());
+        });
+    }
+
+    /// <summary>Keeps trying to cancel the job of a failed creation, until a delete --force does it first.</summary>
+    private async Task CancelPersistentlyAsync()
+    {
+        try
+        {
+            await _job!.EndAsync(null, new ControllerOutage(s_cancelPersistence), _cancelledByDelete.Token);
+            _state.Record(s => s with { JobReleased = true });
+            _log.Information("job {Job} of container {Id} is cancelled", _job.JobId, Id);
+        }
+        catch (OperationCanceledException) when (_job!.Ended)
+        {
+        }
+        catch (Exception e) when (IsExpected(e))
+        {
+            _log.Error("job {Job} of container {Id} could not be cancelled: {Reason}", _job!.JobId, Id, Describe(e));
+        }
+    }
+
+    private void RemoveDirectory()
+    {
+        try
+        {
+            FileTree.Remove(_paths.Directory);
+        }
+        catch (IOException e)
+        {
+            _log.Warning("could not remove {Directory}: {Reason}", _paths.Directory, e.Message);
+        }
     }
 
     private async Task StageOutAsync()
@@ -251,6 +276,35 @@ public sealed partial class ContainerAnchor
         {
             _log.Warning("could not end job {Job}: {Reason}", _job.JobId, Describe(e));
             return e.Message;
+        }
+    }
+
+    /// <summary>Slurm's callbacks on the job's port, as events (and the user's messages, as scrun's lines).</summary>
+    private async Task WatchCallbacksAsync(CallbackListener listener)
+    {
+        try
+        {
+            await foreach (var callback in listener.Callbacks.ReadAllAsync())
+            {
+                switch (callback)
+                {
+                    case SrunTimeout:
+                        Notify(new TimeLimitReached());
+                        break;
+                    case SrunNodeFail fail:
+                        Notify(new NodesFailed(fail.Nodes ?? ""));
+                        break;
+                    case SrunUserMessage message:
+                        _stderr.Write($"scrun: {message.Message}\n");
+                        break;
+                    case SrunJobComplete:
+                        Notify(new JobEnded("its job ended"));
+                        break;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 }

@@ -1,27 +1,27 @@
-using Scrun.Containers.Interop;
 using Scrun.Containers.NodeControl;
 using Scrun.Containers.Oci;
 using Scrun.Slurm;
-using Scrun.Slurm.Config;
-using Scrun.Slurm.Messages;
+using static Scrun.Containers.Anchor.AnchorEvent;
 
 namespace Scrun.Containers.Anchor;
 
-/// <summary>The step: launched once start is asked for, its exit the container's; Slurm's callbacks while it runs.</summary>
+/// <summary>A launched step, with the channel to its nodes' scrun node-run (when they run it) and what decides its exit code.</summary>
+internal sealed record RunningStep(IStep Step, NodeControlChannel? Nodes, ContainerExit Exit);
+
+/// <summary>The step: launched once start is asked for, its exit the container's; the wind-down after it.</summary>
 public sealed partial class ContainerAnchor
 {
-    /// <summary>Waits for start (or an early end), runs the step, and returns the container's exit code.</summary>
-    private async Task<int> RunStepAsync()
+    /// <summary>How long a launched step's scrun node-run is given to say hello before the nodes are taken to run something else.</summary>
+    private static readonly TimeSpan s_nodeHelloPatience = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long the container's terminal output may trail its step's end.</summary>
+    private static readonly TimeSpan s_terminalDrain = TimeSpan.FromSeconds(5);
+
+    private StepLauncherChoice? _launcherChoice;
+
+    /// <summary>Launches the step: <see cref="Launched"/> or <see cref="LaunchFailed"/>.</summary>
+    private async Task LaunchAsync()
     {
-        var first = await Task.WhenAny(_startRequested.Task, Task.Delay(Timeout.Infinite, _abort.Token).ContinueWith(_ => { }, TaskScheduler.Default));
-        if (first != _startRequested.Task || _abortExitCode is not null)
-        {
-            _launched.TrySetException(new ContainerException("the container was stopped before it started"));
-            _running.TrySetException(new ContainerException("the container was stopped before it started"));
-            _stoppedBeforeStart = true;
-            return _abortExitCode ?? 128 + 9;
-        }
-        IStep step;
         NodeControlChannel? nodes = null;
         try
         {
@@ -33,7 +33,8 @@ public sealed partial class ContainerAnchor
                 launch = launch with { Environment = new Dictionary<string, string>(launch.Environment) { [NodeControlProtocol.EnvironmentVariable] = nodes.EnvironmentValue } };
             }
             // Not cancellable: a step slurmctld created is launched or completed, never left half made.
-            step = await _stepRunner(_job!.Controller).StartAsync(launch, CancellationToken.None);
+            var step = await _launcher(_job!.Controller).StartAsync(launch, CancellationToken.None);
+            Notify(new Launched(new RunningStep(step, nodes, new ContainerExit(step, _patience, line => _log.Information("container {Id}: {Line}", Id, line)))));
         }
         catch (Exception e) when (e is ContainerException or IOException or InvalidOperationException or SlurmClientException or System.Net.Sockets.SocketException)
         {
@@ -41,105 +42,113 @@ public sealed partial class ContainerAnchor
             {
                 await nodes.DisposeAsync();
             }
-            _launched.TrySetException(new ContainerException($"cannot launch the step: {e.Message}"));
-            _running.TrySetException(new ContainerException($"cannot launch the step: {e.Message}"));
-            _state.Record(s => s with { StopReason = $"the step could not be launched: {e.Message}" });
-            return 127;
+            Notify(new LaunchFailed(e.Message));
         }
-        await using (nodes)
-        using (step)
-        using (_terminalRelay)
+    }
+
+    /// <summary>The launched step's terminal, exit and nodes are taken in; without scrun node-run, the container runs now.</summary>
+    private void Attach(RunningStep running)
+    {
+        _step = running;
+        var step = running.Step;
+        if (_terminalRelay is { } relay)
         {
-            _step = step;
-            if (_terminalRelay is { } relay)
+            if (!step.Can.LearnResizes)
             {
                 relay.Resized += step.TerminalResized;
-                relay.Start(holdResizes: step.ResizeBreaksEarlyStep);
             }
-            _launched.TrySetResult();
-            var exit = step.WaitForExitAsync();
-            if (nodes is not null && await StartFailureAsync(nodes, exit) is { } failure)
-            {
-                _running.TrySetException(new ContainerException(failure));
-                if (!exit.IsCompleted)
-                {
-                    await KillStepThroughSlurmAsync();
-                }
-            }
-            else
-            {
-                _nodes = nodes;
-                _state.Record(s => s with { Status = ContainerStatus.Running });
-                _running.TrySetResult();
-                _ = nodes?.Exited.ContinueWith(exited => step.ExitedOnNodes(exited.Result), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
-            }
-            var exitCode = await exit;
-            _nodes = null;
-            _terminalRelay?.Drain(TimeSpan.FromSeconds(5));
-            // SIGKILL cannot be caught: whatever the launcher makes of the killed step, the container died of it.
-            return _sigkilled ? 128 + 9 : exitCode;
+            relay.Start(holdResizes: step.Can.BreakOnEarlyResize);
+        }
+        Spawn(async () => Notify(new StepExited(await running.Exit.DecideAsync())));
+        if (running.Nodes is { } nodes)
+        {
+            Spawn(() => AwaitContainerAsync(nodes, step.Completion));
+            _ = nodes.Exited.ContinueWith(exited => running.Exit.NodesReported(exited.Result), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+        }
+        else
+        {
+            Notify(new AnchorEvent.Running());
         }
     }
 
     /// <summary>
-    /// With <c>scrun node-run</c> on the nodes, the container runs once they say so; null then,
-    /// else why it never will. A node's task ends only after the anchor has its report, so a
-    /// step that ends first had no node to report.
+    /// With <c>scrun node-run</c> on the nodes, the container runs once they say so. A node's task
+    /// ends only after the anchor has its report, so a step that ends first had no node to report
+    /// (its <see cref="StepExited"/> says so).
     /// </summary>
-    private static async Task<string?> StartFailureAsync(NodeControlChannel nodes, Task<int> exit)
+    private async Task AwaitContainerAsync(NodeControlChannel nodes, Task<int> exit)
     {
         // node-run says hello before anything else: silence means the nodes run something else.
         await Task.WhenAny(nodes.Connected, exit, Task.Delay(s_nodeHelloPatience));
-        if (!nodes.Connected.IsCompleted && !exit.IsCompleted)
+        if (exit.IsCompleted)
         {
-            return $"no word from scrun node-run on the job's node(s) in {s_nodeHelloPatience.TotalSeconds} s: does oci.conf's RunTimeRun on the nodes run it, as the oci.conf scrun reads here says?";
+            return;
+        }
+        if (!nodes.Connected.IsCompleted)
+        {
+            Notify(new StartFailed($"no word from scrun node-run on the job's node(s) in {s_nodeHelloPatience.TotalSeconds} s: does oci.conf's RunTimeRun on the nodes run it, as the oci.conf scrun reads here says?"));
+            return;
         }
         await Task.WhenAny(nodes.Started, exit);
-        if (nodes.Started.IsCompleted)
+        if (!nodes.Started.IsCompleted)
         {
-            return nodes.Started.Result is NodeMessage.Failed failed ? $"the container could not start on its node: {failed.Message}" : null;
+            return;
         }
-        return $"the container's step ended (exit code {exit.Result}) before scrun node-run reported from its node";
+        Notify(nodes.Started.Result is NodeMessage.Failed failed
+            ? new StartFailed($"the container could not start on its node: {failed.Message}")
+            : new AnchorEvent.Running());
     }
 
-    private async Task KillStepThroughSlurmAsync()
+    /// <summary>After the step (or instead of it): the terminal drained, stage-out, the lease released, the job ended.</summary>
+    private async Task WindDownAsync(int exitCode, bool cancelJob)
     {
-        try
+        if (_step is { } step)
         {
-            await SignalOnNodeAsync(9, throughSlurm: true);
+            _terminalRelay?.Drain(s_terminalDrain);
+            if (step.Nodes is not null)
+            {
+                await step.Nodes.DisposeAsync();
+            }
+            step.Step.Dispose();
         }
-        catch (Exception e) when (IsExpected(e))
+        _terminalRelay?.Dispose();
+        await StageOutAsync();
+        await ReleaseLeaseAsync();
+        var ended = await EndJobAsync(cancelJob ? null : exitCode);
+        if (_job is not null)
         {
-            _log.Warning("container {Id}: its step could not be killed: {Reason}", _launch.Id, e.Message);
+            await _job.DisposeAsync();
         }
+        await _callbacks;
+        if (_state.Current.StopReason is { } stopReason)
+        {
+            _stderr.Write($"scrun: error: container {Id}: {stopReason}\n");
+        }
+        if (ended is not null)
+        {
+            _stderr.Write($"scrun: error: container {Id}: job {_job!.JobId} could not be ended ({ended}); it is ended once slurmctld and munged answer, or by 'scrun delete {Id}'\n");
+        }
+        Notify(new Released(exitCode, ended));
     }
-
-    /// <summary>The job's cluster's oci.conf, read once for the container's life.</summary>
-    private OciConfig OciConfigOf(SlurmController slurm) => _ociConfig ??= OciConfig.LoadBeside(slurm.Config);
 
     /// <summary>The channel to <c>scrun node-run</c> on the nodes, when oci.conf's RunTimeRun runs it.</summary>
-    private NodeControlChannel? OpenNodeControl()
-    {
-        var slurm = _job!.Controller;
-        return OciConfigOf(slurm).RunsNodeRun
-            ? NodeControlChannel.Open(slurm.Config, (int)(_job.Placement?.NodeCount ?? 1), _log)
-            : null;
-    }
+    private NodeControlChannel? OpenNodeControl() =>
+        _plan.Oci.RunsNodeRun ? NodeControlChannel.Open(_job!.Controller.Config, (int)(_job.Placement?.NodeCount ?? 1), _log) : null;
 
     private StepLaunch StepLaunch()
     {
         var slurm = _job!.Controller;
         var staged = _staged ?? throw new ContainerException("the bundle was not staged");
-        var options = JobOptions.From(_variables, _config.Env);
+        var options = _plan.Job;
         return new StepLaunch(
             JobId: _state.Current.JobId ?? throw new ContainerException("no job to run the container in"),
-            JobName: options.Variables.GetValueOrDefault("SCRUN_JOB_NAME") ?? "scrun",
-            ContainerId: _launch.Id,
+            JobName: options.JobName,
+            ContainerId: Id,
             Bundle: staged.NodeBundle,
             Terminal: _terminalRelay?.StepTerminal,
-            StepArguments: options.StepArguments(),
+            StepArguments: options.StepArguments,
             Args: [CommandPath.InImage(staged.RootPath, _config.Args[0], _config.Env), .. _config.Args.Skip(1)],
-            Environment: _containerEnvironment.ForStep(staged, slurm.Config.Path),
+            Environment: _environment.ForStep(staged, slurm.Config.Path),
             WorkingDirectory: staged.NodeBundle,
             Protocol: slurm.Version)
         {
@@ -147,55 +156,22 @@ public sealed partial class ContainerAnchor
         };
     }
 
-    /// <summary>The launcher <see cref="StepLauncherChoice"/> picks for this job's cluster, and why, in the log.</summary>
-    private IStepRunner ChooseStepRunner(SlurmController slurm)
+    /// <summary>The launcher the plan's policy chose once the controller's release was known.</summary>
+    private IStepLauncher ChooseLauncher(SlurmController slurm)
     {
-        var oci = OciConfigOf(slurm);
-        var setting = JobOptions.From(_variables, _config.Env).StepLauncher;
-        var choice = LauncherChoice;
-        _log.Debug("container {Id}: step launcher {Launcher} ({Why})", _launch.Id, choice.Native ? "native" : "srun", choice.Why);
+        var choice = _launcherChoice ?? throw new InvalidOperationException("the launcher is chosen at creation");
         if (!choice.Native)
         {
-            return new SrunStepRunner(oci, _log);
+            return new SrunStepLauncher(_plan.Oci, _log);
         }
-        var native = new NativeStepRunner(slurm, _log);
-        // srun cannot stand in inside a rootless engine's namespace (see RefuseSrunInUserNamespace).
-        return setting is null && !UserNamespace.UidDiffersOutside()
-            ? new FallbackStepRunner(native, async () =>
+        var native = new NativeStepLauncher(slurm, _log);
+        // srun cannot stand in inside a rootless engine's namespace (see StepLauncherChoice.EnsureUsableHere).
+        return _plan.Launcher.FallsBackToSrun
+            ? new FallbackStepLauncher(native, async () =>
             {
                 await ReleaseLeaseAsync();
-                return new SrunStepRunner(oci, _log);
-            }, line => _log.Information("container {Id}: {Line}", _launch.Id, line))
+                return new SrunStepLauncher(_plan.Oci, _log);
+            }, line => _log.Information("container {Id}: {Line}", Id, line))
             : native;
-    }
-
-    private async Task WatchCallbacksAsync(CallbackListener listener)
-    {
-        try
-        {
-            await foreach (var callback in listener.Callbacks.ReadAllAsync())
-            {
-                switch (callback)
-                {
-                    case SrunTimeout:
-                        _state.Record(s => s with { StopReason = $"job {s.JobId} reached its time limit" });
-                        break;
-                    case SrunNodeFail fail:
-                        _state.Record(s => s with { StopReason = $"job {s.JobId} lost node(s) {fail.Nodes}" });
-                        _step?.JobEnded($"node(s) {fail.Nodes} failed");
-                        break;
-                    case SrunUserMessage message:
-                        _stderr.Write($"scrun: {message.Message}\n");
-                        break;
-                    case SrunJobComplete:
-                        Abort(128 + 9, "its job ended");
-                        _step?.JobEnded("its job ended");
-                        break;
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
     }
 }

@@ -1,120 +1,105 @@
-using System.Runtime.InteropServices;
+using System.Threading.Channels;
 using Scrun.Containers.Interop;
 using Scrun.Containers.Oci;
-using Scrun.Containers.Staging;
 using Scrun.Slurm;
 using Scrun.Slurm.Interop;
 using Serilog;
+using static Scrun.Containers.Anchor.AnchorEvent;
 
 namespace Scrun.Containers.Anchor;
 
 /// <summary>
 /// The process that is the container for Docker and Podman: one per container, started by
-/// <c>create</c>. It holds the container's claim and answers the CLI on its socket, and runs
-/// the container's life over its parts: the job (<see cref="JobSession"/>), the staging
-/// (<see cref="IStaging"/>), the step (<see cref="IStepRunner"/>), the state
-/// (<see cref="AnchorState"/>), the environments (<see cref="ContainerEnvironment"/>) and
-/// create's report (<see cref="CreationReport"/>). Its exit status is the container's.
+/// <c>create</c> with the container's <see cref="ContainerPlan"/>. It holds the container's
+/// claim, answers the CLI on its socket, and runs the container's life as one loop: every
+/// event (a verb's request, the end of creation, the step's launch and exit, a word from Slurm
+/// or the nodes, a signal) is taken one at a time through <see cref="AnchorTransitions"/>, which
+/// alone changes the status; the work an event sets off (allocating, staging, launching,
+/// signalling, winding down) runs beside the loop and reports back as events. Its exit status
+/// is the container's.
 /// </summary>
 public sealed partial class ContainerAnchor
 {
-    /// <summary>How long a job that could not be cancelled after a failed creation is retried.</summary>
-    private static readonly TimeSpan s_cancelPersistence = TimeSpan.FromHours(24);
-
-    /// <summary>How long a launched step's scrun node-run is given to say hello before the nodes are taken to run something else.</summary>
-    private static readonly TimeSpan s_nodeHelloPatience = TimeSpan.FromSeconds(60);
-
-    private readonly LaunchContext _launch;
-    private readonly IReadOnlyDictionary<string, string> _variables;
+    private readonly ContainerPlan _plan;
+    private readonly BundleConfig _config;
+    private readonly string? _jwt;
     private readonly ILogger _log;
     private readonly TextWriter _stderr;
-    private readonly Func<SlurmController, IStepRunner> _stepRunner;
+    private readonly Func<SlurmController, IStepLauncher> _launcher;
+    private readonly ExitPatience _patience;
     private readonly ContainerPaths _paths;
     private readonly AnchorState _state;
     private readonly CreationReport _report;
-    private readonly TaskCompletionSource _startRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly TaskCompletionSource _launched = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly TaskCompletionSource _running = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly CancellationTokenSource _abort = new();
+    private readonly ContainerEnvironment _environment;
+    private readonly Channel<Pending> _events = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly List<Pending> _deferred = [];
+    private readonly List<(Func<ContainerStatus, bool> Until, TaskCompletionSource<ContainerStatus> Reached)> _waits = [];
+    private readonly CancellationTokenSource _creation = new();
     private readonly CancellationTokenSource _cancelledByDelete = new();
-    private BundleConfig _config = null!;
-    private ContainerEnvironment _containerEnvironment = null!;
-    private JobSession? _job;
-    private IStaging? _staging;
-    private StagedBundle? _staged;
-    private StagingContext? _stagingContext;
-    private TerminalRelay? _terminalRelay;
-    private volatile IStep? _step;
-    private volatile NodeControl.NodeControlChannel? _nodes;
-    private Task<NodeControl.JobLease?>? _leasing;
-    private Slurm.Config.OciConfig? _ociConfig;
-    private StepLauncherChoice? _launcherChoice;
-    private int? _abortExitCode;
-    private string? _abortFailure;
-    private bool _stoppedBeforeStart;
-    private volatile bool _sigkilled;
-    private int _killRepeater;
-    private static readonly TimeSpan s_killRepeat = TimeSpan.FromSeconds(2);
-    private string? _failure;
 
-    /// <param name="launch">What create was asked for.</param>
-    /// <param name="environment">The anchor's environment: SCRUN_*, SLURM_CONF, SLURM_JWT...</param>
+    // Set by the loop alone.
+    private string? _failure;
+    private string? _startFailure;
+    private RunningStep? _step;
+
+    /// <summary>Why creation was interrupted, when it was not by a request (create went away).</summary>
+    private volatile string? _interruption;
+
+    /// <param name="plan">The container's plan, as create resolved it.</param>
+    /// <param name="launch">The descriptors create handed over: the claim and the creation report.</param>
+    /// <param name="jwt"><c>SLURM_JWT</c>, from the anchor's environment (never in the plan).</param>
     /// <param name="log">The anchor's log (the --log file).</param>
     /// <param name="stderr">The container's stderr, where scrun's lines for the user go.</param>
-    /// <param name="stepRunner">What runs the step in the job's cluster (srun, unless a test says otherwise).</param>
-    public ContainerAnchor(LaunchContext launch, IReadOnlyDictionary<string, string> environment, ILogger log, TextWriter stderr, Func<SlurmController, IStepRunner>? stepRunner = null)
+    /// <param name="launcher">What launches the step in the job's cluster (the plan's choice, unless a test says otherwise).</param>
+    /// <param name="patience">How long Slurm's word on a step is waited for once another word has come.</param>
+    public ContainerAnchor(ContainerPlan plan, LaunchContext launch, string? jwt, ILogger log, TextWriter stderr,
+        Func<SlurmController, IStepLauncher>? launcher = null, ExitPatience? patience = null)
     {
-        _launch = launch;
-        _variables = environment;
+        _plan = plan;
+        _config = plan.Config;
+        _jwt = jwt;
         _log = log;
         _stderr = stderr;
-        _stepRunner = stepRunner ?? ChooseStepRunner;
+        _launcher = launcher ?? ChooseLauncher;
+        _patience = patience ?? ExitPatience.Default;
+        _paths = plan.Paths;
         if (launch.ClaimDescriptor >= 0)
         {
             LibC.SetCloseOnExec(launch.ClaimDescriptor, true); // held until this process ends, by it alone
         }
-        _report = new CreationReport(launch.ReportDescriptor, () => Abort(128 + 9, "create went away", "create was interrupted before the container was created"));
-        _paths = new ContainerPaths(launch.Root, ContainerId.Parse(launch.Id));
+        _report = new CreationReport(launch.ReportDescriptor, () => Notify(new CreatorGone()));
+        _environment = new ContainerEnvironment(plan.Launch, _paths, _config);
         var identity = ProcessIdentity.Current;
         // The directory create claimed, held for the anchor's life (by path only when no claim was handed over).
         var directory = launch.ClaimDescriptor >= 0 ? DirectoryHandle.Borrow(launch.ClaimDescriptor, _paths.Directory) : DirectoryHandle.Open(_paths.Directory);
         _state = new AnchorState(_paths.Id, directory, new ContainerState
         {
-            Id = launch.Id,
+            Id = plan.Launch.Id,
             Status = ContainerStatus.Creating,
-            Bundle = launch.Bundle,
+            Bundle = plan.Launch.Bundle,
             AnchorPid = Environment.ProcessId,
-            PidFile = launch.PidFile,
+            PidFile = plan.Launch.PidFile,
             Created = DateTimeOffset.UtcNow,
             OwnerUid = identity.Uid,
             Owner = PasswordDatabase.UserName(identity.Uid),
             JobReleased = true,
+            SlurmConf = plan.SlurmConf,
+            OciVersion = _config.OciVersion,
+            RootPath = _config.RootPath,
+            Annotations = _config.Annotations,
         }, log);
     }
 
-    /// <summary>
-    /// The anchor as a process of its own: out of create's session (a Ctrl-C or a timeout meant
-    /// for create must not reach it), with TERM, INT and HUP taken as the container's signals.
-    /// </summary>
-    public static int RunAsProcess(ContainerAnchor anchor)
+    private string Id => _plan.Launch.Id;
+
+    /// <summary>The anchor create started: its plan is read from the directory create claimed and handed over.</summary>
+    /// <exception cref="ContainerException">There is no plan, or it is not the caller's.</exception>
+    public static ContainerAnchor FromLaunch(LaunchContext launch, string? jwt, ILogger log, TextWriter stderr)
     {
-        LibC.setsid();
-        var signals = new[] { (PosixSignal.SIGTERM, 15), (PosixSignal.SIGINT, 2), (PosixSignal.SIGHUP, 1) }
-            .Select(pair => PosixSignalRegistration.Create(pair.Item1, context =>
-            {
-                context.Cancel = true;
-                _ = Task.Run(() => anchor.SignalAsync(pair.Item2));
-            }))
-            .ToList();
-        try
-        {
-            return anchor.RunAsync().GetAwaiter().GetResult();
-        }
-        finally
-        {
-            signals.ForEach(s => s.Dispose());
-        }
+        var id = ContainerId.Parse(launch.Id);
+        var paths = new ContainerPaths(launch.Root, id);
+        using var directory = launch.ClaimDescriptor >= 0 ? DirectoryHandle.Borrow(launch.ClaimDescriptor, paths.Directory) : DirectoryHandle.Open(paths.Directory);
+        return new ContainerAnchor(ContainerPlan.Read(directory, id), launch, jwt, log, stderr);
     }
 
     /// <summary>
@@ -122,97 +107,201 @@ public sealed partial class ContainerAnchor
     /// a container not started yet ends and its job is cancelled. With a terminal, HUP is the
     /// caller closing its side, which the container outlives.
     /// </summary>
-    public async Task SignalAsync(int signal)
+    public async Task SignalAsync(Signal signal)
     {
-        if (signal == 1 && _terminalRelay is not null)
+        if (signal == Signal.Hangup && _terminalRelay is not null)
         {
             return;
         }
-        try
+        if (await RequestAsync(new Kill(signal)) is { Ok: false, Error: { } error })
         {
-            await KillAsync(signal);
-        }
-        catch (Exception e) when (IsExpected(e))
-        {
-            _log.Warning("signal {Signal} to container {Id}: {Reason}", signal, _launch.Id, e.Message);
+            _log.Warning("signal {Signal} to container {Id}: {Reason}", signal, Id, error);
         }
     }
 
     /// <summary>Runs the container to its end and returns its exit code (the anchor's exit status).</summary>
     public async Task<int> RunAsync()
     {
-        await using var server = new AnchorServer(_paths, _state.Current.OwnerUid, HandleAsync, _log);
+        await using var server = new AnchorServer(_paths, _state.Current.OwnerUid, (request, _) => RequestAsync(ToEvent(request)), _log);
+        var loop = LoopAsync();
         try
         {
-            _config = BundleConfig.Load(_launch.Bundle);
-            _containerEnvironment = new ContainerEnvironment(_launch, _paths, _config);
-            _state.Update(s => s with { OciVersion = _config.OciVersion, RootPath = _config.RootPath, Annotations = _config.Annotations });
+            _state.Update(s => s); // the state is on disk before anyone can ask for it
             server.Start();
             OpenTerminal();
+            Spawn(CreateAsync);
         }
         catch (Exception e) when (IsExpected(e))
         {
-            return await FailCreationAsync(e is System.Net.Sockets.SocketException && _launch.ConsoleSocket is { } console
+            Notify(new CreationFailed(e is System.Net.Sockets.SocketException && _plan.Launch.ConsoleSocket is { } console
                 ? $"cannot reach the console socket {console}: {e.Message}"
-                : Describe(e));
+                : Describe(e)));
         }
-
-        var exitCode = await LiveAsync();
-        if (_failure is not null)
-        {
-            return exitCode;
-        }
-        _state.Record(s => s with { Status = ContainerStatus.Stopped, ExitCode = exitCode });
-        _stopped.TrySetResult();
-        _log.Debug("container {Id} stopped with exit code {ExitCode}", _launch.Id, exitCode);
-        return exitCode;
+        return await loop;
     }
 
-    private async Task<int> LiveAsync()
+    private static AnchorEvent ToEvent(ControlRequest request) => request.Op switch
     {
-        try
+        ControlOperation.Start => new Start(),
+        ControlOperation.Kill => new Kill(request.Signal),
+        ControlOperation.Delete => new Delete(request.Force),
+        _ => new Query(),
+    };
+
+    /// <summary>A request, answered once the loop has taken it (or from the final state once the loop is over).</summary>
+    private Task<ControlResponse> RequestAsync(AnchorEvent request)
+    {
+        var pending = new Pending(request, new TaskCompletionSource<ControlResponse>(TaskCreationOptions.RunContinuationsAsynchronously));
+        if (!_events.Writer.TryWrite(pending))
         {
-            await AcquireJobAsync();
-            RefuseAutomaticSrunInUserNamespace();
-            HoldJob();
-            await StageInAsync();
-            WritePidFile();
-            _state.Update(s => s with { Status = ContainerStatus.Created });
-            if (!_report.Send(Reply()))
+            Answer(pending, ContainerStatus.Stopped, AnchorTransitions.Decide(ContainerStatus.Stopped, request, stepLaunched: false).Effect);
+        }
+        return pending.Reply!.Task;
+    }
+
+    /// <summary>An event from the anchor's own work: taken by the loop, or dropped once it is over.</summary>
+    private void Notify(AnchorEvent anchorEvent) => _events.Writer.TryWrite(new Pending(anchorEvent, null));
+
+    private async Task<int> LoopAsync()
+    {
+        await foreach (var pending in _events.Reader.ReadAllAsync())
+        {
+            if (Take(pending))
             {
-                throw new ContainerException("create was interrupted before it heard the container was created");
+                break;
             }
         }
-        catch (Exception e) when (IsExpected(e))
+        _events.Writer.TryComplete();
+        while (_events.Reader.TryRead(out var late))
         {
-            var failure = !_abort.IsCancellationRequested ? Describe(e)
-                : _abortFailure is { } reason ? reason
-                : _stagingContext is null ? "the container was stopped before its job started"
-                : "the container was stopped during stage-in";
-            return await FailCreationAsync(failure);
+            Answer(late, ContainerStatus.Stopped, AnchorTransitions.Decide(ContainerStatus.Stopped, late.Event, stepLaunched: false).Effect);
         }
-
-        var watcher = _job?.Listener is { } listener ? WatchCallbacksAsync(listener) : Task.CompletedTask;
-        var exitCode = await RunStepAsync();
-        _state.Record(s => s with { Status = ContainerStatus.Stopping, ExitCode = exitCode });
-        await StageOutAsync();
-        await ReleaseLeaseAsync();
-        var ended = await EndJobAsync(_stoppedBeforeStart ? null : exitCode); // killed or deleted while created: cancelled, as scancel would
-        if (_job is not null)
-        {
-            await _job.DisposeAsync();
-        }
-        await watcher;
-        if (_state.Current.StopReason is { } stopReason)
-        {
-            _stderr.Write($"scrun: error: container {_launch.Id}: {stopReason}\n");
-        }
-        if (ended is not null)
-        {
-            _stderr.Write($"scrun: error: container {_launch.Id}: job {_job!.JobId} could not be ended ({ended}); it is ended once slurmctld and munged answer, or by 'scrun delete {_launch.Id}'\n");
-        }
-        return exitCode;
+        var final = _state.Current;
+        _log.Debug("container {Id} stopped with exit code {ExitCode}", Id, final.ExitCode);
+        return _failure is not null ? 1 : final.ExitCode ?? 1;
     }
+
+    /// <summary>Takes one event: the table's transition, recorded, then its effect. True once the anchor is done.</summary>
+    private bool Take(Pending pending)
+    {
+        var from = _state.Current.Status;
+        var anchorEvent = pending.Event;
+        Note(anchorEvent, from);
+        var transition = AnchorTransitions.Decide(from, anchorEvent, _step is not null);
+        _log.Debug("container {Id}: {Event} while {Status}: {Next}, {Effect}", Id, anchorEvent.GetType().Name, from, transition.Next, transition.Effect);
+        if (transition.Effect == AnchorEffect.Defer)
+        {
+            _deferred.Add(pending);
+            return false;
+        }
+        if (transition.Next != from)
+        {
+            try
+            {
+                ChangeStatus(from, transition, anchorEvent);
+            }
+            catch (ContainerException e) when (transition.MustBeRecorded(from))
+            {
+                // Not on disk, so it has not happened: a start is refused, a creation fails.
+                pending.Reply?.TrySetResult(ControlResponse.Refused(e, _state.Current));
+                if (anchorEvent is Created)
+                {
+                    Notify(new CreationFailed(e.Message));
+                }
+                return false;
+            }
+        }
+        Effect(transition.Effect, pending, from);
+        if (transition.Next != from || anchorEvent is Launched)
+        {
+            Reoffer();
+        }
+        return transition.Effect == AnchorEffect.Exit;
+    }
+
+    private void ChangeStatus(ContainerStatus from, Transition transition, AnchorEvent cause)
+    {
+        Func<ContainerState, ContainerState> change = cause is Released { ExitCode: { } exitCode } && _failure is null
+            ? s => s with { Status = transition.Next, ExitCode = exitCode }
+            : s => s with { Status = transition.Next };
+        if (transition.MustBeRecorded(from))
+        {
+            _state.Update(change);
+        }
+        else
+        {
+            _state.Record(change);
+        }
+        lock (_waits)
+        {
+            foreach (var wait in _waits.Where(w => w.Until(transition.Next)).ToList())
+            {
+                _waits.Remove(wait);
+                wait.Reached.TrySetResult(transition.Next);
+            }
+        }
+    }
+
+    /// <summary>The exit code an event that ends the container fixes: the step's, 127 for a step never launched, 128+N for a signal before start.</summary>
+    private static int? ExitCodeOf(AnchorEvent cause, ContainerStatus from) => (cause, from) switch
+    {
+        (StepExited exited, _) => exited.ExitCode,
+        (LaunchFailed, _) => 127,
+        (Kill kill, ContainerStatus.Created) => kill.Signal.ExitCode,
+        (Delete or JobEnded, ContainerStatus.Created) => Signal.Kill.ExitCode,
+        _ => null,
+    };
+
+    /// <summary>Events deferred while the step was launched or the container started are taken again, in order.</summary>
+    private void Reoffer()
+    {
+        var deferred = _deferred.ToList();
+        _deferred.Clear();
+        deferred.ForEach(pending => Take(pending));
+    }
+
+    /// <summary>Resolves once the status satisfies <paramref name="until"/> (checked at every change, by the loop).</summary>
+    private Task<ContainerStatus> WaitUntilAsync(Func<ContainerStatus, bool> until)
+    {
+        lock (_waits)
+        {
+            var status = _state.Current.Status;
+            if (until(status))
+            {
+                return Task.FromResult(status);
+            }
+            var reached = new TaskCompletionSource<ContainerStatus>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _waits.Add((until, reached));
+            return reached.Task;
+        }
+    }
+
+    /// <summary>What an event says beyond the status: why the container stopped or did not start.</summary>
+    private void Note(AnchorEvent anchorEvent, ContainerStatus status)
+    {
+        switch (anchorEvent)
+        {
+            case TimeLimitReached or NodesFailed when status != ContainerStatus.Stopped:
+                var reason = anchorEvent is NodesFailed failed ? $"job {_state.Current.JobId} lost node(s) {failed.Nodes}" : $"job {_state.Current.JobId} reached its time limit";
+                _state.Record(s => s with { StopReason = reason });
+                break;
+            case LaunchFailed launch when status == ContainerStatus.Starting:
+                _startFailure = $"cannot launch the step: {launch.Reason}";
+                _state.Record(s => s with { StopReason = $"the step could not be launched: {launch.Reason}" });
+                break;
+            case StartFailed start when status == ContainerStatus.Starting:
+                _startFailure = start.Reason;
+                break;
+            case StepExited exited when status == ContainerStatus.Starting:
+                _startFailure ??= $"the container's step ended (exit code {exited.ExitCode}) before scrun node-run reported from its node";
+                break;
+        }
+    }
+
+    /// <summary>Work beside the loop: it reports back as events.</summary>
+    private static void Spawn(Func<Task> work) => _ = Task.Run(work);
+
+    private ControlResponse Reply() => new() { Ok = _failure is null, Error = _failure, State = _state.Current };
 
     private static bool IsExpected(Exception e) =>
         e is ContainerException or BundleException or SlurmClientException or OperationCanceledException or TimeoutException
@@ -223,4 +312,7 @@ public sealed partial class ContainerAnchor
         SlurmException s => $"Slurm refused the job: {s.Message}",
         _ => e.Message,
     };
+
+    /// <summary>An event and, for a request, its answer.</summary>
+    private sealed record Pending(AnchorEvent Event, TaskCompletionSource<ControlResponse>? Reply);
 }

@@ -1,17 +1,32 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
+using Scrun.Slurm.Interop;
 
 namespace Scrun.Containers.Anchor;
+
+/// <summary>What the CLI asks a container's anchor.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<ControlOperation>))]
+public enum ControlOperation
+{
+    State,
+    Start,
+    Kill,
+    Delete,
+}
 
 /// <summary>One request from the CLI to a container's anchor (one JSON line per connection).</summary>
 public sealed record ControlRequest
 {
-    /// <summary>"state", "start", "kill", "delete" or "wait-created".</summary>
-    public required string Op { get; init; }
+    public required ControlOperation Op { get; init; }
 
-    public int Signal { get; init; }
+    /// <summary>kill's signal.</summary>
+    [JsonConverter(typeof(SignalNumberConverter))]
+    public Signal Signal { get; init; } = Signal.Terminate;
 
+    /// <summary>kill's <c>--all</c>.</summary>
     public bool All { get; init; }
 
+    /// <summary>delete's <c>--force</c>.</summary>
     public bool Force { get; init; }
 }
 
@@ -22,10 +37,21 @@ public sealed record ControlResponse
 
     public string? Error { get; init; }
 
-    /// <summary>The exit code the CLI should end with when <see cref="Ok"/> is false.</summary>
-    public int ExitCode { get; init; } = 1;
+    /// <summary>What kind of failure <see cref="Error"/> is, when there is one.</summary>
+    public ContainerErrorKind Kind { get; init; } = ContainerErrorKind.Failed;
 
     public ContainerState? State { get; init; }
+
+    public static ControlResponse Refused(ContainerException e, ContainerState? state) => new() { Error = e.Message, Kind = e.Kind, State = state };
+}
+
+/// <summary>A signal as its number on the socket.</summary>
+internal sealed class SignalNumberConverter : JsonConverter<Signal>
+{
+    public override Signal Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        reader.TryGetInt32(out var number) && number is >= 1 and <= Signal.Highest ? new Signal(number) : throw new JsonException($"not a signal: {number}");
+
+    public override void Write(Utf8JsonWriter writer, Signal value, JsonSerializerOptions options) => writer.WriteNumberValue(value.Number);
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Scrun.Slurm;
 using Scrun.Slurm.Auth;
+using Scrun.Slurm.Interop;
 using Scrun.Slurm.Messages;
 using Scrun.Slurm.Steps;
 
@@ -116,17 +117,17 @@ internal sealed class JobSession(SlurmController slurm, Action<string> tellUser,
     }
 
     /// <summary>Signals the container's processes on the node (srun would cancel the step on SIGTERM).</summary>
-    public async Task SignalStepAsync(int signal, uint step)
+    public async Task SignalStepAsync(Signal signal, uint step)
     {
         var job = JobId ?? throw new ContainerException("the container has no job");
         try
         {
-            await Controller.SignalStepAsync(job, step, signal);
+            await Controller.SignalStepAsync(job, step, signal.Number);
         }
         catch (SlurmException e) when (e.ErrorNumber is SlurmErrors.InvalidJobId or SlurmErrors.AlreadyDone or SlurmErrors.JobPending)
         {
             // the step is not registered yet, or already gone: signal what the job runs
-            await Controller.SignalJobAsync(job, signal);
+            await Controller.SignalJobAsync(job, signal.Number);
         }
     }
 

@@ -87,13 +87,34 @@ public sealed class BundleConfig
     /// <summary>The deepest nesting accepted (OCI configs nest about six levels).</summary>
     public const int MaxDepth = 64;
 
-    public static BundleConfig Load(string bundle)
+    private static readonly System.Text.UTF8Encoding s_strictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    public static BundleConfig Load(string bundle) => Read(bundle).Config;
+
+    /// <summary>config.json read once: its text, and what it says.</summary>
+    public static (string Text, BundleConfig Config) Read(string bundle)
+    {
+        var path = Path.Combine(bundle, "config.json");
+        string text;
+        try
+        {
+            text = s_strictUtf8.GetString(ReadLimited(path));
+        }
+        catch (System.Text.DecoderFallbackException e)
+        {
+            throw new BundleException($"{path} is not valid JSON: {e.Message}");
+        }
+        return (text, Parse(text, bundle));
+    }
+
+    /// <summary>config.json's text, as <see cref="Read"/> gave it, for the bundle at <paramref name="bundle"/>.</summary>
+    public static BundleConfig Parse(string text, string bundle)
     {
         var path = Path.Combine(bundle, "config.json");
         JsonNode? node;
         try
         {
-            node = JsonNode.Parse(ReadLimited(path), documentOptions: new JsonDocumentOptions { AllowTrailingCommas = false, MaxDepth = MaxDepth });
+            node = JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = false, MaxDepth = MaxDepth });
         }
         catch (JsonException e)
         {

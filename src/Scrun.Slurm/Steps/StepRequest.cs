@@ -47,9 +47,6 @@ public sealed record StepRequest
 
     /// <summary>How long a step whose I/O broke off is given to report its tasks' exit before it is taken as lost.</summary>
     public TimeSpan LostStepGrace { get; init; } = TimeSpan.FromSeconds(30);
-
-    /// <summary>How long slurmstepd's exit message is waited for once the nodes have reported the tasks' exit themselves.</summary>
-    public TimeSpan ReportedExitGrace { get; init; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>Where the step's stdio goes: <see cref="Input"/> (null: none) is sent to every task; output and error come back here.</summary>

@@ -102,29 +102,19 @@ public sealed partial class StepSession
     }
 
     /// <summary>
-    /// The tasks' exit, as the nodes' runtime wrapper reported it (exit code, 128+N for a signal):
-    /// slurmstepd's MESSAGE_TASK_EXIT follows at once, but is lost when it cannot sign it (MUNGE
-    /// down on the node). If it has not come within the grace period, this exit stands.
+    /// Ends the step with <paramref name="exitCode"/> for the tasks whose exit slurmstepd has not
+    /// reported (someone else heard it: the nodes' runtime wrapper, when slurmstepd cannot sign
+    /// its message); nothing when the step is ending already.
     /// </summary>
-    public void ExitedOnNodes(int exitCode) => _ = FinishUnlessExitedAsync(exitCode);
-
-    private async Task FinishUnlessExitedAsync(int exitCode)
+    public void Conclude(int exitCode)
     {
-        try
-        {
-            await Task.Delay(_request.ReportedExitGrace, _stopping.Token);
-        }
-        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
-        {
-            return; // the session is over
-        }
         lock (_exitGate)
         {
             if (_finishing is not null)
             {
                 return;
             }
-            _log($"step {Step}: no exit message from slurmstepd {_request.ReportedExitGrace.TotalSeconds:0} s after the nodes reported the container's exit (exit code {exitCode}): that exit stands");
+            _log($"step {Step}: ends with exit code {exitCode}, reported by its nodes, without slurmstepd's word");
             for (var task = 0; task < _taskStatus.Length; task++)
             {
                 _taskStatus[task] ??= TaskExitMessage.WaitStatusOf(exitCode);
@@ -133,11 +123,8 @@ public sealed partial class StepSession
         }
     }
 
-    /// <summary>
-    /// Slurm says the job or a node of it is gone (a callback on the allocation's port): unless the
-    /// tasks' exit comes within the grace period, the step is taken as lost.
-    /// </summary>
-    public void Abandon(string why) => _ = GiveUpUnlessExitedAsync(why);
+    /// <summary>The step is lost (its job or a node of it is gone): it ends now, as failed, unless it is ending already.</summary>
+    public void GiveUp(string why) => _ = GiveUpUnlessExitedAsync(why, TimeSpan.Zero);
 
     /// <summary>The step's I/O broke off: unless its tasks' exit comes soon, the step is taken as lost.</summary>
     private async Task GiveUpUnlessExitedAsync(string why, TimeSpan? grace = null)
@@ -146,9 +133,9 @@ public sealed partial class StepSession
         {
             await Task.Delay(grace ?? _request.LostStepGrace, _stopping.Token);
         }
-        catch (OperationCanceledException)
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
         {
-            return;
+            return; // the session is over
         }
         lock (_exitGate)
         {

@@ -32,7 +32,7 @@ internal static class LifecycleVerbs
                         ConsoleSocket = create.ConsoleSocket,
                         Log = global.Log,
                         SlurmConf = global.SlurmConf,
-                    }).GetAwaiter().GetResult();
+                    }, ProcessEnvironment()).GetAwaiter().GetResult();
                     return 0;
                 case StartOptions start:
                     lifecycle.StartAsync(start.ContainerId).GetAwaiter().GetResult();
@@ -41,7 +41,7 @@ internal static class LifecycleVerbs
                     stdout.Write(OciStateJson(lifecycle.StateAsync(state.ContainerId).GetAwaiter().GetResult()));
                     return 0;
                 case KillOptions kill:
-                    lifecycle.KillAsync(kill.ContainerId, kill.Signal, kill.All).GetAwaiter().GetResult();
+                    lifecycle.KillAsync(kill.ContainerId, new Signal(kill.Signal), kill.All).GetAwaiter().GetResult();
                     return 0;
                 case DeleteOptions delete:
                     lifecycle.DeleteAsync(delete.ContainerId, delete.Force).GetAwaiter().GetResult();
@@ -60,6 +60,17 @@ internal static class LifecycleVerbs
             log.Error("{Verb}: {Message}", verb.Verb, e.Message);
             return 1;
         }
+    }
+
+    /// <summary>The runtime's environment, as Docker or Podman (and config.json's caller) set it.</summary>
+    private static Dictionary<string, string> ProcessEnvironment()
+    {
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (System.Collections.DictionaryEntry entry in Environment.GetEnvironmentVariables())
+        {
+            environment[(string)entry.Key] = (string?)entry.Value ?? "";
+        }
+        return environment;
     }
 
     /// <summary>The OCI state document, with runc's extra members (rootfs, created, owner).</summary>

@@ -3,6 +3,7 @@ using Scrun.Containers;
 using Scrun.Containers.Anchor;
 using Scrun.Containers.Interop;
 using Scrun.Slurm.Auth;
+using Scrun.Slurm.Interop;
 using Scrun.Slurm.Messages;
 using Scrun.Slurm.Wire;
 using Scrun.Tests.Slurm;
@@ -33,7 +34,10 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
     private readonly string _pidFile;
     private readonly ContainerClaim _claim;
     private readonly int _reportRead;
-    private readonly ContainerAnchor _container;
+    private readonly LaunchContext _launch;
+    private readonly Dictionary<string, string> _environment;
+    private readonly ILogger _logger;
+    private ContainerAnchor? _container;
     private Task<int>? _running;
 
     public ContainerAnchorTests()
@@ -41,6 +45,9 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
         _slurmctld = new FakeSlurmctld(Answer);
         var rootfs = Directory.CreateDirectory(Path.Combine(_directory, "image", "rootfs")).FullName;
         var bundle = Path.GetDirectoryName(rootfs)!;
+        var shell = Path.Combine(Directory.CreateDirectory(Path.Combine(rootfs, "bin")).FullName, "sh");
+        File.WriteAllText(shell, "");
+        File.SetUnixFileMode(shell, UnixFileMode.UserRead | UnixFileMode.UserExecute);
         File.WriteAllText(Path.Combine(bundle, "config.json"),
             """{"ociVersion":"1.0.2","process":{"args":["sh","-c","exit 3"],"env":["SCRUN_QUIET=1"],"cwd":"/"},"root":{"path":"rootfs"}}""");
         var conf = Path.Combine(_directory, "slurm.conf");
@@ -49,8 +56,8 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
         Directory.CreateDirectory(_paths.Root);
         _pidFile = Path.Combine(Directory.CreateDirectory(Path.Combine(_directory, "run")).FullName, "c1.pid");
         _claim = ContainerClaim.TryTake(_paths)!;
-        (_reportRead, var reportWrite) = LibC.Pipe();
-        var launch = new LaunchContext
+        (_reportRead, var reportWrite) = Scrun.Containers.Interop.LibC.Pipe();
+        _launch = new LaunchContext
         {
             Root = _paths.Root,
             Id = "c1",
@@ -59,18 +66,21 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
             ReportDescriptor = reportWrite,
             ClaimDescriptor = _claim.Descriptor,
         };
-        var environment = new Dictionary<string, string>
+        _environment = new Dictionary<string, string>
         {
             ["SLURM_CONF"] = conf,
             ["SLURM_JWT"] = "test-token", // the fake does not check credentials: no munged needed
             ["SCRUN_SLURM_PROTOCOL"] = "22.05",
         };
-        var log = new LoggerConfiguration().MinimumLevel.Debug().WriteTo.Sink(_log).CreateLogger();
-        _container = new ContainerAnchor(launch, environment, log, _stderr, _ => _steps);
+        _logger = new LoggerConfiguration().MinimumLevel.Debug().WriteTo.Sink(_log).CreateLogger();
     }
 
+    /// <summary>The anchor, with the plan create would make of the files as the test left them.</summary>
+    private ContainerAnchor Container => _container ??= new ContainerAnchor(
+        ContainerPlan.Resolve(_launch, _environment.GetValueOrDefault, _environment), _launch, _environment["SLURM_JWT"], _logger, _stderr, _ => _steps);
+
     /// <summary>The anchor's run (started by the first test step that needs it).</summary>
-    private Task<int> Anchor => _running ??= Task.Run(_container.RunAsync);
+    private Task<int> Anchor => _running ??= Task.Run(Container.RunAsync);
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -82,7 +92,7 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
             _steps.Exit(0);
             if (_running is not null)
             {
-                await AnchorClient.SendAsync(_paths, new ControlRequest { Op = "delete", Force = true });
+                await AnchorClient.SendAsync(_paths, new ControlRequest { Op = ControlOperation.Delete, Force = true });
                 await _running.WaitAsync(TimeSpan.FromSeconds(30));
                 Assert.Empty(Mounts.Under(_paths.Directory)); // the anchor's, not the cleanup's below
             }
@@ -110,7 +120,7 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
 
         Assert.True((await Send("start")).Ok);
         Assert.Equal(ContainerStatus.Running, Stored().Status);
-        Assert.Equal(["sh", "-c", "exit 3"], _steps.Launched!.Args);
+        Assert.Equal(["/bin/sh", "-c", "exit 3"], _steps.Launched!.Args); // resolved in the image, as the node runs it
         Assert.Equal(Job, _steps.Launched.JobId);
         Assert.Equal("c1", _steps.Launched.Environment["SCRUN_CONTAINER_ID"]);
         // 22.05's allocation does not name the owner, and this process's uid may be a user
@@ -183,7 +193,7 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
     public async Task A_signal_to_the_anchor_of_a_created_container_ends_it_as_kill_would(int signal)
     {
         await Report();
-        await _container.SignalAsync(signal);
+        await Container.SignalAsync(new Signal(signal));
 
         Assert.Equal(128 + signal, await Anchor.WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.Contains(9, KillSignals(Single(MessageType.RequestKillJob)));
@@ -235,7 +245,7 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
         _ = Anchor;
         await _allocationAsked.Task.WaitAsync(TimeSpan.FromSeconds(30));
 
-        LibC.close(_reportRead); // create was killed
+        Scrun.Containers.Interop.LibC.close(_reportRead); // create was killed
         _answerAllocation.Set();
 
         Assert.Equal(1, await Anchor.WaitAsync(TimeSpan.FromSeconds(30)));
@@ -323,8 +333,8 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
         return report ?? throw new InvalidOperationException("the anchor ended without a report");
     }
 
-    private async Task<ControlResponse> Send(string op, int signal = 0, bool force = false) =>
-        await AnchorClient.SendAsync(_paths, new ControlRequest { Op = op, Signal = signal, Force = force }).WaitAsync(TimeSpan.FromSeconds(30))
+    private async Task<ControlResponse> Send(string op, int signal = 15, bool force = false) =>
+        await AnchorClient.SendAsync(_paths, new ControlRequest { Op = Enum.Parse<ControlOperation>(op, ignoreCase: true), Signal = new Signal(signal), Force = force }).WaitAsync(TimeSpan.FromSeconds(30))
         ?? throw new InvalidOperationException("the anchor did not answer");
 
     private ContainerState Stored() =>
@@ -497,7 +507,7 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
     }
 
     /// <summary>A step that ends when the test says.</summary>
-    private sealed class FakeStepRunner : IStepRunner
+    private sealed class FakeStepRunner : IStepLauncher
     {
         public const uint StepNumber = 4;
 
@@ -517,14 +527,24 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
             Launched = launch;
             Starts++;
             _launched.TrySetResult(launch);
-            return Task.FromResult<IStep>(new Step(_exit.Task));
+            return Task.FromResult<IStep>(new Step(this));
         }
 
-        private sealed class Step(Task<int> exit) : IStep
+        private sealed class Step(FakeStepRunner runner) : IStep
         {
-            uint? IStep.StepNumber => FakeStepRunner.StepNumber;
+            public StepCapabilities Can => StepCapabilities.Native;
 
-            public Task<int> WaitForExitAsync() => exit;
+            public Task<int> Completion => runner._exit.Task;
+
+            public uint? StepNumber => FakeStepRunner.StepNumber;
+
+            public void Conclude(int exitCode) => runner.Exit(exitCode);
+
+            public void GiveUp(string why) => runner.Exit(1);
+
+            public void TerminalResized()
+            {
+            }
 
             public void Dispose()
             {

@@ -201,7 +201,7 @@ public sealed class StepSessionTests : IAsyncLifetime // xunit 2 never calls IAs
     }
 
     [Fact]
-    public async Task A_step_whose_job_ended_without_word_from_its_node_ends_after_the_grace()
+    public async Task A_step_given_up_ends_at_once_as_lost()
     {
         var stepdStarted = new TaskCompletionSource();
         var controller = Cluster(stepd: async (launch, ports) =>
@@ -211,10 +211,10 @@ public sealed class StepSessionTests : IAsyncLifetime // xunit 2 never calls IAs
             await Task.Delay(Timeout.Infinite, _testEnded.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing); // a node that went silent
         });
         var streams = Streams();
-        await using var session = await StepSession.LaunchAsync(controller, Request() with { LostStepGrace = TimeSpan.FromMilliseconds(200) }, streams);
+        await using var session = await StepSession.LaunchAsync(controller, Request(), streams);
         await stepdStarted.Task;
 
-        session.Abandon("node(s) n1 failed");
+        session.GiveUp("node(s) n1 failed");
 
         Assert.Equal(1, await session.Completion.WaitAsync(TimeSpan.FromSeconds(60)));
         Assert.Contains("lost step 7.", Encoding.ASCII.GetString(((MemoryStream)streams.Error).ToArray()), StringComparison.Ordinal);
@@ -236,10 +236,10 @@ public sealed class StepSessionTests : IAsyncLifetime // xunit 2 never calls IAs
             await Task.Delay(Timeout.Infinite, _testEnded.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         });
         var streams = Streams();
-        await using var session = await StepSession.LaunchAsync(controller, Request() with { ReportedExitGrace = TimeSpan.FromMilliseconds(200) }, streams);
+        await using var session = await StepSession.LaunchAsync(controller, Request(), streams);
         await outputEnded.Task;
 
-        session.ExitedOnNodes(7);
+        session.Conclude(7);
 
         Assert.Equal(7, await session.Completion.WaitAsync(TimeSpan.FromSeconds(60)));
         Assert.Equal("bye\n", Encoding.ASCII.GetString(((MemoryStream)streams.Output).ToArray()));
@@ -247,18 +247,15 @@ public sealed class StepSessionTests : IAsyncLifetime // xunit 2 never calls IAs
     }
 
     [Fact]
-    public async Task Slurms_exit_message_wins_over_the_nodes_report()
+    public async Task A_conclusion_after_slurms_exit_message_changes_nothing()
     {
-        var reported = new TaskCompletionSource<StepSession>();
-        var controller = Cluster(stepd: async (launch, ports) =>
-        {
-            (await reported.Task).ExitedOnNodes(7);
-            await ExitAsync(launch, ports, 0x0300);
-        });
-        await using var session = await StepSession.LaunchAsync(controller, Request() with { ReportedExitGrace = TimeSpan.FromHours(1) }, Streams());
-        reported.SetResult(session);
-
+        var controller = Cluster(stepd: (launch, ports) => ExitAsync(launch, ports, 0x0300));
+        await using var session = await StepSession.LaunchAsync(controller, Request(), Streams());
         Assert.Equal(3, await session.Completion.WaitAsync(TimeSpan.FromSeconds(60)));
+
+        session.Conclude(7);
+
+        Assert.Equal(3, await session.Completion);
     }
 
     [Fact]

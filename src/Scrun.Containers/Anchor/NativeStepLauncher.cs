@@ -11,7 +11,7 @@ namespace Scrun.Containers.Anchor;
 /// no srun, no Slurm installation on the login node. The anchor's stdin, stdout and stderr are
 /// the step's; with a terminal, the step terminal carries input and output and its size.
 /// </summary>
-public sealed class NativeStepRunner(SlurmController slurm, ILogger log) : IStepRunner
+public sealed class NativeStepLauncher(SlurmController slurm, ILogger log) : IStepLauncher
 {
     public async Task<IStep> StartAsync(StepLaunch launch, CancellationToken cancellation)
     {
@@ -58,35 +58,47 @@ public sealed class NativeStepRunner(SlurmController slurm, ILogger log) : IStep
         }
     }
 
-    private sealed class NativeStep(StepSession session, StepTerminal? terminal) : IStep
+    private sealed class NativeStep : IStep
     {
-        public async Task<int> WaitForExitAsync()
+        private readonly StepSession _session;
+        private readonly StepTerminal? _terminal;
+
+        public NativeStep(StepSession session, StepTerminal? terminal)
         {
-            var exitCode = await session.Completion;
-            terminal?.Dispose(); // the terminal's reader then sees its end once the output is read
-            return exitCode;
+            _session = session;
+            _terminal = terminal;
+            Completion = EndAsync();
         }
 
-        public uint? StepNumber => session.Step.StepNumber;
+        public StepCapabilities Can => StepCapabilities.Native;
 
-        public bool ResizeBreaksEarlyStep => false; // the session keeps the latest size until the node connects
+        public Task<int> Completion { get; }
 
-        public void JobEnded(string why) => session.Abandon(why);
+        public uint? StepNumber => _session.Step.StepNumber;
 
-        public void ExitedOnNodes(int exitCode) => session.ExitedOnNodes(exitCode);
+        public void Conclude(int exitCode) => _session.Conclude(exitCode);
+
+        public void GiveUp(string why) => _session.GiveUp(why);
 
         public void TerminalResized()
         {
-            if (terminal?.Size() is { } size)
+            if (_terminal?.Size() is { } size)
             {
-                session.Resize(size);
+                _session.Resize(size);
             }
         }
 
         public void Dispose()
         {
-            session.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            terminal?.Dispose();
+            _session.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            _terminal?.Dispose();
+        }
+
+        private async Task<int> EndAsync()
+        {
+            var exitCode = await _session.Completion;
+            _terminal?.Dispose(); // the terminal's reader then sees its end once the output is read
+            return exitCode;
         }
     }
 }
@@ -100,10 +112,10 @@ public sealed class NativeLaunchUnsupportedException(string message) : Container
 
 /// <summary>
 /// The automatic choice: the native launcher, and srun where it finds it cannot.
-/// <paramref name="srun"/> makes srun's runner once it is needed (the anchor first releases the
+/// <paramref name="srun"/> makes srun's launcher once it is needed (the anchor first releases the
 /// job's lease then: srun does not say which step it made, and its signals go to the job's first).
 /// </summary>
-public sealed class FallbackStepRunner(IStepRunner native, Func<Task<IStepRunner>> srun, Action<string> log) : IStepRunner
+public sealed class FallbackStepLauncher(IStepLauncher native, Func<Task<IStepLauncher>> srun, Action<string> log) : IStepLauncher
 {
     public async Task<IStep> StartAsync(StepLaunch launch, CancellationToken cancellation)
     {

@@ -13,7 +13,7 @@ namespace Scrun.Containers.Anchor;
 /// (a terminal carries all three); its environment is the container's own <c>process.env</c>
 /// (slurmstepd makes it the container's environment) plus what Slurm and scrun add.
 /// </summary>
-public sealed class SrunStepRunner(OciConfig oci, ILogger log) : IStepRunner
+public sealed class SrunStepLauncher(OciConfig oci, ILogger log) : IStepLauncher
 {
     /// <summary>How long the step's stderr may outlive srun (a process srun left holding it).</summary>
     private static readonly TimeSpan s_drain = TimeSpan.FromSeconds(5);
@@ -118,9 +118,24 @@ public sealed class SrunStepRunner(OciConfig oci, ILogger log) : IStepRunner
             _errors = srun.StartInfo.RedirectStandardError
                 ? Task.Run(() => StepErrorFilter.RelayAsync(srun.StandardError.BaseStream, new DescriptorStream(2)))
                 : Task.CompletedTask;
+            Completion = WaitForExitAsync();
         }
 
-        public async Task<int> WaitForExitAsync()
+        public StepCapabilities Can => StepCapabilities.Srun;
+
+        public Task<int> Completion { get; }
+
+        public uint? StepNumber => null;
+
+        public void Conclude(int exitCode) => throw new NotSupportedException("srun ends on Slurm's word alone");
+
+        public void GiveUp(string why) => throw new NotSupportedException("srun hears of its job's end itself");
+
+        public void TerminalResized() => throw new NotSupportedException("srun reads its terminal's size itself");
+
+        public void Dispose() => _srun.Dispose();
+
+        private async Task<int> WaitForExitAsync()
         {
             await _srun.WaitForExitAsync();
             try
@@ -133,7 +148,5 @@ public sealed class SrunStepRunner(OciConfig oci, ILogger log) : IStepRunner
             }
             return _srun.ExitCode;
         }
-
-        public void Dispose() => _srun.Dispose();
     }
 }
