@@ -69,7 +69,6 @@ public sealed record ContainerPlan
     /// </summary>
     /// <exception cref="ContainerException">Something create was given cannot work, said in one line.</exception>
     /// <exception cref="BundleException">The bundle is broken.</exception>
-    /// <exception cref="SlurmConfigException">slurm.conf or oci.conf is missing or broken.</exception>
     public static ContainerPlan Resolve(LaunchContext launch, Func<string, string?> variable, IEnumerable<KeyValuePair<string, string>> environment)
     {
         var (configJson, config) = BundleConfig.Read(launch.Bundle);
@@ -77,8 +76,17 @@ public sealed record ContainerPlan
         config.EnsureCommandRuns();
         var job = JobOptions.From(environment, config.Env);
         var settings = SlurmClientSettings.FromEnvironment(launch.SlurmConf, variable);
-        var slurm = settings.LoadConfig();
-        var oci = OciConfig.LoadBeside(slurm);
+        SlurmConfig slurm;
+        OciConfig oci;
+        try
+        {
+            slurm = settings.LoadConfig();
+            oci = OciConfig.LoadBeside(slurm);
+        }
+        catch (SlurmConfigException e)
+        {
+            throw new ContainerException(e.Message);
+        }
         var script = LuaStaging.PathBeside(slurm);
         var stagingDirectory = variable(BuiltInStaging.Variable) is { Length: > 0 } directory ? directory : null;
         var scripted = Lua.StagingScript.IsPresent(script);
