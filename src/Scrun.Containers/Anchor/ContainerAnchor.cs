@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using Scrun.Containers.Interop;
 using Scrun.Containers.Oci;
 using Scrun.Containers.Staging;
+using Scrun.Containers.Terminals;
 using Scrun.Slurm;
 using Scrun.Slurm.Interop;
 using Serilog;

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
+using Scrun.Containers.Interop;
 
-namespace Scrun.Containers.Interop;
+namespace Scrun.Containers.Terminals;
 
 /// <summary>
 /// The terminal of a <c>process.terminal</c> container, as two ptys joined by the anchor: the
