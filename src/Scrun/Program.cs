@@ -40,22 +40,11 @@ internal static class Program
                     return AnchorVerb.Run(launch, log, stderr);
                 }
             case CommandLineOutcome.Run { Verb: GuardOptions }:
-                var guarded = Scrun.Containers.LaunchContext.TakeFromEnvironment();
-                using (var log = ScrunLogging.ForAnchor(guarded, TextWriter.Null))
-                {
-                    return Scrun.Containers.ContainerGuard.Run(guarded, log);
-                }
+                return GuardVerb.Run();
             case CommandLineOutcome.Run { Verb: LeaseOptions }:
-                using (var stderr = new StreamWriter(new Scrun.Containers.Interop.DescriptorStream(2)) { AutoFlush = true })
-                {
-                    return new Scrun.Containers.NodeControl.JobLeaseHolder(stderr, Environment.GetEnvironmentVariable).RunAsync().GetAwaiter().GetResult();
-                }
+                return LeaseVerb.Run();
             case CommandLineOutcome.Run { Verb: NodeRunOptions nodeRun }:
-                // The task's stderr is the container's: only scrun's own failures are written there.
-                using (var stderr = new StreamWriter(new Scrun.Containers.Interop.DescriptorStream(2)) { AutoFlush = true })
-                {
-                    return new Scrun.Containers.NodeControl.NodeRunner(nodeRun.Command, stderr).RunAsync().GetAwaiter().GetResult();
-                }
+                return NodeRunVerb.Run(nodeRun);
             case CommandLineOutcome.Run run:
                 Serilog.Core.Logger logger;
                 try

@@ -1,7 +1,5 @@
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using Scrun.Containers.Anchor;
-using Scrun.Containers.Interop;
 using Scrun.Slurm;
 
 namespace Scrun.Containers.NodeControl;
@@ -21,17 +19,14 @@ public sealed class JobLeaseHolder(TextWriter stderr, Func<string, string?> vari
 {
     private static readonly TimeSpan s_cancelPersistence = TimeSpan.FromHours(1);
 
-    /// <summary>
-    /// What Slurm or a user may send every step of the job (a signal for the whole job when the
-    /// container's step is not known yet): the lease outlives them all. At the job's end KILL follows.
-    /// </summary>
-    private static readonly PosixSignal[] s_ignored =
-        [PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGHUP, PosixSignal.SIGQUIT, PosixSignal.SIGTSTP, PosixSignal.SIGTTIN, PosixSignal.SIGTTOU,
-            (PosixSignal)10 /* USR1 */, (PosixSignal)12 /* USR2 */, (PosixSignal)14 /* ALRM */];
-
     private readonly TimeSpan _silence = silence ?? JobLeaseProtocol.Silence;
     private readonly TimeSpan _reconnection = reconnection ?? JobLeaseProtocol.Reconnection;
 
+    /// <summary>
+    /// Holds the job until the anchor releases it (0), or cancels it once the anchor is lost (0,
+    /// or 1 when slurmctld would not cancel it); 1 without the step's parameters. The signals
+    /// Slurm or a user may send every step of the job are the verb's to outlive.
+    /// </summary>
     public async Task<int> RunAsync()
     {
         if (!JobLeaseProtocol.TryParseEnvironmentValue(variable(JobLeaseProtocol.EnvironmentVariable), out var port, out var token, out var job)
@@ -40,7 +35,6 @@ public sealed class JobLeaseHolder(TextWriter stderr, Func<string, string?> vari
             stderr.Write($"scrun: error: {JobLeaseProtocol.Verb} is started by a container's anchor, as a step of its job\n");
             return 1;
         }
-        using var swallowed = new SwallowedSignals(s_ignored);
         if (await HoldAsync(host, port, token))
         {
             return 0;
