@@ -16,15 +16,17 @@ internal static class GuardVerb
     public static int Run()
     {
         var launch = LaunchContext.TakeFromEnvironment();
+        using var stderr = new StreamWriter(new DescriptorStream(2)) { AutoFlush = true };
         using var log = ScrunLogging.ForAnchor(launch, TextWriter.Null);
-        return Run(launch, log);
+        return Run(launch, log, stderr);
     }
 
-    public static int Run(LaunchContext? launch, ILogger log)
+    public static int Run(LaunchContext? launch, ILogger log, TextWriter stderr)
     {
         if (launch is null)
         {
-            log.Error("{Verb} is started by scrun create, not by hand", ContainerGuard.Verb);
+            // No context, so no --log to say it in: a guard started by hand says it on its stderr, still the caller's.
+            stderr.Write($"scrun: error: {ContainerGuard.Verb} is started by scrun create, not by hand\n");
             return 1;
         }
         // Out of create's session, its stdio let go: the guard outlives create and its caller.
