@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using Scrun.Containers.Interop;
 using Serilog;
 
@@ -34,22 +33,12 @@ public static class ContainerGuard
         using var guard = Process.Start(psi) ?? throw new InvalidOperationException("the guard did not start");
     }
 
-    /// <summary>The guard's process: returns once the anchor is gone and its job, if it left one, is ended.</summary>
-    public static int Run(LaunchContext? launch, ILogger log)
-    {
-        if (launch is null)
-        {
-            log.Error("{Verb} is started by scrun create, not by hand", Verb);
-            return 1;
-        }
-        LibC.setsid();
-        LibC.DetachStdio();
-        // A Ctrl-C, a hang-up or a TERM meant for the engine or the anchor is not the guard's end.
-        using var swallowed = new SwallowedSignals(PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGHUP);
-        return Watch(new ContainerPaths(launch.Root, ContainerId.Parse(launch.Id)), log);
-    }
-
-    private static int Watch(ContainerPaths paths, ILogger log)
+    /// <summary>
+    /// Waits for the container's claim, then ends the job its anchor left and records the
+    /// container as stopped; returns 0 once that is done or there was nothing to do, 1 when
+    /// slurmctld or munged did not answer for a day. The process around it is the guard verb's.
+    /// </summary>
+    public static int Watch(ContainerPaths paths, ILogger log)
     {
         var giveUp = DateTime.UtcNow + s_giveUp;
         for (var pause = TimeSpan.FromSeconds(5); ; pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.FromMinutes(1).Ticks)))

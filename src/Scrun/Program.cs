@@ -31,31 +31,13 @@ internal static class Program
             case CommandLineOutcome.Help help:
                 return help.ParseResult.Invoke();
             case CommandLineOutcome.Run { Verb: AnchorOptions }:
-                // The anchor's stderr is the container's: it writes there through descriptor 2 itself
-                // (Console would keep duplicates of it open, a FileStream its own file offset); its log goes to --log, and to stderr only if oci.conf asks.
-                var launch = Scrun.Containers.LaunchContext.TakeFromEnvironment();
-                using (var stderr = new StreamWriter(new Scrun.Containers.Interop.DescriptorStream(2)) { AutoFlush = true })
-                using (var log = ScrunLogging.ForAnchor(launch, stderr))
-                {
-                    return AnchorVerb.Run(launch, log, stderr);
-                }
+                return AnchorVerb.Run();
             case CommandLineOutcome.Run { Verb: GuardOptions }:
-                var guarded = Scrun.Containers.LaunchContext.TakeFromEnvironment();
-                using (var log = ScrunLogging.ForAnchor(guarded, TextWriter.Null))
-                {
-                    return Scrun.Containers.ContainerGuard.Run(guarded, log);
-                }
+                return GuardVerb.Run();
             case CommandLineOutcome.Run { Verb: LeaseOptions }:
-                using (var stderr = new StreamWriter(new Scrun.Containers.Interop.DescriptorStream(2)) { AutoFlush = true })
-                {
-                    return new Scrun.Containers.NodeControl.JobLeaseHolder(stderr, Environment.GetEnvironmentVariable).RunAsync().GetAwaiter().GetResult();
-                }
+                return LeaseVerb.Run();
             case CommandLineOutcome.Run { Verb: NodeRunOptions nodeRun }:
-                // The task's stderr is the container's: only scrun's own failures are written there.
-                using (var stderr = new StreamWriter(new Scrun.Containers.Interop.DescriptorStream(2)) { AutoFlush = true })
-                {
-                    return new Scrun.Containers.NodeControl.NodeRunner(nodeRun.Command, stderr).RunAsync().GetAwaiter().GetResult();
-                }
+                return NodeRunVerb.Run(nodeRun);
             case CommandLineOutcome.Run run:
                 Serilog.Core.Logger logger;
                 try

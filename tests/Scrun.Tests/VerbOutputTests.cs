@@ -38,4 +38,13 @@ public class VerbOutputTests
         Assert.Equal(1, VerbRunner.Run(run.Global, run.Verb, log, new StringWriter()));
         Assert.Contains(reason, stderr.ToString());
     }
+
+    /// <summary>Without the context create passes, the guard has no log to write to: it says why on stderr, before it lets stderr go.</summary>
+    [Fact]
+    public void A_guard_started_by_hand_refuses_to_run_and_says_why()
+    {
+        var stderr = new StringWriter();
+        Assert.Equal(1, GuardVerb.Run(launch: null, Serilog.Core.Logger.None, stderr));
+        Assert.Equal("scrun: error: __guard is started by scrun create, not by hand\n", stderr.ToString());
+    }
 }

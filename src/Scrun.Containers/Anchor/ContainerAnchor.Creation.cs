@@ -1,5 +1,6 @@
 using Scrun.Containers.Interop;
 using Scrun.Containers.Staging;
+using Scrun.Containers.Terminals;
 using Scrun.Slurm;
 using Scrun.Slurm.Interop;
 using Scrun.Slurm.Messages;

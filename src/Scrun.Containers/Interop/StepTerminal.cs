@@ -42,12 +42,12 @@ internal sealed unsafe class StepTerminal : IDisposable
         {
             throw new ContainerException($"cannot open the step's terminal {path}: {LibC.LastError()}");
         }
-        TerminalRelay.MakeRaw(descriptor);
+        Terminal.MakeRaw(descriptor);
         return new StepTerminal(descriptor);
     }
 
     /// <summary>The terminal's size; null when it has none (a caller's pty that was never sized).</summary>
-    public WindowSize? Size() => TerminalRelay.WindowSizeOf(_descriptor) is { } size ? new WindowSize(size.Columns, size.Rows) : null;
+    public WindowSize? Size() => Terminal.WindowSizeOf(_descriptor) is { } size ? new WindowSize(size.Columns, size.Rows) : null;
 
     public void Dispose()
     {

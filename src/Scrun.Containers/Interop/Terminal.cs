@@ -5,12 +5,16 @@ namespace Scrun.Containers.Interop;
 
 /// <summary>
 /// A pseudo-terminal for <c>process.terminal</c>: the master goes to the caller's
-/// <c>--console-socket</c> (SCM_RIGHTS, as runc does), the slave becomes srun's terminal.
+/// <c>--console-socket</c> (SCM_RIGHTS, as runc does), the slave becomes srun's terminal; and
+/// the terminal calls the relay and the step's side make (size, raw mode, controlling terminal).
 /// </summary>
 internal static unsafe partial class Terminal
 {
     private const int SolSocket = 1;
     private const int ScmRights = 1;
+    private const uint TiocGetWindowSize = 0x5413;
+    private const uint TiocSetWindowSize = 0x5414;
+    private const uint TiocSetControllingTty = 0x540E;
 
     [LibraryImport("libc", EntryPoint = "posix_openpt", SetLastError = true)]
     private static partial int OpenMaster(int flags);
@@ -82,4 +86,44 @@ internal static unsafe partial class Terminal
             throw new IOException($"cannot send the terminal to {socketPath}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
         }
     }
+
+    /// <summary>Makes the terminal <paramref name="fd"/> is open on the controlling terminal of this process, a session leader without one.</summary>
+    public static void MakeControlling(int fd) => ioctl(fd, TiocSetControllingTty, null);
+
+    /// <summary>Gives the terminal <paramref name="to"/> the size of the terminal <paramref name="from"/>; false when either will not.</summary>
+    public static bool CopyWindowSize(int from, int to)
+    {
+        var size = stackalloc ushort[4];
+        return ioctl(from, TiocGetWindowSize, size) == 0 && ioctl(to, TiocSetWindowSize, size) == 0;
+    }
+
+    /// <summary>The size of the terminal <paramref name="fd"/> is open on; null when it is none.</summary>
+    public static (ushort Columns, ushort Rows)? WindowSizeOf(int fd)
+    {
+        var size = stackalloc ushort[4]; // struct winsize: rows, columns, then pixels
+        return ioctl(fd, TiocGetWindowSize, size) == 0 && size[0] > 0 && size[1] > 0 ? (size[1], size[0]) : null;
+    }
+
+    /// <summary>No echo, no line editing, no signals from keys: the line discipline that counts is the container's, on the node.</summary>
+    public static void MakeRaw(int fd)
+    {
+        var attributes = stackalloc byte[64]; // struct termios is 60 bytes on Linux
+        if (tcgetattr(fd, attributes) == 0)
+        {
+            cfmakeraw(attributes);
+            tcsetattr(fd, 0 /* TCSANOW */, attributes);
+        }
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int ioctl(int fd, nuint request, void* argument);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int tcgetattr(int fd, byte* attributes);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int tcsetattr(int fd, int when, byte* attributes);
+
+    [LibraryImport("libc")]
+    private static partial void cfmakeraw(byte* attributes);
 }

@@ -1,7 +1,5 @@
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using Scrun.Containers.Anchor;
-using Scrun.Containers.Interop;
 using Scrun.Slurm;
 
 namespace Scrun.Containers.NodeControl;
@@ -13,39 +11,52 @@ namespace Scrun.Containers.NodeControl;
 /// or silent past <see cref="JobLeaseProtocol.Silence"/>. It asks slurmctld as the job's owner,
 /// through this node's slurm.conf and munged.
 /// </summary>
-/// <param name="stderr">The step's stderr (the anchor's, while it lives).</param>
-/// <param name="variable">The task's environment.</param>
-/// <param name="silence">How long a silent anchor is waited for (<see cref="JobLeaseProtocol.Silence"/>).</param>
-/// <param name="reconnection">How long the lease tries to reach its anchor again (<see cref="JobLeaseProtocol.Reconnection"/>).</param>
-public sealed class JobLeaseHolder(TextWriter stderr, Func<string, string?> variable, TimeSpan? silence = null, TimeSpan? reconnection = null)
+public sealed class JobLeaseHolder
 {
     private static readonly TimeSpan s_cancelPersistence = TimeSpan.FromHours(1);
 
+    private readonly TextWriter _stderr;
+    private readonly Func<string, string?> _variable;
+    private readonly TimeSpan _silence;
+    private readonly TimeSpan _reconnection;
+
+    /// <param name="stderr">The step's stderr (the anchor's, while it lives).</param>
+    /// <param name="variable">The task's environment.</param>
+    public JobLeaseHolder(TextWriter stderr, Func<string, string?> variable)
+        : this(stderr, variable, silence: null, reconnection: null)
+    {
+    }
+
+    /// <param name="stderr">The step's stderr (the anchor's, while it lives).</param>
+    /// <param name="variable">The task's environment.</param>
+    /// <param name="silence">How long a silent anchor is waited for (<see cref="JobLeaseProtocol.Silence"/>).</param>
+    /// <param name="reconnection">How long the lease tries to reach its anchor again (<see cref="JobLeaseProtocol.Reconnection"/>).</param>
+    internal JobLeaseHolder(TextWriter stderr, Func<string, string?> variable, TimeSpan? silence, TimeSpan? reconnection)
+    {
+        _stderr = stderr;
+        _variable = variable;
+        _silence = silence ?? JobLeaseProtocol.Silence;
+        _reconnection = reconnection ?? JobLeaseProtocol.Reconnection;
+    }
+
     /// <summary>
-    /// What Slurm or a user may send every step of the job (a signal for the whole job when the
-    /// container's step is not known yet): the lease outlives them all. At the job's end KILL follows.
+    /// Holds the job until the anchor releases it (0), or cancels it once the anchor is lost (0,
+    /// or 1 when slurmctld would not cancel it); 1 without the step's parameters. The signals
+    /// Slurm or a user may send every step of the job are the verb's to outlive.
     /// </summary>
-    private static readonly PosixSignal[] s_ignored =
-        [PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGHUP, PosixSignal.SIGQUIT, PosixSignal.SIGTSTP, PosixSignal.SIGTTIN, PosixSignal.SIGTTOU,
-            (PosixSignal)10 /* USR1 */, (PosixSignal)12 /* USR2 */, (PosixSignal)14 /* ALRM */];
-
-    private readonly TimeSpan _silence = silence ?? JobLeaseProtocol.Silence;
-    private readonly TimeSpan _reconnection = reconnection ?? JobLeaseProtocol.Reconnection;
-
     public async Task<int> RunAsync()
     {
-        if (!JobLeaseProtocol.TryParseEnvironmentValue(variable(JobLeaseProtocol.EnvironmentVariable), out var port, out var token, out var job)
-            || variable(NodeControlProtocol.LaunchHostVariable) is not { Length: > 0 } host)
+        if (!JobLeaseProtocol.TryParseEnvironmentValue(_variable(JobLeaseProtocol.EnvironmentVariable), out var port, out var token, out var job)
+            || _variable(NodeControlProtocol.LaunchHostVariable) is not { Length: > 0 } host)
         {
-            stderr.Write($"scrun: error: {JobLeaseProtocol.Verb} is started by a container's anchor, as a step of its job\n");
+            _stderr.Write($"scrun: error: {JobLeaseProtocol.Verb} is started by a container's anchor, as a step of its job\n");
             return 1;
         }
-        using var swallowed = new SwallowedSignals(s_ignored);
         if (await HoldAsync(host, port, token))
         {
             return 0;
         }
-        stderr.Write($"scrun: the anchor of job {job} is gone: the job is cancelled\n");
+        _stderr.Write($"scrun: the anchor of job {job} is gone: the job is cancelled\n");
         return await CancelAsync(job);
     }
 
@@ -116,13 +127,13 @@ public sealed class JobLeaseHolder(TextWriter stderr, Func<string, string?> vari
     {
         try
         {
-            var slurm = SlurmClientSettings.FromEnvironment(null, variable).Connect();
+            var slurm = SlurmClientSettings.FromEnvironment(null, _variable).Connect();
             await JobSession.EndJobAsync(slurm, job, exitCode: null, new ControllerOutage(s_cancelPersistence));
             return 0;
         }
         catch (Exception e) when (e is SlurmClientException or TimeoutException)
         {
-            stderr.Write($"scrun: error: job {job} could not be cancelled: {e.Message}\n");
+            _stderr.Write($"scrun: error: job {job} could not be cancelled: {e.Message}\n");
             return 1;
         }
     }

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Scrun.Containers.Interop;
@@ -17,7 +16,14 @@ namespace Scrun.Containers.NodeControl;
 /// status is the runtime's (the container's). Without an anchor to talk to (the variable
 /// <see cref="NodeControlProtocol.EnvironmentVariable"/> unset) it becomes the runtime.
 /// </summary>
-public sealed class NodeRunner(IReadOnlyList<string> command, TextWriter stderr)
+/// <param name="command">The runtime and its arguments.</param>
+/// <param name="stderr">The task's stderr, the container's: only scrun's own failures are written there.</param>
+/// <param name="whileRuntimeRuns">
+/// Taken just before the runtime starts, disposed once it has ended and been reported: what makes
+/// this process outlive the signals Slurm sends every process of the step (the verb's signal
+/// registrations). Not before: until the runtime runs, a signal ends the task as it would end the runtime.
+/// </param>
+public sealed class NodeRunner(IReadOnlyList<string> command, TextWriter stderr, Func<IDisposable>? whileRuntimeRuns = null)
 {
     private static readonly TimeSpan s_connectPatience = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan s_longestPoll = TimeSpan.FromMilliseconds(50);
@@ -86,9 +92,7 @@ public sealed class NodeRunner(IReadOnlyList<string> command, TextWriter stderr)
             runtime = runtime.WithJsonLog(log);
         }
 
-        // Slurm signals every process of the step (scancel, a time limit): the runtime relays them to
-        // the container itself; this process must only outlive them to report the runtime's status.
-        using var swallowed = new SwallowedSignals(PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGHUP, PosixSignal.SIGQUIT);
+        using var outliving = whileRuntimeRuns?.Invoke();
         using var stopReading = new CancellationTokenSource();
         var reading = ReadAnchorAsync(anchor, stopReading.Token);
         try

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using Scrun.Containers;
 using Scrun.Containers.Anchor;
 using Scrun.Containers.Interop;
+using Scrun.Logging;
 using Scrun.Slurm;
 using Scrun.Slurm.Interop;
 using Serilog;
@@ -15,11 +16,25 @@ namespace Scrun.Verbs;
 /// </summary>
 internal static class AnchorVerb
 {
+    /// <summary>
+    /// The anchor as create starts it. Its stderr is the container's: it writes there through
+    /// descriptor 2 itself (Console would keep duplicates of it open, a FileStream its own file
+    /// offset); its log goes to --log, and to stderr only if oci.conf asks.
+    /// </summary>
+    public static int Run()
+    {
+        var launch = LaunchContext.TakeFromEnvironment();
+        using var stderr = new StreamWriter(new DescriptorStream(2)) { AutoFlush = true };
+        using var log = ScrunLogging.ForAnchor(launch, stderr);
+        return Run(launch, log, stderr);
+    }
+
     public static int Run(LaunchContext? launch, ILogger log, TextWriter stderr)
     {
         if (launch is null)
         {
-            log.Error("{Verb} is started by scrun create, not by hand", LaunchContext.AnchorVerb);
+            // No context, so no --log to say it in: an anchor started by hand says it on its stderr.
+            stderr.Write($"scrun: error: {LaunchContext.AnchorVerb} is started by scrun create, not by hand\n");
             return 1;
         }
         ContainerAnchor anchor;
@@ -30,6 +45,7 @@ internal static class AnchorVerb
         catch (ContainerException e)
         {
             log.Error("{Message}", e.Message);
+            stderr.Write($"scrun: error: {e.Message}\n");
             return 1;
         }
         ProcessSession.Leave();

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Scrun.Containers.Interop;
+namespace Scrun.Verbs;
 
 /// <summary>Signals that must not end this process (a process that has to outlive them to finish its work), taken and dropped until disposed.</summary>
 internal sealed class SwallowedSignals : IDisposable

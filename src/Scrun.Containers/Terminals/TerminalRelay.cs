@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
+using Scrun.Containers.Interop;
 
-namespace Scrun.Containers.Interop;
+namespace Scrun.Containers.Terminals;
 
 /// <summary>
 /// The terminal of a <c>process.terminal</c> container, as two ptys joined by the anchor: the
@@ -14,11 +15,8 @@ namespace Scrun.Containers.Interop;
 /// thread ("pty: accept failure") and the container's terminal goes wrong. So for srun a resize
 /// is held until the step has written something, or a few seconds have passed, then applied.
 /// </remarks>
-internal sealed unsafe partial class TerminalRelay : IDisposable
+internal sealed unsafe class TerminalRelay : IDisposable
 {
-    private const uint TiocGetWindowSize = 0x5413;
-    private const uint TiocSetWindowSize = 0x5414;
-    private const uint TiocSetControllingTty = 0x540E;
     private const int Eintr = 4;
     private static readonly TimeSpan s_stepConnectGrace = TimeSpan.FromSeconds(3);
 
@@ -53,14 +51,14 @@ internal sealed unsafe partial class TerminalRelay : IDisposable
         {
             // A session of our own whose controlling terminal is the caller's pty: resizes reach
             // us. Should that fail, the container still runs, at the size it started with.
-            setsid();
+            LibC.setsid();
             callerSlave = LibC.open(callerSlavePath, LibC.ORdwr | LibC.ONoctty | LibC.OCloexec);
             if (callerSlave < 0)
             {
                 throw new IOException($"cannot open the terminal {callerSlavePath}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
             }
-            ioctl(callerSlave, TiocSetControllingTty, null);
-            MakeRaw(callerSlave); // the line discipline that counts is the container's, on the node
+            Terminal.MakeControlling(callerSlave);
+            Terminal.MakeRaw(callerSlave); // the line discipline that counts is the container's, on the node
             string stepTerminal;
             (stepMaster, stepTerminal) = Terminal.Open();
             var relay = new TerminalRelay(callerSlave, stepMaster, stepTerminal);
@@ -167,8 +165,7 @@ internal sealed unsafe partial class TerminalRelay : IDisposable
 
     private void CopyWindowSize()
     {
-        var size = stackalloc ushort[4];
-        if (ioctl(_callerSlave, TiocGetWindowSize, size) == 0 && ioctl(_stepMaster, TiocSetWindowSize, size) == 0)
+        if (Terminal.CopyWindowSize(_callerSlave, _stepMaster))
         {
             Resized?.Invoke();
         }
@@ -205,37 +202,4 @@ internal sealed unsafe partial class TerminalRelay : IDisposable
             }
         }
     }
-
-    /// <summary>The size of the terminal <paramref name="fd"/> is open on; null when it is none.</summary>
-    public static (ushort Columns, ushort Rows)? WindowSizeOf(int fd)
-    {
-        var size = stackalloc ushort[4]; // struct winsize: rows, columns, then pixels
-        return ioctl(fd, TiocGetWindowSize, size) == 0 && size[0] > 0 && size[1] > 0 ? (size[1], size[0]) : null;
-    }
-
-    public static void MakeRaw(int fd)
-    {
-        var attributes = stackalloc byte[64]; // struct termios is 60 bytes on Linux
-        if (tcgetattr(fd, attributes) == 0)
-        {
-            cfmakeraw(attributes);
-            tcsetattr(fd, 0 /* TCSANOW */, attributes);
-        }
-    }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int setsid();
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int ioctl(int fd, nuint request, void* argument);
-
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int tcgetattr(int fd, byte* attributes);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int tcsetattr(int fd, int when, byte* attributes);
-
-    [LibraryImport("libc")]
-    private static partial void cfmakeraw(byte* attributes);
 }
