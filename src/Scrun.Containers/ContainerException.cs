@@ -35,5 +35,5 @@ public class ContainerException(string message, ContainerErrorKind kind = Contai
 }
 
 /// <summary>No container of that id.</summary>
-public sealed class ContainerNotFoundException(ContainerId id)
+internal sealed class ContainerNotFoundException(ContainerId id)
     : ContainerException($"container \"{id}\" does not exist", ContainerErrorKind.NotFound);

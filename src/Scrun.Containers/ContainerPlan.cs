@@ -20,7 +20,7 @@ namespace Scrun.Containers;
 /// container. Only secrets (<c>SLURM_JWT</c>) stay out of it, in the anchor's environment.
 /// crun's <c>libcrun_context_s</c> and Tmds.Ssh's settings are the models.
 /// </summary>
-public sealed record ContainerPlan
+internal sealed record ContainerPlan
 {
     public const string FileName = "plan.json";
 

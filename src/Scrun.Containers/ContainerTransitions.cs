@@ -5,7 +5,7 @@ namespace Scrun.Containers;
 /// each status allows is the anchor's table (<see cref="Anchor.AnchorTransitions"/>); the CLI,
 /// once the anchor is gone, refuses as for a container that has stopped.
 /// </summary>
-public static class ContainerTransitions
+internal static class ContainerTransitions
 {
     /// <summary>The step has been asked for: the container has run, or was about to.</summary>
     public static bool HasStarted(this ContainerStatus status) => status is not (ContainerStatus.Creating or ContainerStatus.Created);

@@ -10,7 +10,7 @@ namespace Scrun.Containers;
 /// may write: what it names (a job, a staged bundle, a slurm.conf) scrun acts on with the
 /// caller's rights, so it must be what the caller's own anchor wrote.
 /// </summary>
-public static class StateStore
+internal static class StateStore
 {
     public const string FileName = "state.json";
 

@@ -5,7 +5,7 @@ using System.Text.Json;
 namespace Scrun.Containers.Anchor;
 
 /// <summary>The CLI's side of the anchor's socket: one request, one JSON reply.</summary>
-public static class AnchorClient
+internal static class AnchorClient
 {
     /// <summary>The anchor's reply; null when no anchor listens (it has exited or never started).</summary>
     public static async Task<ControlResponse?> SendAsync(ContainerPaths paths, ControlRequest request, CancellationToken cancellation = default)

@@ -52,7 +52,7 @@ public sealed partial class ContainerAnchor
     /// <param name="stderr">The container's stderr, where scrun's lines for the user go.</param>
     /// <param name="launcher">What launches the step in the job's cluster (the plan's choice, unless a test says otherwise).</param>
     /// <param name="patience">How long Slurm's word on a step is waited for once another word has come.</param>
-    public ContainerAnchor(ContainerPlan plan, LaunchContext launch, string? jwt, ILogger log, TextWriter stderr,
+    internal ContainerAnchor(ContainerPlan plan, LaunchContext launch, string? jwt, ILogger log, TextWriter stderr,
         Func<SlurmController, IStepLauncher>? launcher = null, ExitPatience? patience = null)
     {
         _plan = plan;

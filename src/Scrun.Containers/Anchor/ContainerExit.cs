@@ -5,7 +5,7 @@ namespace Scrun.Containers.Anchor;
 /// <summary>How long the anchor waits for Slurm's word on a step once another word has come.</summary>
 /// <param name="AfterNodesReport">After scrun node-run reported the container's exit, for slurmstepd's exit message.</param>
 /// <param name="AfterJobEnd">After slurmctld said the job or a node ended, for the step's exit.</param>
-public sealed record ExitPatience(TimeSpan AfterNodesReport, TimeSpan AfterJobEnd)
+internal sealed record ExitPatience(TimeSpan AfterNodesReport, TimeSpan AfterJobEnd)
 {
     public static readonly ExitPatience Default = new(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(30));
 }

@@ -6,7 +6,7 @@ namespace Scrun.Containers.Anchor;
 
 /// <summary>What the CLI asks a container's anchor.</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<ControlOperation>))]
-public enum ControlOperation
+internal enum ControlOperation
 {
     State,
     Start,
@@ -15,7 +15,7 @@ public enum ControlOperation
 }
 
 /// <summary>One request from the CLI to a container's anchor (one JSON line per connection).</summary>
-public sealed record ControlRequest
+internal sealed record ControlRequest
 {
     public required ControlOperation Op { get; init; }
 
@@ -31,7 +31,7 @@ public sealed record ControlRequest
 }
 
 /// <summary>The anchor's answer: the state after the operation, or why it was refused.</summary>
-public sealed record ControlResponse
+internal sealed record ControlResponse
 {
     public bool Ok { get; init; }
 

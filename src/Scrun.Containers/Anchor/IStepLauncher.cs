@@ -3,7 +3,7 @@ using Scrun.Slurm.Wire;
 namespace Scrun.Containers.Anchor;
 
 /// <summary>What the container's step needs, whichever launcher runs it.</summary>
-public sealed record StepLaunch(
+internal sealed record StepLaunch(
     uint JobId,
     string JobName,
     string ContainerId,
@@ -24,7 +24,7 @@ public sealed record StepLaunch(
 /// protocol itself; <see cref="SrunStepLauncher"/> runs srun --container. The anchor knows only
 /// this seam, and asks a step only what its <see cref="IStep.Can"/> says it does.
 /// </summary>
-public interface IStepLauncher
+internal interface IStepLauncher
 {
     /// <summary>
     /// Starts the step. Its stdin and stdout are the anchor's (the container's); its stderr
@@ -43,7 +43,7 @@ public interface IStepLauncher
 /// <param name="LearnTheJobsEnd">It hears on its own that the job or a node ended (srun); else <see cref="IStep.GiveUp"/> is needed.</param>
 /// <param name="LearnResizes">It reads the terminal's size on its own (srun, from SIGWINCH); else <see cref="IStep.TerminalResized"/> is needed.</param>
 /// <param name="BreakOnEarlyResize">A resize before the step's terminal is connected breaks it (srun up to 25.05): resizes are held until then.</param>
-public sealed record StepCapabilities(bool NameTheirStep, bool EndOnTheNodesWord, bool LearnTheJobsEnd, bool LearnResizes, bool BreakOnEarlyResize)
+internal sealed record StepCapabilities(bool NameTheirStep, bool EndOnTheNodesWord, bool LearnTheJobsEnd, bool LearnResizes, bool BreakOnEarlyResize)
 {
     public static readonly StepCapabilities Native = new(NameTheirStep: true, EndOnTheNodesWord: true, LearnTheJobsEnd: false, LearnResizes: false, BreakOnEarlyResize: false);
 
@@ -51,7 +51,7 @@ public sealed record StepCapabilities(bool NameTheirStep, bool EndOnTheNodesWord
 }
 
 /// <summary>A step that was started.</summary>
-public interface IStep : IDisposable
+internal interface IStep : IDisposable
 {
     StepCapabilities Can { get; }
 

@@ -231,4 +231,4 @@ internal sealed class JobSession(SlurmController slurm, Action<string> tellUser,
 }
 
 /// <summary>How many nodes a job has, whose it is, and what srun would learn of its allocation.</summary>
-public sealed record JobPlacement(uint NodeCount, uint UserId, uint GroupId, JobAllocation Allocation);
+internal sealed record JobPlacement(uint NodeCount, uint UserId, uint GroupId, JobAllocation Allocation);

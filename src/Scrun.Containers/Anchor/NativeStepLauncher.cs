@@ -11,7 +11,7 @@ namespace Scrun.Containers.Anchor;
 /// no srun, no Slurm installation on the login node. The anchor's stdin, stdout and stderr are
 /// the step's; with a terminal, the step terminal carries input and output and its size.
 /// </summary>
-public sealed class NativeStepLauncher(SlurmController slurm, ILogger log) : IStepLauncher
+internal sealed class NativeStepLauncher(SlurmController slurm, ILogger log) : IStepLauncher
 {
     public async Task<IStep> StartAsync(StepLaunch launch, CancellationToken cancellation)
     {
@@ -108,14 +108,14 @@ public sealed class NativeStepLauncher(SlurmController slurm, ILogger log) : ISt
 /// plugin whose format the launcher does not know); srun may still launch it. The step slurmctld
 /// may have created for it is completed already.
 /// </summary>
-public sealed class NativeLaunchUnsupportedException(string message) : ContainerException(message);
+internal sealed class NativeLaunchUnsupportedException(string message) : ContainerException(message);
 
 /// <summary>
 /// The automatic choice: the native launcher, and srun where it finds it cannot.
 /// <paramref name="srun"/> makes srun's launcher once it is needed (the anchor first releases the
 /// job's lease then: srun does not say which step it made, and its signals go to the job's first).
 /// </summary>
-public sealed class FallbackStepLauncher(IStepLauncher native, Func<Task<IStepLauncher>> srun, Action<string> log) : IStepLauncher
+internal sealed class FallbackStepLauncher(IStepLauncher native, Func<Task<IStepLauncher>> srun, Action<string> log) : IStepLauncher
 {
     public async Task<IStep> StartAsync(StepLaunch launch, CancellationToken cancellation)
     {

@@ -13,7 +13,7 @@ namespace Scrun.Containers.Anchor;
 /// (a terminal carries all three); its environment is the container's own <c>process.env</c>
 /// (slurmstepd makes it the container's environment) plus what Slurm and scrun add.
 /// </summary>
-public sealed class SrunStepLauncher(OciConfig oci, ILogger log) : IStepLauncher
+internal sealed class SrunStepLauncher(OciConfig oci, ILogger log) : IStepLauncher
 {
     /// <summary>How long the step's stderr may outlive srun (a process srun left holding it).</summary>
     private static readonly TimeSpan s_drain = TimeSpan.FromSeconds(5);

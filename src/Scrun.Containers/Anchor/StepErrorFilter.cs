@@ -11,7 +11,7 @@ namespace Scrun.Containers.Anchor;
 /// for byte. A line is only judged when a read holds it whole (srun writes each line with one
 /// write(2)), so nothing is ever held back waiting for more.
 /// </summary>
-public sealed partial class StepErrorFilter
+internal sealed partial class StepErrorFilter
 {
     private static readonly byte[] s_prefix = "srun: "u8.ToArray();
     private bool _atLineStart = true;

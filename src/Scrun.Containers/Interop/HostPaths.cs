@@ -10,7 +10,7 @@ namespace Scrun.Containers.Interop;
 /// translated through the file system it lives on: which file system and which directory in
 /// it (this process's mountinfo), then where the host has that directory mounted (PID 1's).
 /// </summary>
-public static class HostPaths
+internal static class HostPaths
 {
     /// <summary>
     /// <paramref name="path"/> (resolved, see <see cref="ContainerPaths.Resolve"/>) as the host

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace Scrun.Containers.Interop;
 
 /// <summary>What kind of namespace a file (<c>/proc/PID/ns/net</c>, a bind-mounted netns) is.</summary>
-public static partial class NamespaceFile
+internal static partial class NamespaceFile
 {
     private const nuint NsGetNsType = 0xb703; // _IO(0xb7, 0x3)
 

@@ -7,7 +7,7 @@ namespace Scrun.Containers.Interop;
 /// its runtime as uid 0 inside one): the ids the node sees. Whether there is one is
 /// <see cref="Scrun.Slurm.Interop.ProcessIdentity.InUserNamespace"/>'s to say.
 /// </summary>
-public static class UserNamespace
+internal static class UserNamespace
 {
     /// <summary>This process's uid and gid as the parent namespace knows them; null outside any user namespace.</summary>
     public static (uint Uid, uint Gid)? OutsideIds()

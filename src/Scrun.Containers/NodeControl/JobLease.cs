@@ -12,7 +12,7 @@ namespace Scrun.Containers.NodeControl;
 /// with pings for as long as the anchor lives. <see cref="ReleaseAsync"/> once the job's end is
 /// Slurm's: the lease then ends quietly.
 /// </summary>
-public sealed class JobLease : IAsyncDisposable
+internal sealed class JobLease : IAsyncDisposable
 {
     private static readonly TimeSpan s_helloPatience = TimeSpan.FromSeconds(30);
 

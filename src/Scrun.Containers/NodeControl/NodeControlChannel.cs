@@ -12,7 +12,7 @@ namespace Scrun.Containers.NodeControl;
 /// runs once every node has said <c>running</c>; a signal goes to the container's process on
 /// each node, through its <c>scrun node-run</c>, and to nothing else there.
 /// </summary>
-public sealed class NodeControlChannel : IAsyncDisposable
+internal sealed class NodeControlChannel : IAsyncDisposable
 {
     private static readonly TimeSpan s_helloPatience = TimeSpan.FromSeconds(30);
 

@@ -14,7 +14,7 @@ namespace Scrun.Containers.NodeControl;
 /// answer (it stands only if Slurm's own word on the exit is lost). Closing the connection is the
 /// anchor's end: the container is killed.
 /// </summary>
-public static class NodeControlProtocol
+internal static class NodeControlProtocol
 {
     /// <summary>The step's variable naming the anchor's port and the connection's secret: <c>PORT:TOKEN</c>.</summary>
     public const string EnvironmentVariable = "SCRUN_NODE_CONTROL";
@@ -85,7 +85,7 @@ public static class NodeControlProtocol
 }
 
 /// <summary>A line of <see cref="NodeControlProtocol"/>.</summary>
-public abstract record NodeMessage
+internal abstract record NodeMessage
 {
     private NodeMessage()
     {

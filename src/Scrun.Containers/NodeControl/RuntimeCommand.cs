@@ -5,7 +5,7 @@ namespace Scrun.Containers.NodeControl;
 /// (<c>runc --root=R run --bundle %b ID</c>, or crun's): where its <c>run</c> verb is, its
 /// container id (the last word), its bundle, and its pid file.
 /// </summary>
-public sealed record RuntimeCommand
+internal sealed record RuntimeCommand
 {
     private RuntimeCommand(IReadOnlyList<string> arguments, int runIndex)
     {

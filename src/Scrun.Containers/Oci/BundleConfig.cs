@@ -9,16 +9,16 @@ namespace Scrun.Containers.Oci;
 public sealed class BundleException(string message) : Exception(message);
 
 /// <summary>A bind mount of config.json: its index in <c>mounts</c>, where it comes from and where it goes.</summary>
-public sealed record BindMount(int Index, string Source, string Destination);
+internal sealed record BindMount(int Index, string Source, string Destination);
 
 /// <summary>How the staged copy's mounts differ: sources moved (index → new source) and bind mounts made a fresh tmpfs.</summary>
-public sealed record MountChanges(IReadOnlyDictionary<int, string> MovedSources, IReadOnlyCollection<int> MadeTmpfs);
+internal sealed record MountChanges(IReadOnlyDictionary<int, string> MovedSources, IReadOnlyCollection<int> MadeTmpfs);
 
 /// <summary>
 /// A bundle's <c>config.json</c>: the few members scrun reads, typed, over the whole document,
 /// which is kept as it is (unknown members included) so the staged copy loses nothing.
 /// </summary>
-public sealed class BundleConfig
+internal sealed class BundleConfig
 {
     private readonly JsonObject _document;
 

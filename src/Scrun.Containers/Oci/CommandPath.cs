@@ -6,7 +6,7 @@ namespace Scrun.Containers.Oci;
 /// gets the node's <c>/usr/bin/sh</c>, absent from images without a merged /usr (busybox, Alpine).
 /// scrun looks it up where runc would: in the image, along the container's own PATH.
 /// </summary>
-public static class CommandPath
+internal static class CommandPath
 {
     /// <summary>runc's PATH for a process without one.</summary>
     public const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

@@ -8,7 +8,7 @@ namespace Scrun.Containers.Oci;
 /// runtime spec, in runc's words where runc has them: otherwise the container would be created,
 /// started, and fail inside its job where the caller sees nothing.
 /// </summary>
-public static class ConfigValidation
+internal static class ConfigValidation
 {
     private static readonly HashSet<string> s_rlimits = new(StringComparer.Ordinal)
     {

@@ -16,7 +16,7 @@ namespace Scrun.Containers.Staging;
 /// uid, which cannot pass the state directory (its owner's alone): its bundle goes where any uid
 /// may pass but none may list, under a name nobody can guess (see <see cref="TraversableStaging"/>).
 /// </summary>
-public sealed class BuiltInStaging(string? stagingRoot, ILogger log) : IStaging
+internal sealed class BuiltInStaging(string? stagingRoot, ILogger log) : IStaging
 {
     public const string Variable = "SCRUN_STAGING_DIR";
 

@@ -10,7 +10,7 @@ namespace Scrun.Containers.Staging;
 /// bundle takes copies of them and /dev/shm becomes a tmpfs of the node's, so the staged bundle is
 /// everything a compute node needs. A user's own volumes are left as they are.
 /// </summary>
-public static class EngineFiles
+internal static class EngineFiles
 {
     /// <summary>Where in the staged bundle the copies go.</summary>
     public const string Directory = "engine-files";

@@ -8,14 +8,14 @@ namespace Scrun.Containers.Staging;
 /// <paramref name="Owned"/>: scrun made the directory and removes it when the container is deleted
 /// (a bundle named by a site's scrun.lua may be the caller's own, and is never removed).
 /// </summary>
-public sealed record StagedBundle(string Bundle, string RootPath, bool Owned = false)
+internal sealed record StagedBundle(string Bundle, string RootPath, bool Owned = false)
 {
     /// <summary><see cref="Bundle"/> as the compute node names it: another path when scrun runs in a rootless engine's mount namespace.</summary>
     public string NodeBundle { get; init; } = Bundle;
 }
 
 /// <summary>What staging knows about the container and its job (Slurm's hook arguments).</summary>
-public sealed record StagingContext(
+internal sealed record StagingContext(
     ContainerId Id,
     BundleConfig Config,
     ContainerPaths Paths,
@@ -29,7 +29,7 @@ public sealed record StagingContext(
 /// staging works where the login node's files are visible on the node; a site's
 /// <c>scrun.lua</c> (<see cref="LuaStaging"/>) replaces it.
 /// </summary>
-public interface IStaging
+internal interface IStaging
 {
     /// <summary>
     /// Where the bundle will be, as far as is known before stage-in (the job's working

@@ -14,7 +14,7 @@ namespace Scrun.Containers.Staging;
 /// of its own, so a hook stuck in Lua does not stop the anchor; a state left busy that way is
 /// replaced by a freshly loaded one for stage-out.
 /// </summary>
-public sealed class LuaStaging : IStaging, IDisposable
+internal sealed class LuaStaging : IStaging, IDisposable
 {
     public const string ScriptName = "scrun.lua";
     private static readonly TimeSpan s_settle = TimeSpan.FromSeconds(2);

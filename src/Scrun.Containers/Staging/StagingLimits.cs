@@ -7,7 +7,7 @@ namespace Scrun.Containers.Staging;
 /// command a hook runs. Seconds in <c>SCRUN_STAGE_IN_TIMEOUT</c>, <c>SCRUN_STAGE_OUT_TIMEOUT</c>
 /// and <c>SCRUN_LUA_COMMAND_TIMEOUT</c>; <c>0</c>, <c>infinite</c> or <c>unlimited</c> for none.
 /// </summary>
-public sealed record StagingLimits(TimeSpan StageIn, TimeSpan StageOut, TimeSpan Command)
+internal sealed record StagingLimits(TimeSpan StageIn, TimeSpan StageOut, TimeSpan Command)
 {
     public const string StageInVariable = "SCRUN_STAGE_IN_TIMEOUT";
     public const string StageOutVariable = "SCRUN_STAGE_OUT_TIMEOUT";

@@ -97,17 +97,16 @@ internal static class CheckVerb
     /// <summary>The site's stage-in/stage-out script loads as the anchor loads it (or there is none).</summary>
     private static void CheckLuaScript(SlurmConfig config, Action<string, string> ok, Action<string, string> fail)
     {
-        var path = LuaStaging.PathBeside(config);
+        var path = SiteScript.PathBeside(config);
         try
         {
-            using var staging = LuaStaging.LoadIfPresent(path, Serilog.Core.Logger.None, StagingLimits.Default, new OciConfig(), processToClean: null);
-            ok(LuaStaging.ScriptName, staging is null
+            ok(SiteScript.Name, !SiteScript.LoadsBeside(config)
                 ? $"none at {path}: containers use the built-in staging"
                 : $"{path} loads and defines slurm_scrun_stage_in and slurm_scrun_stage_out");
         }
         catch (ContainerException e)
         {
-            fail(LuaStaging.ScriptName, e.Message);
+            fail(SiteScript.Name, e.Message);
         }
     }
 
