@@ -40,9 +40,11 @@ public readonly record struct Signal
     /// </summary>
     public bool IsIgnoredByDefault => Number is 17 or 18 or 23 or 28;
 
+    /// <summary>The signal numbered <paramref name="number"/>, or null when no signal has that number.</summary>
+    public static Signal? FromNumber(int number) => number is >= 1 and <= Highest ? new Signal(number) : null;
+
     /// <summary>The signal an exit code says ended a process (129 to 192), or null.</summary>
-    public static Signal? FromExitCode(int exitCode) =>
-        exitCode is > 128 and <= 128 + Highest ? new Signal(exitCode - 128) : null;
+    public static Signal? FromExitCode(int exitCode) => exitCode > 128 ? FromNumber(exitCode - 128) : null;
 
     public override string ToString() => Number.ToString(CultureInfo.InvariantCulture);
 }

@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using Scrun.Slurm.Auth;
 using Scrun.Slurm.Config;
+using Scrun.Slurm.Interop;
 using Scrun.Slurm.Messages;
 using Scrun.Slurm.Messages.Steps;
 using Scrun.Slurm.Wire;
@@ -98,7 +99,7 @@ public sealed partial class StepSession : IAsyncDisposable
         _ptyListener?.Dispose();
         CloseConnections();
         await Task.WhenAll(_loops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        _completion.TrySetResult(128 + 9);
+        _completion.TrySetResult(Signal.Kill.ExitCode);
         _stopping.Dispose();
     }
 
@@ -193,7 +194,7 @@ public sealed partial class StepSession : IAsyncDisposable
         }
         if (failures.Count < nodes.Count)
         {
-            await TryAsync(() => _controller.SignalStepAsync(_request.JobId, Step.StepNumber, 9));
+            await TryAsync(() => _controller.SignalStepAsync(_request.JobId, Step.StepNumber, Signal.Kill));
         }
         var (first, at) = failures[0];
         throw new SlurmException(first!.ErrorNumber, $"{names[at]} refused to launch step {Step}: {first.Message}");

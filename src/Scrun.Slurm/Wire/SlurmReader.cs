@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Scrun.Slurm.Interop;
 
 namespace Scrun.Slurm.Wire;
 
@@ -32,6 +33,13 @@ public ref struct SlurmReader
     public ushort ReadU16() => BinaryPrimitives.ReadUInt16BigEndian(Take(2, "u16"));
 
     public uint ReadU32() => BinaryPrimitives.ReadUInt32BigEndian(Take(4, "u32"));
+
+    /// <summary>A signal as Slurm packs it (u16); refused unless it is one.</summary>
+    public Signal ReadSignal()
+    {
+        var number = ReadU16();
+        return Signal.FromNumber(number) ?? throw new SlurmProtocolException($"{number} at offset {_position - 2} is not a signal");
+    }
 
     public ulong ReadU64() => BinaryPrimitives.ReadUInt64BigEndian(Take(8, "u64"));
 
