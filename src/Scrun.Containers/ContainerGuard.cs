@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Scrun.Containers.Interop;
+using Scrun.Slurm.Interop;
 using Serilog;
 
 namespace Scrun.Containers;
@@ -71,7 +72,7 @@ public static class ContainerGuard
                     {
                         Status = ContainerStatus.Stopped,
                         JobReleased = true,
-                        ExitCode = state.ExitCode ?? (state.Status >= ContainerStatus.Starting ? 128 + 9 : null),
+                        ExitCode = state.ExitCode ?? (state.Status >= ContainerStatus.Starting ? Signal.Kill.ExitCode : null),
                         StopReason = state.StopReason ?? gone,
                     });
                     log.Warning("{Gone}: its job {Job} is ended", gone, state.JobId);

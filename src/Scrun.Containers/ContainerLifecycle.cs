@@ -3,6 +3,7 @@ using Scrun.Containers.Anchor;
 using Scrun.Containers.Interop;
 using Scrun.Containers.Oci;
 using Scrun.Containers.Staging;
+using Scrun.Slurm.Interop;
 
 namespace Scrun.Containers;
 
@@ -173,7 +174,7 @@ public sealed class ContainerLifecycle(string root)
         {
             var psi = (launch with { ReportDescriptor = write, ClaimDescriptor = claim.Descriptor }).StartInfo(LaunchContext.AnchorVerb);
             // The anchor takes HUP, INT and TERM as the container's signals, even from a caller that ignores them.
-            using (LibC.StopIgnoring(1, 2, 15))
+            using (LibC.StopIgnoring(Signal.Hangup, Signal.Interrupt, Signal.Terminate))
             {
                 return (Process.Start(psi) ?? throw new InvalidOperationException("the anchor did not start"), read);
             }

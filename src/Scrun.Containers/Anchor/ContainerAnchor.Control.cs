@@ -124,7 +124,7 @@ public sealed partial class ContainerAnchor
     /// </summary>
     private async Task SignalOnNodeAsync(int signal, bool throughSlurm = false)
     {
-        if (!throughSlurm && _nodes is { } nodes && await nodes.SignalAsync(signal))
+        if (!throughSlurm && _nodes is { } nodes && await nodes.SignalAsync(new Slurm.Interop.Signal(signal)))
         {
             return;
         }

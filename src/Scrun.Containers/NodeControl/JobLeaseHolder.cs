@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Scrun.Containers.Anchor;
 using Scrun.Containers.Interop;
 using Scrun.Slurm;
+using Scrun.Slurm.Interop;
 
 namespace Scrun.Containers.NodeControl;
 
@@ -27,7 +28,7 @@ public sealed class JobLeaseHolder(TextWriter stderr, Func<string, string?> vari
     /// </summary>
     private static readonly PosixSignal[] s_ignored =
         [PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGHUP, PosixSignal.SIGQUIT, PosixSignal.SIGTSTP, PosixSignal.SIGTTIN, PosixSignal.SIGTTOU,
-            (PosixSignal)10 /* USR1 */, (PosixSignal)12 /* USR2 */, (PosixSignal)14 /* ALRM */];
+            (PosixSignal)Signal.User1.Number, (PosixSignal)Signal.User2.Number, (PosixSignal)Signal.Alarm.Number];
 
     private readonly TimeSpan _silence = silence ?? JobLeaseProtocol.Silence;
     private readonly TimeSpan _reconnection = reconnection ?? JobLeaseProtocol.Reconnection;

@@ -14,6 +14,9 @@ public readonly record struct Signal
     public static readonly Signal Hangup = new(1);
     public static readonly Signal Interrupt = new(2);
     public static readonly Signal Kill = new(9);
+    public static readonly Signal User1 = new(10);
+    public static readonly Signal User2 = new(12);
+    public static readonly Signal Alarm = new(14);
     public static readonly Signal Terminate = new(15);
     public static readonly Signal Child = new(17);
     public static readonly Signal Continue = new(18);
