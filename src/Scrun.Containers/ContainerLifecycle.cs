@@ -217,10 +217,10 @@ public sealed class ContainerLifecycle(string root)
             : stored;
     }
 
-    public async Task KillAsync(ContainerId id, int signal, bool all, CancellationToken cancellation = default)
+    public async Task KillAsync(ContainerId id, Signal signal, bool all, CancellationToken cancellation = default)
     {
         var paths = Paths(id);
-        var answer = await AnchorClient.SendAsync(paths, new ControlRequest { Op = "kill", Signal = signal, All = all }, cancellation);
+        var answer = await AnchorClient.SendAsync(paths, new ControlRequest { Op = "kill", Signal = signal.Number, All = all }, cancellation);
         if (answer is null)
         {
             _ = StoredState(paths, id);
