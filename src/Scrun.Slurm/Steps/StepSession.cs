@@ -22,7 +22,7 @@ public sealed partial class StepSession : IAsyncDisposable
     private static readonly TimeSpan s_outputDrain = TimeSpan.FromSeconds(5);
 
     /// <summary>The errors srun retries a step creation on: the nodes are still busy with the last step, or slurmctld is.</summary>
-    private static readonly int[] s_busy = [11, 2037, SlurmErrors.NodesBusy, 2059, 2079];
+    private static readonly int[] s_busy = [SlurmErrors.TryAgain, SlurmErrors.Disabled, SlurmErrors.NodesBusy, SlurmErrors.PortsBusy, SlurmErrors.InterconnectBusy];
 
     private readonly SlurmController _controller;
     private readonly StepRequest _request;
