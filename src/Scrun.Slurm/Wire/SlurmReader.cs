@@ -45,8 +45,6 @@ public ref struct SlurmReader
 
     public long ReadTime() => BinaryPrimitives.ReadInt64BigEndian(Take(8, "time"));
 
-    public double ReadDouble() => BitConverter.UInt64BitsToDouble(ReadU64()) / 1_000_000d;
-
     /// <summary><c>unpackstr</c>: length 0 is NULL; otherwise the bytes must end with a NUL.</summary>
     public string? ReadString()
     {
