@@ -76,7 +76,6 @@ public sealed record JobReadyResponse(uint Bits) : ISlurmRequest, ISlurmReply<Jo
 {
     public const uint NodesReady = 1;
     public const uint JobReady = 2;
-    public const uint PrologDone = 4;
 
     public MessageType Type => MessageType.ResponseJobReady;
 
@@ -96,11 +95,7 @@ public sealed record JobReadyResponse(uint Bits) : ISlurmRequest, ISlurmReply<Jo
 public sealed record JobStepKillRequest(MessageType Type, StepId Step, string? JobIdText, Signal Signal, ushort Flags, string? Sibling = null)
     : ISlurmRequest, ISlurmReply<JobStepKillRequest>
 {
-    public const ushort KillJobBatch = 0x0001;
-    public const ushort KillJobArray = 0x0002;
-    public const ushort KillStepsOnly = 0x0004;
     public const ushort KillFullJob = 0x0008;
-    public const ushort KillHurry = 0x0020;
 
     /// <summary>What scancel sends to signal a whole job.</summary>
     public static JobStepKillRequest ForJob(uint jobId, Signal signal, ushort flags = 0) =>
@@ -150,7 +145,6 @@ public sealed record CompleteJobAllocationRequest(uint JobId, int ReturnCode) : 
 /// <summary><c>REQUEST_JOB_INFO_SINGLE</c> (2021): one job's record (<c>SHOW_LOCAL</c> 0x10 as scontrol sends outside federations).</summary>
 public sealed record JobInfoRequest(uint JobId, ushort ShowFlags = JobInfoRequest.ShowLocal) : ISlurmRequest
 {
-    public const ushort ShowAll = 0x0001;
     public const ushort ShowLocal = 0x0010;
 
     public MessageType Type => MessageType.RequestJobInfoSingle;

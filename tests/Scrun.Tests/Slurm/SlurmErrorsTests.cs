@@ -54,14 +54,10 @@ public class SlurmErrorsTests
         { SlurmErrors.InStandbyMode, "ESLURM_IN_STANDBY_MODE" },
         { SlurmErrors.Disabled, "ESLURM_DISABLED" },
         { SlurmErrors.InvalidAccount, "ESLURM_INVALID_ACCOUNT" },
-        { SlurmErrors.InvalidTimeLimit, "ESLURM_INVALID_TIME_LIMIT" },
         { SlurmErrors.PortsBusy, "ESLURM_PORTS_BUSY" },
         { SlurmErrors.InvalidQos, "ESLURM_INVALID_QOS" },
-        { SlurmErrors.PartitionNotAvailable, "ESLURM_PARTITION_NOT_AVAIL" },
-        { SlurmErrors.CanNotStartImmediately, "ESLURM_CAN_NOT_START_IMMEDIATELY" },
         { SlurmErrors.InterconnectBusy, "ESLURM_INTERCONNECT_BUSY" },
         { SlurmErrors.InStandbyUseBackup, "ESLURM_IN_STANDBY_USE_BACKUP" },
-        { SlurmErrors.IncompletePacket, "ESLURM_PROTOCOL_INCOMPLETE_PACKET" },
         { SlurmErrors.AuthCredentialInvalid, "ESLURM_AUTH_CRED_INVALID" },
     };
 
