@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Scrun.Containers.Interop;
+using Scrun.Slurm.Interop;
 using Serilog;
 
 namespace Scrun.Containers;
@@ -60,7 +61,7 @@ public static class ContainerGuard
                     {
                         Status = ContainerStatus.Stopped,
                         JobReleased = true,
-                        ExitCode = state.ExitCode ?? (state.Status >= ContainerStatus.Starting ? 128 + 9 : null),
+                        ExitCode = state.ExitCode ?? (state.Status >= ContainerStatus.Starting ? Signal.Kill.ExitCode : null),
                         StopReason = state.StopReason ?? gone,
                     });
                     log.Warning("{Gone}: its job {Job} is ended", gone, state.JobId);

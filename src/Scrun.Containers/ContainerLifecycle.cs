@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Scrun.Containers.Anchor;
 using Scrun.Containers.Interop;
 using Scrun.Containers.Staging;
+using Scrun.Slurm.Interop;
 
 namespace Scrun.Containers;
 
@@ -178,7 +179,7 @@ public sealed class ContainerLifecycle(string root)
         {
             var psi = (launch with { ReportDescriptor = write, ClaimDescriptor = claim.Descriptor }).StartInfo(LaunchContext.AnchorVerb);
             // The anchor takes HUP, INT and TERM as the container's signals, even from a caller that ignores them.
-            using (LibC.StopIgnoring(1, 2, 15))
+            using (LibC.StopIgnoring(Signal.Hangup, Signal.Interrupt, Signal.Terminate))
             {
                 return (Process.Start(psi) ?? throw new InvalidOperationException("the anchor did not start"), read);
             }
@@ -221,7 +222,7 @@ public sealed class ContainerLifecycle(string root)
             : stored;
     }
 
-    public async Task KillAsync(ContainerId id, Slurm.Interop.Signal signal, bool all, CancellationToken cancellation = default)
+    public async Task KillAsync(ContainerId id, Signal signal, bool all, CancellationToken cancellation = default)
     {
         var paths = Paths(id);
         var answer = await AnchorClient.SendAsync(paths, new ControlRequest { Op = ControlOperation.Kill, Signal = signal, All = all }, cancellation);

@@ -151,12 +151,12 @@ public sealed class SlurmController
     }
 
     /// <summary>Signals a whole job, as scancel does (<c>REQUEST_KILL_JOB</c>).</summary>
-    public Task SignalJobAsync(uint jobId, int signal, ushort flags = 0, CancellationToken cancellation = default) =>
-        CallForSuccessAsync(JobStepKillRequest.ForJob(jobId, checked((ushort)signal), flags), cancellation);
+    public Task SignalJobAsync(uint jobId, Signal signal, ushort flags = 0, CancellationToken cancellation = default) =>
+        CallForSuccessAsync(JobStepKillRequest.ForJob(jobId, signal, flags), cancellation);
 
     /// <summary>Signals the processes of one step on the nodes (<c>REQUEST_CANCEL_JOB_STEP</c>).</summary>
-    public Task SignalStepAsync(uint jobId, uint step, int signal, ushort flags = 0, CancellationToken cancellation = default) =>
-        CallForSuccessAsync(JobStepKillRequest.ForStep(jobId, step, checked((ushort)signal), flags), cancellation);
+    public Task SignalStepAsync(uint jobId, uint step, Signal signal, ushort flags = 0, CancellationToken cancellation = default) =>
+        CallForSuccessAsync(JobStepKillRequest.ForStep(jobId, step, signal, flags), cancellation);
 
     /// <summary>
     /// Asks for a step in an allocation (<c>REQUEST_JOB_STEP_CREATE</c>). The reply comes in the

@@ -9,6 +9,8 @@ namespace Scrun.Slurm;
 /// </summary>
 public static class SlurmErrors
 {
+    /// <summary>The system's <c>EAGAIN</c>, which slurmctld answers with too.</summary>
+    public const int TryAgain = 11;
     public const int UnexpectedMessage = 1000;
     public const int CommunicationsConnectionError = 1001;
     public const int ProtocolVersionError = 1005;
@@ -21,13 +23,12 @@ public static class SlurmErrors
     public const int AlreadyDone = 2021;
     public const int JobPending = 2024;
     public const int InStandbyMode = 2027;
+    public const int Disabled = 2037;
     public const int InvalidAccount = 2045;
-    public const int InvalidTimeLimit = 2051;
+    public const int PortsBusy = 2059;
     public const int InvalidQos = 2066;
-    public const int PartitionNotAvailable = 2070;
-    public const int CanNotStartImmediately = 2078;
+    public const int InterconnectBusy = 2079;
     public const int InStandbyUseBackup = 2131;
-    public const int IncompletePacket = 5003;
     public const int AuthCredentialInvalid = 6000;
 
     /// <summary>"ESLURM_INVALID_JOB_ID"; the errno name below 1000; "error N" when unknown.</summary>

@@ -18,8 +18,6 @@ public class SlurmException(int errorNumber, string? detail = null)
 
     /// <summary>The controller's own text (RESPONSE_SLURM_RC_MSG), e.g. a job_submit plugin's reason.</summary>
     public string? Detail { get; } = detail;
-
-    public string ErrorName => SlurmErrors.Name(ErrorNumber);
 }
 
 /// <summary>The controller does not speak the protocol version this client used.</summary>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Scrun.IntegrationTests.Infrastructure;
 using Scrun.Slurm;
 using Scrun.Slurm.Auth;
+using Scrun.Slurm.Interop;
 using Scrun.Slurm.Messages;
 using Scrun.Slurm.Steps;
 using Scrun.Slurm.Wire;
@@ -29,7 +30,7 @@ public sealed class SlurmClientLiveTests(SlurmClustersFixture slurm) : IAsyncLif
         {
             try
             {
-                await new SlurmClientSettings().Connect(cluster.Config).SignalJobAsync(job, 9);
+                await new SlurmClientSettings().Connect(cluster.Config).SignalJobAsync(job, Signal.Kill);
             }
             catch (SlurmException)
             {
@@ -184,7 +185,7 @@ public sealed class SlurmClientLiveTests(SlurmClustersFixture slurm) : IAsyncLif
         Assert.False(listener.Rejected.TryRead(out var rejected), rejected?.Reason);
 
         // The end of the job reaches other_port as SRUN_JOB_COMPLETE.
-        await client.SignalJobAsync(allocation.JobId, 9);
+        await client.SignalJobAsync(allocation.JobId, Signal.Kill);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         SrunCallback callback;
         do
@@ -205,7 +206,7 @@ public sealed class SlurmClientLiveTests(SlurmClustersFixture slurm) : IAsyncLif
         var allocation = await AllocateAsync(release, client, job);
 
         var waiting = client.WaitForAllocationAsync(allocation.JobId, listener: null, TimeSpan.FromMilliseconds(200), _ => { });
-        await client.SignalJobAsync(allocation.JobId, 9);
+        await client.SignalJobAsync(allocation.JobId, Signal.Kill);
 
         var error = await Assert.ThrowsAsync<SlurmException>(() => waiting.WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.Equal(SlurmErrors.AlreadyDone, error.ErrorNumber);
@@ -218,10 +219,10 @@ public sealed class SlurmClientLiveTests(SlurmClustersFixture slurm) : IAsyncLif
         var client = Client(release);
         var allocation = await AllocateAsync(release, client, Job("scrun-live-signals"));
 
-        await client.SignalJobAsync(allocation.JobId, 10);
+        await client.SignalJobAsync(allocation.JobId, new Signal(10));
         Assert.Equal("RUNNING", ShowJob(release, allocation.JobId)["JobState"]);
 
-        await client.SignalJobAsync(allocation.JobId, 9);
+        await client.SignalJobAsync(allocation.JobId, Signal.Kill);
         var state = "";
         for (var i = 0; i < 50 && state != "CANCELLED"; i++)
         {
@@ -246,7 +247,7 @@ public sealed class SlurmClientLiveTests(SlurmClustersFixture slurm) : IAsyncLif
         }
         Assert.True(started, "the step did not start");
 
-        await client.SignalStepAsync(allocation.JobId, 0, 9);
+        await client.SignalStepAsync(allocation.JobId, 0, Signal.Kill);
 
         // srun's own exit code is not ours to test: 24.11's exits 0 when slurmctld's word of the
         // cancelled step comes before the task's exit. The step ends; the job goes on.

@@ -93,7 +93,7 @@ public class CommandLineTests
     public void Kill_signal_forms(string[] args, int signal)
     {
         var kill = Assert.IsType<KillOptions>(Parsed(args).Verb);
-        Assert.Equal(signal, kill.Signal);
+        Assert.Equal(signal, kill.Signal.Number);
         Assert.Equal(args.Contains("--all") || args.Contains("-a"), kill.All);
     }
 

@@ -80,7 +80,7 @@ public class RecordedArgvTests
             case KillOptions kill:
                 var positional = verbArgs.Where(a => !a.StartsWith('-')).ToArray();
                 Assert.Equal(positional[0], kill.ContainerId.Value);
-                Assert.Equal(positional.Length > 1 ? int.Parse(positional[1]) : 15, kill.Signal);
+                Assert.Equal(positional.Length > 1 ? int.Parse(positional[1]) : 15, kill.Signal.Number);
                 Assert.Equal(verbArgs.Contains("--all"), kill.All);
                 break;
             case DeleteOptions delete:

@@ -186,7 +186,7 @@ public sealed partial class ContainerAnchor
     /// <summary>The first step of a job the anchor allocated is 0; in an allocation it joined, only the launcher knows.</summary>
     private async Task SignalOnNodeAsync(Signal signal, bool throughSlurm = false)
     {
-        if (!throughSlurm && _step?.Nodes is { } nodes && await nodes.SignalAsync(signal.Number))
+        if (!throughSlurm && _step?.Nodes is { } nodes && await nodes.SignalAsync(signal))
         {
             return;
         }

@@ -49,6 +49,10 @@ public sealed partial class ContainerAnchor
             HoldJob();
             await StageInAsync(_creation.Token);
             WritePidFile();
+            if (_leasing is { } leasing)
+            {
+                await leasing; // created means held: a login node lost from now on leaves no job
+            }
             if (_job.Listener is { } listener)
             {
                 _callbacks = WatchCallbacksAsync(listener);
@@ -99,7 +103,8 @@ public sealed partial class ContainerAnchor
     /// A job of scrun's own, on a cluster whose nodes run scrun and take native steps, is held
     /// from now to its end by a lease on its first node (<see cref="NodeControl.JobLease"/>): a
     /// login node lost with its anchor and guard leaves no job behind. The lease is launched
-    /// beside the rest of creation (the step takes a few tens of milliseconds to say hello).
+    /// beside stage-in (the step takes a few tens of milliseconds to say hello), and creation
+    /// ends once it holds the job.
     /// </summary>
     private void HoldJob()
     {

@@ -122,12 +122,12 @@ internal sealed class JobSession(SlurmController slurm, Action<string> tellUser,
         var job = JobId ?? throw new ContainerException("the container has no job");
         try
         {
-            await Controller.SignalStepAsync(job, step, signal.Number);
+            await Controller.SignalStepAsync(job, step, signal);
         }
         catch (SlurmException e) when (e.ErrorNumber is SlurmErrors.InvalidJobId or SlurmErrors.AlreadyDone or SlurmErrors.JobPending)
         {
             // the step is not registered yet, or already gone: signal what the job runs
-            await Controller.SignalJobAsync(job, signal.Number);
+            await Controller.SignalJobAsync(job, signal);
         }
     }
 
@@ -157,7 +157,7 @@ internal sealed class JobSession(SlurmController slurm, Action<string> tellUser,
         {
             await outage.RunAsync(token => exitCode is { } code
                 ? controller.CompleteAllocationAsync(job, WaitStatus(code), token)
-                : controller.SignalJobAsync(job, 9, cancellation: token), cancellation: cancellation);
+                : controller.SignalJobAsync(job, Signal.Kill, cancellation: token), cancellation: cancellation);
         }
         catch (SlurmException e) when (e.ErrorNumber is SlurmErrors.AlreadyDone or SlurmErrors.InvalidJobId)
         {

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Scrun.Slurm.Interop;
 
 namespace Scrun.Containers.Interop;
 
@@ -65,24 +66,24 @@ internal static partial class LibC
     /// background job), set back to their default until the result is disposed: a child started
     /// meanwhile does not inherit the ignoring (the runtime installs no handler for an ignored signal).
     /// </summary>
-    public static unsafe IDisposable StopIgnoring(params int[] signals)
+    public static unsafe IDisposable StopIgnoring(params Signal[] signals)
     {
-        var lifted = new List<int>();
+        var lifted = new List<Signal>();
         var current = stackalloc byte[256]; // struct sigaction is 152 bytes on x86-64; its handler comes first
         foreach (var signal in signals)
         {
-            if (sigaction(signal, null, current) == 0 && *(nint*)current == IgnoreSignal)
+            if (sigaction(signal.Number, null, current) == 0 && *(nint*)current == IgnoreSignal)
             {
-                SetSignalHandler(signal, DefaultSignal);
+                SetSignalHandler(signal.Number, DefaultSignal);
                 lifted.Add(signal);
             }
         }
         return new IgnoredAgain(lifted);
     }
 
-    private sealed class IgnoredAgain(List<int> signals) : IDisposable
+    private sealed class IgnoredAgain(List<Signal> signals) : IDisposable
     {
-        public void Dispose() => signals.ForEach(signal => SetSignalHandler(signal, IgnoreSignal));
+        public void Dispose() => signals.ForEach(signal => SetSignalHandler(signal.Number, IgnoreSignal));
     }
 
     public const short PollIn = 0x1;
@@ -143,7 +144,7 @@ internal static partial class LibC
     private static partial int fcntl(int fd, int command, int argument);
 
     [LibraryImport("libc", SetLastError = true)]
-    public static partial int kill(int pid, int signal);
+    private static partial int kill(int pid, int signal);
 
     [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
     private static partial nint syscall_pidfd(nint number, nint first, nint second, nint third, nint fourth);
@@ -155,7 +156,7 @@ internal static partial class LibC
     public static int PidfdOpen(int pid) => (int)syscall_pidfd(SysPidfdOpen, pid, 0, 0, 0);
 
     /// <summary>Sends <paramref name="signal"/> to the process <paramref name="pidfd"/> names, never to another that reused its pid.</summary>
-    public static int PidfdSendSignal(int pidfd, int signal) => (int)syscall_pidfd(SysPidfdSendSignal, pidfd, signal, 0, 0);
+    public static int PidfdSendSignal(int pidfd, Signal signal) => (int)syscall_pidfd(SysPidfdSendSignal, pidfd, signal.Number, 0, 0);
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static unsafe partial int execvp(string file, nint* argv);

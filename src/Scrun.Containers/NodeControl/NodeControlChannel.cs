@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using Scrun.Slurm;
 using Scrun.Slurm.Config;
+using Scrun.Slurm.Interop;
 using Serilog;
 
 namespace Scrun.Containers.NodeControl;
@@ -62,7 +63,7 @@ internal sealed class NodeControlChannel : IAsyncDisposable
     public Task<int> Exited => _exited.Task;
 
     /// <summary>Sends <paramref name="signal"/> to the container's process on every node; false when no node is connected.</summary>
-    public async Task<bool> SignalAsync(int signal)
+    public async Task<bool> SignalAsync(Signal signal)
     {
         LineChannel[] nodes;
         lock (_nodesConnected)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Scrun.Slurm.Interop;
 
 namespace Scrun.Containers.NodeControl;
 
@@ -51,7 +52,7 @@ internal static class NodeControlProtocol
 
     public const string Acknowledgement = "ok\n";
 
-    public static string Signal(int signal) => $"signal {signal.ToString(CultureInfo.InvariantCulture)}\n";
+    public static string Signal(Signal signal) => $"signal {signal.Number.ToString(CultureInfo.InvariantCulture)}\n";
 
     /// <summary>One line either side may send, or null for a line that is none of them.</summary>
     public static NodeMessage? Parse(string line)
@@ -69,7 +70,7 @@ internal static class NodeControlProtocol
                 return new NodeMessage.Exited(exitCode);
             case "ok" when rest.Length == 0:
                 return new NodeMessage.Acknowledged();
-            case "signal" when TryNumber(rest, out var signal) && signal is > 0 and < 65:
+            case "signal" when TryNumber(rest, out var number) && Slurm.Interop.Signal.FromNumber(number) is { } signal:
                 return new NodeMessage.Signal(signal);
             case "failed":
                 var gap = rest.IndexOf(' ');
@@ -102,7 +103,7 @@ internal abstract record NodeMessage
     /// <summary>The container's process has ended on the node: the runtime's exit code (128+N for a signal).</summary>
     public sealed record Exited(int ExitCode) : NodeMessage;
 
-    public sealed record Signal(int Number) : NodeMessage;
+    public sealed record Signal(Slurm.Interop.Signal Value) : NodeMessage;
 
     /// <summary>The anchor has the node's report.</summary>
     public sealed record Acknowledged : NodeMessage;

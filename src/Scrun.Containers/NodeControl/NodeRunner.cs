@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Scrun.Containers.Interop;
+using Scrun.Slurm.Interop;
 
 namespace Scrun.Containers.NodeControl;
 
@@ -116,7 +117,7 @@ public sealed class NodeRunner(IReadOnlyList<string> command, TextWriter stderr,
                 _pidfd = LibC.PidfdOpen(pid);
                 if (_anchorGone)
                 {
-                    Signal(9);
+                    Send(Signal.Kill);
                 }
                 await ReportAsync(anchor, NodeControlProtocol.Running(pid));
                 await process.WaitForExitAsync();
@@ -152,7 +153,7 @@ public sealed class NodeRunner(IReadOnlyList<string> command, TextWriter stderr,
                 switch (NodeControlProtocol.Parse(line))
                 {
                     case NodeMessage.Signal signal:
-                        Signal(signal.Number);
+                        Send(signal.Value);
                         break;
                     case NodeMessage.Acknowledged:
                         _acknowledgements.Release();
@@ -161,14 +162,14 @@ public sealed class NodeRunner(IReadOnlyList<string> command, TextWriter stderr,
             }
             _anchorGone = true;
             _acknowledgements.Release(int.MaxValue / 2); // no answer will come: no report waits for one
-            Signal(9);
+            Send(Signal.Kill);
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or SocketException)
         {
         }
     }
 
-    private void Signal(int signal)
+    private void Send(Signal signal)
     {
         if (_pidfd >= 0)
         {

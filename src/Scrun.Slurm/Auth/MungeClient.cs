@@ -23,8 +23,6 @@ public sealed class MungeException(string message, int mungeError) : SlurmClient
 {
     public const int SocketError = 6;
     public const int CredentialExpired = 15;
-    public const int CredentialReplayed = 17;
-    public const int CredentialUnauthorized = 18;
 
     public int MungeError { get; } = mungeError;
 }

@@ -28,9 +28,6 @@ public enum JobState : byte
 /// </summary>
 public sealed class JobInfo
 {
-    /// <summary><c>JOB_COMPLETING</c>, <c>JOB_CONFIGURING</c>... live above the base state.</summary>
-    public const uint CompletingFlag = 0x8000;
-
     public uint JobId { get; set; }
 
     public uint UserId { get; set; }
@@ -44,9 +41,8 @@ public sealed class JobInfo
 
     public uint RawState { get; set; }
 
+    /// <summary>The base state: flags such as <c>JOB_COMPLETING</c> live above it.</summary>
     public JobState State => (JobState)(RawState & 0xFF);
-
-    public bool IsCompleting => (RawState & CompletingFlag) != 0;
 
     /// <summary>A pending job's reason number (<c>enum job_state_reason</c>).</summary>
     public uint StateReason { get; set; }

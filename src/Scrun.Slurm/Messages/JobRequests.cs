@@ -1,3 +1,4 @@
+using Scrun.Slurm.Interop;
 using Scrun.Slurm.Wire;
 
 namespace Scrun.Slurm.Messages;
@@ -75,7 +76,6 @@ public sealed record JobReadyResponse(uint Bits) : ISlurmRequest, ISlurmReply<Jo
 {
     public const uint NodesReady = 1;
     public const uint JobReady = 2;
-    public const uint PrologDone = 4;
 
     public MessageType Type => MessageType.ResponseJobReady;
 
@@ -92,21 +92,17 @@ public sealed record JobReadyResponse(uint Bits) : ISlurmRequest, ISlurmReply<Jo
 /// <c>REQUEST_KILL_JOB</c> (5032) or <c>REQUEST_CANCEL_JOB_STEP</c> (5005): a signal for a job or one
 /// of its steps. For a whole job scancel sends the step id as all NO_VAL and the job as text.
 /// </summary>
-public sealed record JobStepKillRequest(MessageType Type, StepId Step, string? JobIdText, ushort Signal, ushort Flags, string? Sibling = null)
+public sealed record JobStepKillRequest(MessageType Type, StepId Step, string? JobIdText, Signal Signal, ushort Flags, string? Sibling = null)
     : ISlurmRequest, ISlurmReply<JobStepKillRequest>
 {
-    public const ushort KillJobBatch = 0x0001;
-    public const ushort KillJobArray = 0x0002;
-    public const ushort KillStepsOnly = 0x0004;
     public const ushort KillFullJob = 0x0008;
-    public const ushort KillHurry = 0x0020;
 
     /// <summary>What scancel sends to signal a whole job.</summary>
-    public static JobStepKillRequest ForJob(uint jobId, ushort signal, ushort flags = 0) =>
+    public static JobStepKillRequest ForJob(uint jobId, Signal signal, ushort flags = 0) =>
         new(MessageType.RequestKillJob, new StepId(NoValue.U32), jobId.ToString(System.Globalization.CultureInfo.InvariantCulture), signal, flags);
 
     /// <summary>Signal one step of a job (its processes on the nodes, not srun).</summary>
-    public static JobStepKillRequest ForStep(uint jobId, uint step, ushort signal, ushort flags = 0) =>
+    public static JobStepKillRequest ForStep(uint jobId, uint step, Signal signal, ushort flags = 0) =>
         new(MessageType.RequestCancelJobStep, new StepId(jobId, step), null, signal, flags);
 
     public static bool Accepts(MessageType type) => type is MessageType.RequestKillJob or MessageType.RequestCancelJobStep;
@@ -116,7 +112,7 @@ public sealed record JobStepKillRequest(MessageType Type, StepId Step, string? J
         Step.Write(writer, version);
         writer.WriteString(JobIdText);
         writer.WriteString(Sibling);
-        writer.WriteU16(Signal);
+        writer.WriteU16((ushort)Signal.Number);
         writer.WriteU16(Flags);
     }
 
@@ -125,7 +121,7 @@ public sealed record JobStepKillRequest(MessageType Type, StepId Step, string? J
         var step = StepId.Read(ref reader, version);
         var jobIdText = reader.ReadString();
         var sibling = reader.ReadString();
-        return new JobStepKillRequest(MessageType.RequestKillJob, step, jobIdText, reader.ReadU16(), reader.ReadU16(), sibling);
+        return new JobStepKillRequest(MessageType.RequestKillJob, step, jobIdText, reader.ReadSignal(), reader.ReadU16(), sibling);
     }
 }
 
@@ -149,7 +145,6 @@ public sealed record CompleteJobAllocationRequest(uint JobId, int ReturnCode) : 
 /// <summary><c>REQUEST_JOB_INFO_SINGLE</c> (2021): one job's record (<c>SHOW_LOCAL</c> 0x10 as scontrol sends outside federations).</summary>
 public sealed record JobInfoRequest(uint JobId, ushort ShowFlags = JobInfoRequest.ShowLocal) : ISlurmRequest
 {
-    public const ushort ShowAll = 0x0001;
     public const ushort ShowLocal = 0x0010;
 
     public MessageType Type => MessageType.RequestJobInfoSingle;

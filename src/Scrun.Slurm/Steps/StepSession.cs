@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using Scrun.Slurm.Auth;
 using Scrun.Slurm.Config;
+using Scrun.Slurm.Interop;
 using Scrun.Slurm.Messages;
 using Scrun.Slurm.Messages.Steps;
 using Scrun.Slurm.Wire;
@@ -21,7 +22,7 @@ public sealed partial class StepSession : IAsyncDisposable
     private static readonly TimeSpan s_outputDrain = TimeSpan.FromSeconds(5);
 
     /// <summary>The errors srun retries a step creation on: the nodes are still busy with the last step, or slurmctld is.</summary>
-    private static readonly int[] s_busy = [11, 2037, SlurmErrors.NodesBusy, 2059, 2079];
+    private static readonly int[] s_busy = [SlurmErrors.TryAgain, SlurmErrors.Disabled, SlurmErrors.NodesBusy, SlurmErrors.PortsBusy, SlurmErrors.InterconnectBusy];
 
     private readonly SlurmController _controller;
     private readonly StepRequest _request;
@@ -98,7 +99,7 @@ public sealed partial class StepSession : IAsyncDisposable
         _ptyListener?.Dispose();
         CloseConnections();
         await Task.WhenAll(_loops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        _completion.TrySetResult(128 + 9);
+        _completion.TrySetResult(Signal.Kill.ExitCode);
         _stopping.Dispose();
     }
 
@@ -193,7 +194,7 @@ public sealed partial class StepSession : IAsyncDisposable
         }
         if (failures.Count < nodes.Count)
         {
-            await TryAsync(() => _controller.SignalStepAsync(_request.JobId, Step.StepNumber, 9));
+            await TryAsync(() => _controller.SignalStepAsync(_request.JobId, Step.StepNumber, Signal.Kill));
         }
         var (first, at) = failures[0];
         throw new SlurmException(first!.ErrorNumber, $"{names[at]} refused to launch step {Step}: {first.Message}");

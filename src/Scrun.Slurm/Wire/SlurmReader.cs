@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Scrun.Slurm.Interop;
 
 namespace Scrun.Slurm.Wire;
 
@@ -33,11 +34,16 @@ public ref struct SlurmReader
 
     public uint ReadU32() => BinaryPrimitives.ReadUInt32BigEndian(Take(4, "u32"));
 
+    /// <summary>A signal as Slurm packs it (u16); refused unless it is one.</summary>
+    public Signal ReadSignal()
+    {
+        var number = ReadU16();
+        return Signal.FromNumber(number) ?? throw new SlurmProtocolException($"{number} at offset {_position - 2} is not a signal");
+    }
+
     public ulong ReadU64() => BinaryPrimitives.ReadUInt64BigEndian(Take(8, "u64"));
 
     public long ReadTime() => BinaryPrimitives.ReadInt64BigEndian(Take(8, "time"));
-
-    public double ReadDouble() => BitConverter.UInt64BitsToDouble(ReadU64()) / 1_000_000d;
 
     /// <summary><c>unpackstr</c>: length 0 is NULL; otherwise the bytes must end with a NUL.</summary>
     public string? ReadString()

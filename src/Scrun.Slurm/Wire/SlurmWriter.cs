@@ -33,9 +33,6 @@ public sealed class SlurmWriter
     /// <summary><c>pack_time</c>: time_t widened to a signed 64-bit integer.</summary>
     public void WriteTime(long secondsSinceEpoch) => BinaryPrimitives.WriteInt64BigEndian(Reserve(8), secondsSinceEpoch);
 
-    /// <summary><c>packdouble</c>: the IEEE bit pattern of <c>value × 1e6</c>.</summary>
-    public void WriteDouble(double value) => WriteU64(BitConverter.DoubleToUInt64Bits(value * 1_000_000d));
-
     /// <summary><c>packstr</c>: u32 length counting the trailing NUL, the UTF-8 bytes, the NUL; NULL is length 0.</summary>
     public void WriteString(string? value)
     {

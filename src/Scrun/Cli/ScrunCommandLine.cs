@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Help;
 using Scrun.Containers;
+using Scrun.Slurm.Interop;
 
 namespace Scrun.Cli;
 
@@ -268,12 +269,12 @@ public sealed class ScrunCommandLine
         Register(command, r =>
         {
             var containerId = ReadId(r, id);
-            var number = SignalParser.SigTerm;
-            if (r.GetValue(signal) is { } text && !SignalParser.TryParse(text, out number, out var error))
+            var parsed = Signal.Terminate;
+            if (r.GetValue(signal) is { } text && !Signal.TryParse(text, out parsed, out var error))
             {
                 throw new UsageException(error);
             }
-            return new KillOptions(containerId, number) { All = r.GetValue(all) };
+            return new KillOptions(containerId, parsed) { All = r.GetValue(all) };
         });
     }
 

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Scrun.Containers.Interop;
 using Scrun.Containers.NodeControl;
+using Scrun.Slurm.Interop;
 
 namespace Scrun.Verbs;
 
@@ -16,7 +17,7 @@ internal static class LeaseVerb
     /// </summary>
     private static readonly PosixSignal[] s_outlived =
         [PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGHUP, PosixSignal.SIGQUIT, PosixSignal.SIGTSTP, PosixSignal.SIGTTIN, PosixSignal.SIGTTOU,
-            (PosixSignal)10 /* USR1 */, (PosixSignal)12 /* USR2 */, (PosixSignal)14 /* ALRM */];
+            (PosixSignal)Signal.User1.Number, (PosixSignal)Signal.User2.Number, (PosixSignal)Signal.Alarm.Number];
 
     public static int Run()
     {

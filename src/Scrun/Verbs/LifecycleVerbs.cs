@@ -41,7 +41,7 @@ internal static class LifecycleVerbs
                     stdout.Write(OciStateJson(lifecycle.StateAsync(state.ContainerId).GetAwaiter().GetResult()));
                     return 0;
                 case KillOptions kill:
-                    lifecycle.KillAsync(kill.ContainerId, new Signal(kill.Signal), kill.All).GetAwaiter().GetResult();
+                    lifecycle.KillAsync(kill.ContainerId, kill.Signal, kill.All).GetAwaiter().GetResult();
                     return 0;
                 case DeleteOptions delete:
                     lifecycle.DeleteAsync(delete.ContainerId, delete.Force).GetAwaiter().GetResult();

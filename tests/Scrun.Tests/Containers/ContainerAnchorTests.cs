@@ -354,7 +354,7 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
         var request = JobStepKillRequest.ReadBody(ref reader, s_version);
         // REQUEST_KILL_JOB names the job as text (as scancel does), REQUEST_CANCEL_JOB_STEP by its step id.
         Assert.Equal(Job.ToString(System.Globalization.CultureInfo.InvariantCulture), request.JobIdText ?? request.Step.JobId.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        return [request.Signal];
+        return [request.Signal.Number];
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Scrun.Containers.Interop;
 using Scrun.Containers.NodeControl;
 using Scrun.Slurm.Config;
+using Scrun.Slurm.Interop;
 using Serilog;
 using Xunit;
 
@@ -25,7 +26,7 @@ public sealed class NodeControlTests : IDisposable
     {
         Assert.Equal(new NodeMessage.Hello("abc"), NodeControlProtocol.Parse(NodeControlProtocol.Hello("abc").TrimEnd('\n')));
         Assert.Equal(new NodeMessage.Running(42), NodeControlProtocol.Parse(NodeControlProtocol.Running(42).TrimEnd('\n')));
-        Assert.Equal(new NodeMessage.Signal(10), NodeControlProtocol.Parse(NodeControlProtocol.Signal(10).TrimEnd('\n')));
+        Assert.Equal(new NodeMessage.Signal(Signal.User1), NodeControlProtocol.Parse(NodeControlProtocol.Signal(Signal.User1).TrimEnd('\n')));
         Assert.Equal(new NodeMessage.Acknowledged(), NodeControlProtocol.Parse(NodeControlProtocol.Acknowledgement.TrimEnd('\n')));
         Assert.Equal(new NodeMessage.Exited(137), NodeControlProtocol.Parse(NodeControlProtocol.Exited(137).TrimEnd('\n')));
         Assert.Equal(new NodeMessage.Failed(1, "runc run failed: a b"), NodeControlProtocol.Parse(NodeControlProtocol.Failed(1, "runc run failed:\na b\n").TrimEnd('\n')));
@@ -125,7 +126,7 @@ public sealed class NodeControlTests : IDisposable
         await SayAsync(second, "running 22\n");
         Assert.Equal(new NodeMessage.Running(22), await channel.Started.WaitAsync(TimeSpan.FromSeconds(30)));
 
-        Assert.True(await channel.SignalAsync(10));
+        Assert.True(await channel.SignalAsync(Signal.User1));
         Assert.Equal("signal 10", await HearAsync(first));
         Assert.Equal("ok", await HearAsync(second));
         Assert.Equal("signal 10", await HearAsync(second));

@@ -1,5 +1,6 @@
 using Scrun.Slurm;
 using Scrun.Slurm.Auth;
+using Scrun.Slurm.Interop;
 using Scrun.Slurm.Messages;
 using Scrun.Slurm.Wire;
 using Xunit;
@@ -172,13 +173,13 @@ public class MessageFixtureTests
 
         var reader = new SlurmReader(usr1);
         var decoded = JobStepKillRequest.ReadBody(ref reader, version);
-        Assert.Equal(10, decoded.Signal);
+        Assert.Equal(new Signal(10), decoded.Signal);
         Assert.Equal("1", decoded.JobIdText);
 
-        Assert.Equal(Convert.ToHexString(usr1), Convert.ToHexString(Pack(w => JobStepKillRequest.ForJob(1, 10, decoded.Flags).WriteBody(w, version))));
+        Assert.Equal(Convert.ToHexString(usr1), Convert.ToHexString(Pack(w => JobStepKillRequest.ForJob(1, new Signal(10), decoded.Flags).WriteBody(w, version))));
         reader = new SlurmReader(kill);
         var killFlags = JobStepKillRequest.ReadBody(ref reader, version).Flags;
-        Assert.Equal(Convert.ToHexString(kill), Convert.ToHexString(Pack(w => JobStepKillRequest.ForJob(1, 9, killFlags).WriteBody(w, version))));
+        Assert.Equal(Convert.ToHexString(kill), Convert.ToHexString(Pack(w => JobStepKillRequest.ForJob(1, Signal.Kill, killFlags).WriteBody(w, version))));
     }
 
     [Theory]

@@ -1,4 +1,5 @@
 using Scrun.Slurm;
+using Scrun.Slurm.Interop;
 using Scrun.Slurm.Wire;
 using Xunit;
 
@@ -28,10 +29,10 @@ public sealed class ProtocolMemoryTests : IDisposable
     public async Task A_probed_version_is_remembered_and_the_next_client_sends_only_what_the_controller_reads()
     {
         await using var fake = Controller2411();
-        await Client(fake, cache: new ProtocolCache(CachePath)).SignalJobAsync(7, 9);
+        await Client(fake, cache: new ProtocolCache(CachePath)).SignalJobAsync(7, Signal.Kill);
         var probe = fake.Received.Count;
 
-        await Client(fake, cache: new ProtocolCache(CachePath)).SignalJobAsync(7, 9);
+        await Client(fake, cache: new ProtocolCache(CachePath)).SignalJobAsync(7, Signal.Kill);
 
         Assert.Equal(3, probe); // 25.05 refused, 24.11 ping, then the request
         Assert.Equal(probe + 1, fake.Received.Count);
@@ -46,12 +47,12 @@ public sealed class ProtocolMemoryTests : IDisposable
         var cache = new ProtocolCache(CachePath);
         var client = Client(fake, remembered: ProtocolVersion.V25_05, cache: cache);
 
-        await client.SignalJobAsync(7, 9);
+        await client.SignalJobAsync(7, Signal.Kill);
 
         Assert.Equal(ProtocolVersion.V24_11, client.Version);
         Assert.Equal([ProtocolVersion.V25_05, ProtocolVersion.V25_05, ProtocolVersion.V24_11, ProtocolVersion.V24_11], fake.Received.Select(r => r.Version));
         Assert.Equal(ProtocolVersion.V24_11, cache.Recall(client.ControllerKey));
-        await client.SignalJobAsync(7, 9);
+        await client.SignalJobAsync(7, Signal.Kill);
         Assert.Equal(5, fake.Received.Count); // settled: no probe again
     }
 
@@ -61,7 +62,7 @@ public sealed class ProtocolMemoryTests : IDisposable
         await using var fake = Controller2411();
         var client = new SlurmController(FakeSlurmctld.Config(fake.Port, "127.0.0.1"), new StubAuthenticator(), ProtocolVersion.V24_05, remembered: ProtocolVersion.V22_05);
 
-        await client.SignalJobAsync(7, 9);
+        await client.SignalJobAsync(7, Signal.Kill);
 
         Assert.Equal(ProtocolVersion.V24_05, Assert.Single(fake.Received).Version);
     }

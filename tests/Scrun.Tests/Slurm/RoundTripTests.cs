@@ -1,4 +1,6 @@
 using System.Net;
+using Scrun.Slurm;
+using Scrun.Slurm.Interop;
 using Scrun.Slurm.Messages;
 using Scrun.Slurm.Wire;
 using Xunit;
@@ -98,8 +100,8 @@ public class RoundTripTests
         var version = new ProtocolVersion(value);
         ISlurmRequest[] requests =
         [
-            JobStepKillRequest.ForJob(12, 15, JobStepKillRequest.KillFullJob),
-            JobStepKillRequest.ForStep(12, 0, 10),
+            JobStepKillRequest.ForJob(12, Signal.Terminate, JobStepKillRequest.KillFullJob),
+            JobStepKillRequest.ForStep(12, 0, new Signal(10)),
             new CompleteJobAllocationRequest(12, 3 << 8),
             new JobReadyRequest(12),
             new JobReadyResponse(7),
@@ -141,5 +143,19 @@ public class RoundTripTests
             Assert.Equal(callback, SrunCallback.Read(callback.Type, ref reader, version));
             reader.EnsureConsumed(callback.GetType().Name);
         }
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(65)]
+    public void A_kill_request_for_no_signal_is_refused(int number)
+    {
+        var bytes = Pack(w => JobStepKillRequest.ForJob(12, Signal.Terminate).WriteBody(w, ProtocolVersion.V24_11));
+        bytes[^3] = (byte)number; // the signal's low byte: the flags (u16) come last
+        Assert.Throws<SlurmProtocolException>(() =>
+        {
+            var reader = new SlurmReader(bytes);
+            JobStepKillRequest.ReadBody(ref reader, ProtocolVersion.V24_11);
+        });
     }
 }

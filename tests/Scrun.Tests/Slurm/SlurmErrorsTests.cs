@@ -1,3 +1,4 @@
+using System.Reflection;
 using Scrun.Slurm;
 using Xunit;
 
@@ -36,14 +37,43 @@ public class SlurmErrorsTests
         Assert.Equal("Unknown error 123456", SlurmErrors.Message(123456));
     }
 
-    [Fact]
-    public void The_named_constants_agree_with_the_table()
+    public static TheoryData<int, string> Constants() => new()
     {
-        Assert.Equal("ESLURM_JOB_PENDING", SlurmErrors.Name(SlurmErrors.JobPending));
-        Assert.Equal("ESLURM_IN_STANDBY_MODE", SlurmErrors.Name(SlurmErrors.InStandbyMode));
-        Assert.Equal("ESLURM_INVALID_ACCOUNT", SlurmErrors.Name(SlurmErrors.InvalidAccount));
-        Assert.Equal("ESLURM_INVALID_QOS", SlurmErrors.Name(SlurmErrors.InvalidQos));
-        Assert.Equal("SLURM_PROTOCOL_VERSION_ERROR", SlurmErrors.Name(SlurmErrors.ProtocolVersionError));
-        Assert.Equal("ESLURM_AUTH_CRED_INVALID", SlurmErrors.Name(SlurmErrors.AuthCredentialInvalid));
+        { SlurmErrors.TryAgain, "EAGAIN" },
+        { SlurmErrors.UnexpectedMessage, "SLURM_UNEXPECTED_MSG_ERROR" },
+        { SlurmErrors.CommunicationsConnectionError, "SLURM_COMMUNICATIONS_CONNECTION_ERROR" },
+        { SlurmErrors.ProtocolVersionError, "SLURM_PROTOCOL_VERSION_ERROR" },
+        { SlurmErrors.AuthenticationError, "SLURM_PROTOCOL_AUTHENTICATION_ERROR" },
+        { SlurmErrors.InvalidPartitionName, "ESLURM_INVALID_PARTITION_NAME" },
+        { SlurmErrors.AccessDenied, "ESLURM_ACCESS_DENIED" },
+        { SlurmErrors.InvalidUserId, "ESLURM_USER_ID_MISSING" },
+        { SlurmErrors.NodesBusy, "ESLURM_NODES_BUSY" },
+        { SlurmErrors.InvalidJobId, "ESLURM_INVALID_JOB_ID" },
+        { SlurmErrors.AlreadyDone, "ESLURM_ALREADY_DONE" },
+        { SlurmErrors.JobPending, "ESLURM_JOB_PENDING" },
+        { SlurmErrors.InStandbyMode, "ESLURM_IN_STANDBY_MODE" },
+        { SlurmErrors.Disabled, "ESLURM_DISABLED" },
+        { SlurmErrors.InvalidAccount, "ESLURM_INVALID_ACCOUNT" },
+        { SlurmErrors.PortsBusy, "ESLURM_PORTS_BUSY" },
+        { SlurmErrors.InvalidQos, "ESLURM_INVALID_QOS" },
+        { SlurmErrors.InterconnectBusy, "ESLURM_INTERCONNECT_BUSY" },
+        { SlurmErrors.InStandbyUseBackup, "ESLURM_IN_STANDBY_USE_BACKUP" },
+        { SlurmErrors.AuthCredentialInvalid, "ESLURM_AUTH_CRED_INVALID" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Constants))]
+    public void Each_named_constant_is_the_number_of_its_slurm_name(int number, string name)
+    {
+        Assert.Equal(name, SlurmErrors.Name(number));
+    }
+
+    [Fact]
+    public void Every_named_constant_is_checked()
+    {
+        var declared = typeof(SlurmErrors).GetFields(BindingFlags.Public | BindingFlags.Static)
+            .Where(field => field.IsLiteral)
+            .Select(field => (int)field.GetRawConstantValue()!);
+        Assert.Equal(declared.Order(), Constants().Select(row => (int)row[0]).Order());
     }
 }

@@ -10,9 +10,8 @@ namespace Scrun.Slurm.Messages.Steps;
 /// </summary>
 public sealed class JobStepCreateRequest : ISlurmRequest, ISlurmReply<JobStepCreateRequest>
 {
-    /// <summary><c>SSF_EXCLUSIVE</c>, <c>SSF_NO_KILL</c>, <c>SSF_WHOLE</c>, <c>SSF_OVERLAP_FORCE</c> (slurm.h <c>step_spec_flags_t</c>).</summary>
+    /// <summary><c>SSF_EXCLUSIVE</c>, <c>SSF_WHOLE</c>, <c>SSF_OVERLAP_FORCE</c> (slurm.h <c>step_spec_flags_t</c>).</summary>
     public const uint Exclusive = 0x1;
-    public const uint NoKill = 0x2;
     public const uint Whole = 0x8;
 
     /// <summary><c>SSF_OVERLAP_FORCE</c> (<c>srun --overlap</c>): the step shares the job's CPUs and memory and counts against nothing.</summary>

@@ -1,3 +1,4 @@
+using Scrun.Slurm.Interop;
 using Scrun.Slurm.Wire;
 
 namespace Scrun.Slurm.Messages.Steps;
@@ -50,7 +51,7 @@ public sealed record TaskExitMessage(uint WaitStatus, uint[] TaskIds, StepId Ste
     public int ExitCode => (WaitStatus & 0x7F) switch
     {
         0 => (int)((WaitStatus >> 8) & 0xFF),
-        _ when WaitStatus == OutOfMemory => 128 + 9,
+        _ when WaitStatus == OutOfMemory => Signal.Kill.ExitCode,
         var signal => 128 + (int)signal,
     };
 
@@ -78,9 +79,9 @@ public sealed record TaskExitMessage(uint WaitStatus, uint[] TaskIds, StepId Ste
 /// <c>REQUEST_SIGNAL_TASKS</c> (6004) and <c>REQUEST_TERMINATE_TASKS</c> (6006) to a slurmd: a
 /// signal for a step's tasks on that node (<c>signal_tasks_msg_t</c>).
 /// </summary>
-public sealed record SignalTasksRequest(MessageType Type, StepId Step, ushort Flags, ushort Signal) : ISlurmRequest, ISlurmReply<SignalTasksRequest>
+public sealed record SignalTasksRequest(MessageType Type, StepId Step, ushort Flags, Signal Signal) : ISlurmRequest, ISlurmReply<SignalTasksRequest>
 {
-    public static SignalTasksRequest ForStep(StepId step, int signal) => new(MessageType.RequestSignalTasks, step, 0, checked((ushort)signal));
+    public static SignalTasksRequest ForStep(StepId step, Signal signal) => new(MessageType.RequestSignalTasks, step, 0, signal);
 
     public static bool Accepts(MessageType type) => type is MessageType.RequestSignalTasks or MessageType.RequestTerminateTasks;
 
@@ -88,11 +89,11 @@ public sealed record SignalTasksRequest(MessageType Type, StepId Step, ushort Fl
     {
         Step.Write(writer, version);
         writer.WriteU16(Flags);
-        writer.WriteU16(Signal);
+        writer.WriteU16((ushort)Signal.Number);
     }
 
     public static SignalTasksRequest ReadBody(ref SlurmReader reader, ProtocolVersion version) =>
-        new(MessageType.RequestSignalTasks, StepId.Read(ref reader, version), reader.ReadU16(), reader.ReadU16());
+        new(MessageType.RequestSignalTasks, StepId.Read(ref reader, version), reader.ReadU16(), reader.ReadSignal());
 }
 
 /// <summary>

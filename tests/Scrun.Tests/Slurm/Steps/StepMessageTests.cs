@@ -1,5 +1,6 @@
 using System.Text;
 using Scrun.Slurm;
+using Scrun.Slurm.Interop;
 using Scrun.Slurm.Messages;
 using Scrun.Slurm.Messages.Steps;
 using Scrun.Slurm.Wire;
@@ -271,7 +272,7 @@ public class StepMessageTests
     [Fact]
     public void Signal_to_a_step_packs_its_id_then_flags_then_signal()
     {
-        var request = SignalTasksRequest.ForStep(new StepId(7, 2), 15);
+        var request = SignalTasksRequest.ForStep(new StepId(7, 2), Signal.Terminate);
         Assert.Equal(
             Convert.FromHexString("00000007" + "00000002" + "fffffffe" + "0000" + "000f"),
             Encode(request, ProtocolVersion.V22_05));
