@@ -61,7 +61,7 @@ public static class ContainerGuard
                     {
                         Status = ContainerStatus.Stopped,
                         JobReleased = true,
-                        ExitCode = state.ExitCode ?? (state.Status >= ContainerStatus.Starting ? Signal.Kill.ExitCode : null),
+                        ExitCode = state.ExitCode ?? (state.Status.HasStarted() ? Signal.Kill.ExitCode : null),
                         StopReason = state.StopReason ?? gone,
                     });
                     log.Warning("{Gone}: its job {Job} is ended", gone, state.JobId);

@@ -28,7 +28,7 @@ internal static class OrphanedJob
             {
                 KnownProtocol = state.SlurmProtocol is { } release && ProtocolVersion.TryParseRelease(release, out var version) ? version : null,
             }).Connect();
-            var exitCode = state.Status >= ContainerStatus.Stopping ? state.ExitCode : null; // the step ran: its status; else cancelled
+            var exitCode = state.Status.HasEnded() ? state.ExitCode : null; // the step ran: its status; else cancelled
             await JobSession.EndJobAsync(slurm, job, exitCode, new ControllerOutage(patience));
         }
         catch (Exception e) when (e is SlurmClientException or TimeoutException)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Scrun.Slurm.Interop;
 
 namespace Scrun.Lua;
 
@@ -17,9 +18,9 @@ internal static partial class ProcessTree
         {
             if (group != ownGroup && group > 1)
             {
-                _ = kill(-group, 9);
+                _ = kill(-group, Signal.Kill.Number);
             }
-            _ = kill(child, 9);
+            _ = kill(child, Signal.Kill.Number);
         }
         return descendants.Count;
     }
@@ -51,8 +52,8 @@ internal static partial class ProcessTree
     /// <summary>SIGKILLs a process group and its leader (a command started with setsid).</summary>
     public static void KillGroup(int leader)
     {
-        _ = kill(-leader, 9);
-        _ = kill(leader, 9);
+        _ = kill(-leader, Signal.Kill.Number);
+        _ = kill(leader, Signal.Kill.Number);
     }
 
     private static int GroupOf(int pid) =>
