@@ -12,16 +12,16 @@ public enum ContainerStatus
     /// <summary>The anchor is asking for the job, waiting for it, or staging the bundle.</summary>
     Creating,
 
-    /// <summary>The job is allocated and the bundle staged; srun has not been launched.</summary>
+    /// <summary>The job is allocated and the bundle staged; the step has not been launched.</summary>
     Created,
 
-    /// <summary>srun is being launched.</summary>
+    /// <summary>start was asked for: the step is being launched, or its nodes have not yet said the container runs.</summary>
     Starting,
 
-    /// <summary>srun runs the container's step.</summary>
+    /// <summary>The container's process runs in the step.</summary>
     Running,
 
-    /// <summary>The step has ended (or never will); the job is being released.</summary>
+    /// <summary>The step has ended (or never will, or creation was interrupted); stage-out runs and the job is being released.</summary>
     Stopping,
 
     /// <summary>Everything is over; the exit code is final.</summary>
