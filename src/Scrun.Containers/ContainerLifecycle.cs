@@ -1,5 +1,5 @@
+using Scrun.Containers.Control;
 using System.Diagnostics;
-using Scrun.Containers.Anchor;
 using Scrun.Containers.Interop;
 using Scrun.Containers.Staging;
 using Scrun.Slurm.Interop;

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Scrun.Containers.Anchor;
 using Scrun.Containers.Interop;
 using Scrun.Containers.Oci;
 using Scrun.Containers.Staging;

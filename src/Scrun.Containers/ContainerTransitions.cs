@@ -2,7 +2,7 @@ namespace Scrun.Containers;
 
 /// <summary>
 /// What a status says to those outside the anchor, and the refusals runc's callers read. What
-/// each status allows is the anchor's table (<see cref="Anchor.AnchorTransitions"/>); the CLI,
+/// each status allows is the anchor's table (Anchor/AnchorTransitions); the CLI,
 /// once the anchor is gone, refuses as for a container that has stopped.
 /// </summary>
 internal static class ContainerTransitions

@@ -1,4 +1,3 @@
-using Scrun.Containers.Anchor;
 using Scrun.Slurm;
 using Scrun.Slurm.Wire;
 
@@ -29,7 +28,7 @@ internal static class OrphanedJob
                 KnownProtocol = state.SlurmProtocol is { } release && ProtocolVersion.TryParseRelease(release, out var version) ? version : null,
             }).Connect();
             var exitCode = state.Status.HasEnded() ? state.ExitCode : null; // the step ran: its status; else cancelled
-            await JobSession.EndJobAsync(slurm, job, exitCode, new ControllerOutage(patience));
+            await JobEnd.EndAsync(slurm, job, exitCode, new ControllerOutage(patience));
         }
         catch (Exception e) when (e is SlurmClientException or TimeoutException)
         {

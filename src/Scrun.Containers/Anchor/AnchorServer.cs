@@ -1,3 +1,4 @@
+using Scrun.Containers.Control;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;

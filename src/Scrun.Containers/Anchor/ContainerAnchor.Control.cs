@@ -1,3 +1,4 @@
+using Scrun.Containers.Control;
 using Scrun.Slurm;
 using Scrun.Slurm.Interop;
 using static Scrun.Containers.Anchor.AnchorEvent;

@@ -1,3 +1,4 @@
+using Scrun.Containers.Control;
 using System.Threading.Channels;
 using Scrun.Containers.Interop;
 using Scrun.Containers.Oci;

@@ -146,26 +146,9 @@ internal sealed class JobSession(SlurmController slurm, Action<string> tellUser,
         {
             return;
         }
-        await EndJobAsync(Controller, job, exitCode, outage, cancellation);
+        await JobEnd.EndAsync(Controller, job, exitCode, outage, cancellation);
         Ended = true;
     }
-
-    /// <summary>Ends a job whose anchor is gone: <see cref="EndAsync(int?, CancellationToken)"/> for any verb.</summary>
-    public static async Task EndJobAsync(SlurmController controller, uint job, int? exitCode, ControllerOutage outage, CancellationToken cancellation = default)
-    {
-        try
-        {
-            await outage.RunAsync(token => exitCode is { } code
-                ? controller.CompleteAllocationAsync(job, WaitStatus(code), token)
-                : controller.SignalJobAsync(job, Signal.Kill, cancellation: token), cancellation: cancellation);
-        }
-        catch (SlurmException e) when (e.ErrorNumber is SlurmErrors.AlreadyDone or SlurmErrors.InvalidJobId)
-        {
-        }
-    }
-
-    /// <summary>What salloc reports to slurmctld: a wait status (exit code in bits 8-15, a signal in the low bits).</summary>
-    private static int WaitStatus(int exitCode) => exitCode > 128 && exitCode < 128 + 65 ? exitCode - 128 : exitCode << 8;
 
     /// <summary>
     /// Closes the callback listener; after the job's end, once slurmctld has said so (it logs an

@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using Scrun.Containers.Anchor;
 using Scrun.Slurm;
 
 namespace Scrun.Containers.NodeControl;
@@ -128,7 +127,7 @@ public sealed class JobLeaseHolder
         try
         {
             var slurm = SlurmClientSettings.FromEnvironment(null, _variable).Connect();
-            await JobSession.EndJobAsync(slurm, job, exitCode: null, new ControllerOutage(s_cancelPersistence));
+            await JobEnd.EndAsync(slurm, job, exitCode: null, new ControllerOutage(s_cancelPersistence));
             return 0;
         }
         catch (Exception e) when (e is SlurmClientException or TimeoutException)

@@ -111,9 +111,11 @@ internal sealed class NodeControlChannel : IAsyncDisposable
                 {
                     case NodeMessage.Running running:
                         _log.Debug("node control: the container's process runs on {Peer} (pid {Pid})", peer, running.Pid);
-                        // Answered first: a signal sent once the container runs comes after the answer.
+                        // Counted before the answer (the node that hears it has been counted), said to
+                        // run after it (a signal sent once the container runs comes after the answer).
+                        var everyNodeRuns = Interlocked.Increment(ref _running) == _nodes;
                         await node.WriteAsync(NodeControlProtocol.Acknowledgement, _stopping.Token);
-                        if (Interlocked.Increment(ref _running) == _nodes)
+                        if (everyNodeRuns)
                         {
                             _started.TrySetResult(running);
                         }

@@ -119,7 +119,7 @@ internal static class CheckVerb
                 .ToDictionary(e => (string)e.Key, e => (string?)e.Value ?? "", StringComparer.Ordinal);
             var setting = JobOptions.From(environment, []).StepLauncher;
             var oci = OciConfig.LoadBeside(config);
-            var choice = Containers.Anchor.StepLauncherPolicy.For(setting, config, oci).Choose(version);
+            var choice = StepLauncherPolicy.For(setting, config, oci).Choose(version);
             ok("step launcher", choice.Native ? $"native, no srun needed ({choice.Why})" : $"srun ({choice.Why})");
             ok("compute nodes", oci.RunsNodeRun
                 ? "oci.conf runs scrun node-run: start waits for the container's process, signals reach it alone"

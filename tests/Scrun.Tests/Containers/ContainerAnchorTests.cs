@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Scrun.Containers;
 using Scrun.Containers.Anchor;
+using Scrun.Containers.Control;
 using Scrun.Containers.Interop;
 using Scrun.Slurm.Auth;
 using Scrun.Slurm.Interop;

@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Scrun.Slurm.Interop;
 
-namespace Scrun.Containers.Anchor;
+namespace Scrun.Containers.Control;
 
 /// <summary>What the CLI asks a container's anchor.</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<ControlOperation>))]

@@ -2,7 +2,7 @@ using Scrun.Containers.Interop;
 using Scrun.Slurm.Config;
 using Scrun.Slurm.Wire;
 
-namespace Scrun.Containers.Anchor;
+namespace Scrun.Containers;
 
 /// <summary>
 /// Which launcher runs the container's step: Slurm's step protocol spoken by scrun itself

@@ -2,7 +2,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 
-namespace Scrun.Containers.Anchor;
+namespace Scrun.Containers.Control;
 
 /// <summary>The CLI's side of the anchor's socket: one request, one JSON reply.</summary>
 internal static class AnchorClient

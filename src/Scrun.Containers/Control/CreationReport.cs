@@ -4,7 +4,7 @@ using System.Text.Json;
 using Microsoft.Win32.SafeHandles;
 using Scrun.Containers.Interop;
 
-namespace Scrun.Containers.Anchor;
+namespace Scrun.Containers.Control;
 
 /// <summary>
 /// How create learns how creation ended: a pipe whose only write end the anchor holds. The

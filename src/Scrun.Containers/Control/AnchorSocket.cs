@@ -2,7 +2,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Scrun.Containers.Interop;
 
-namespace Scrun.Containers.Anchor;
+namespace Scrun.Containers.Control;
 
 /// <summary>The anchor's Unix socket address, shortened through the directory's descriptor when too long for <c>sun_path</c>.</summary>
 internal static class AnchorSocket
