@@ -26,7 +26,7 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
 
     private readonly string _directory = Directory.CreateTempSubdirectory("scrun-anchor-").FullName;
     private readonly FakeSlurmctld _slurmctld;
-    private readonly FakeStepRunner _steps = new();
+    private readonly FakeStepLauncher _steps = new();
     private readonly StringWriter _stderr = new();
     private readonly LogLines _log = new();
     private readonly ManualResetEventSlim _answerAllocation = new(initialState: true);
@@ -157,7 +157,7 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
         var kill = Single(MessageType.RequestCancelJobStep);
         Assert.Contains(10, KillSignals(kill));
         var reader = new SlurmReader(kill.Body);
-        Assert.Equal(FakeStepRunner.StepNumber, JobStepKillRequest.ReadBody(ref reader, s_version).Step.StepNumber); // the step the launcher made, not 0
+        Assert.Equal(FakeStepLauncher.StepNumber, JobStepKillRequest.ReadBody(ref reader, s_version).Step.StepNumber); // the step the launcher made, not 0
     }
 
     /// <summary>A KILL the node loses (its runtime had not made the container yet) is sent again until the container stops.</summary>
@@ -508,7 +508,7 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
     }
 
     /// <summary>A step that ends when the test says.</summary>
-    private sealed class FakeStepRunner : IStepLauncher
+    private sealed class FakeStepLauncher : IStepLauncher
     {
         public const uint StepNumber = 4;
 
@@ -531,13 +531,13 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
             return Task.FromResult<IStep>(new Step(this));
         }
 
-        private sealed class Step(FakeStepRunner runner) : IStep
+        private sealed class Step(FakeStepLauncher runner) : IStep
         {
             public StepCapabilities Can => StepCapabilities.Native;
 
             public Task<int> Completion => runner._exit.Task;
 
-            public uint? StepNumber => FakeStepRunner.StepNumber;
+            public uint? StepNumber => FakeStepLauncher.StepNumber;
 
             public void Conclude(int exitCode) => runner.Exit(exitCode);
 
