@@ -299,13 +299,27 @@ public sealed partial class ContainerAnchor
         }
     }
 
-    /// <summary>Work beside the loop: it reports back as events.</summary>
-    private static void Spawn(Func<Task> work) => _ = Task.Run(work);
+    /// <summary>
+    /// Work beside the loop: it reports back as events. A failure it did not expect is a bug: the
+    /// anchor exits, as a crash would, and the guard and create clean up after it.
+    /// </summary>
+    private void Spawn(Func<Task> work) => _ = Task.Run(async () =>
+    {
+        try
+        {
+            await work();
+        }
+        catch (Exception e)
+        {
+            _log.Fatal("container {Id}: unexpected failure, the anchor exits: {Failure}", Id, e);
+            Environment.Exit(70); // EX_SOFTWARE
+        }
+    });
 
     private ControlResponse Reply() => new() { Ok = _failure is null, Error = _failure, State = _state.Current };
 
     private static bool IsExpected(Exception e) =>
-        e is ContainerException or BundleException or SlurmClientException or OperationCanceledException or TimeoutException
+        e is ContainerException or SlurmClientException or OperationCanceledException or TimeoutException
             or IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException or System.ComponentModel.Win32Exception;
 
     private static string Describe(Exception e) => e switch

@@ -5,8 +5,8 @@ using Scrun.Containers.Interop;
 
 namespace Scrun.Containers.Oci;
 
-/// <summary>A bundle's config.json is missing, unreadable or not a usable OCI configuration.</summary>
-public sealed class BundleException(string message) : Exception(message);
+/// <summary>A bundle's config.json is missing, unreadable or not a usable OCI configuration: a container error like any other.</summary>
+public sealed class BundleException(string message) : ContainerException(message);
 
 /// <summary>A bind mount of config.json: its index in <c>mounts</c>, where it comes from and where it goes.</summary>
 internal sealed record BindMount(int Index, string Source, string Destination);

@@ -2,7 +2,6 @@ using System.Text;
 using System.Text.Json;
 using Scrun.Cli;
 using Scrun.Containers;
-using Scrun.Containers.Oci;
 using Scrun.Slurm.Interop;
 using Serilog;
 
@@ -50,10 +49,10 @@ internal static class LifecycleVerbs
                     return UnavailableVerb.Run(verb, log);
             }
         }
-        catch (Exception e) when (e is ContainerException or BundleException)
+        catch (ContainerException e)
         {
             log.Error("{Message}", e.Message);
-            return e is ContainerException c ? c.ExitCode : 1;
+            return e.ExitCode;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
