@@ -59,7 +59,6 @@ public sealed partial class ContainerAnchor
             }
             relay.Start(holdResizes: step.Can.BreakOnEarlyResize);
         }
-        Spawn(async () => Notify(new StepExited(await running.Exit.DecideAsync())));
         if (running.Nodes is { } nodes)
         {
             Spawn(() => AwaitContainerAsync(nodes, step.Completion));
@@ -67,8 +66,9 @@ public sealed partial class ContainerAnchor
         }
         else
         {
-            Notify(new AnchorEvent.Running());
+            Notify(new AnchorEvent.Running()); // before the step's end can be: the launch is all there is to hear
         }
+        Spawn(async () => Notify(new StepExited(await running.Exit.DecideAsync())));
     }
 
     /// <summary>
