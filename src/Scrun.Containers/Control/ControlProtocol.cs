@@ -4,13 +4,20 @@ using Scrun.Slurm.Interop;
 
 namespace Scrun.Containers.Control;
 
-/// <summary>What the CLI asks a container's anchor.</summary>
+/// <summary>What the CLI asks a container's anchor (the words anchors of earlier releases understand).</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<ControlOperation>))]
 internal enum ControlOperation
 {
+    [JsonStringEnumMemberName("state")]
     State,
+
+    [JsonStringEnumMemberName("start")]
     Start,
+
+    [JsonStringEnumMemberName("kill")]
     Kill,
+
+    [JsonStringEnumMemberName("delete")]
     Delete,
 }
 
