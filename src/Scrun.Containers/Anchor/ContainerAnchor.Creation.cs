@@ -20,6 +20,7 @@ public sealed partial class ContainerAnchor
     private StagingContext? _stagingContext;
     private TerminalRelay? _terminalRelay;
     private Task<NodeControl.JobLease?>? _leasing;
+    private readonly TaskCompletionSource _leaseLaunched = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _callbacks = Task.CompletedTask;
 
     /// <summary>
@@ -49,10 +50,7 @@ public sealed partial class ContainerAnchor
             HoldJob();
             await StageInAsync(_creation.Token);
             WritePidFile();
-            if (_leasing is { } leasing)
-            {
-                await leasing; // created means held: a login node lost from now on leaves no job
-            }
+            await _leaseLaunched.Task; // created means leased: a login node lost from now on leaves no job
             if (_job.Listener is { } listener)
             {
                 _callbacks = WatchCallbacksAsync(listener);
@@ -103,8 +101,8 @@ public sealed partial class ContainerAnchor
     /// A job of scrun's own, on a cluster whose nodes run scrun and take native steps, is held
     /// from now to its end by a lease on its first node (<see cref="NodeControl.JobLease"/>): a
     /// login node lost with its anchor and guard leaves no job behind. The lease is launched
-    /// beside stage-in (the step takes a few tens of milliseconds to say hello), and creation
-    /// ends once it holds the job.
+    /// beside stage-in, and creation ends once slurmd has taken its launch (its task then runs,
+    /// and ends the job if it finds no anchor); its hello, a few tens of milliseconds later, is not waited for.
     /// </summary>
     private void HoldJob()
     {
@@ -113,6 +111,7 @@ public sealed partial class ContainerAnchor
             || _plan.Oci.NodeScrun is not { } nodeScrun
             || _launcherChoice is not { Native: true })
         {
+            _leaseLaunched.TrySetResult();
             return;
         }
         _leasing = Task.Run(async () =>
@@ -120,12 +119,16 @@ public sealed partial class ContainerAnchor
             try
             {
                 // Not cancellable: a lease launched is released, never left without its anchor while the anchor lives.
-                return await NodeControl.JobLease.HoldAsync(slurm, job, owner.UserId, owner.GroupId, owner.Allocation, nodeScrun, _log, CancellationToken.None);
+                return await NodeControl.JobLease.HoldAsync(slurm, job, owner.UserId, owner.GroupId, owner.Allocation, nodeScrun, _log, CancellationToken.None, () => _leaseLaunched.TrySetResult());
             }
             catch (Exception e) when (IsExpected(e))
             {
                 _log.Warning("job {Job} of container {Id} has no lease on its node ({Reason}): if this login node is lost, nothing ends the job", job, Id, e.Message);
                 return null;
+            }
+            finally
+            {
+                _leaseLaunched.TrySetResult();
             }
         });
     }

@@ -44,9 +44,11 @@ internal sealed class JobLease : IAsyncDisposable
     /// <summary>
     /// Launches the lease step of <paramref name="job"/> (owned by <paramref name="userId"/>, which
     /// 22.05 checks) running <paramref name="nodeScrun"/> on its first node, and returns once it holds the job.
+    /// <paramref name="launched"/> is called as soon as slurmd has taken the launch: from then on the
+    /// lease's task runs whatever becomes of this process.
     /// </summary>
     /// <exception cref="ContainerException">The step could not be launched, or its scrun never said hello.</exception>
-    public static async Task<JobLease> HoldAsync(SlurmController slurm, uint job, uint userId, uint groupId, JobAllocation allocation, string nodeScrun, ILogger log, CancellationToken cancellation)
+    public static async Task<JobLease> HoldAsync(SlurmController slurm, uint job, uint userId, uint groupId, JobAllocation allocation, string nodeScrun, ILogger log, CancellationToken cancellation, Action? launched = null)
     {
         var lease = new JobLease(ClientPorts.Listen(slurm.Config), log);
         try
@@ -65,6 +67,7 @@ internal sealed class JobLease : IAsyncDisposable
                 Overlapping = true,
             };
             lease._step = await StepSession.LaunchAsync(slurm, request, new StepStreams(null, Stream.Null, Stream.Null), line => log.Debug("lease of job {Job}: {Line}", job, line), cancellation);
+            launched?.Invoke();
             var held = await Task.WhenAny(lease._held.Task, lease._step.Completion, Task.Delay(s_helloPatience, cancellation));
             if (held != lease._held.Task)
             {
