@@ -142,7 +142,7 @@ internal static class StateStore
     /// </summary>
     private static void ReplaceFile(DirectoryHandle directory, string name, Action<Stream> write, UnixFileMode mode)
     {
-        var temporary = $".{name}.{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8))}.tmp";
+        var temporary = $".{name}.{KernelRandom.Hex(8)}.tmp";
         try
         {
             using (var stream = directory.CreateFile(temporary, mode))

@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using Scrun.Slurm;
 using Scrun.Slurm.Steps;
 using Serilog;
@@ -20,7 +19,7 @@ internal sealed class JobLease : IAsyncDisposable
     private static readonly TimeSpan s_endPatience = TimeSpan.FromSeconds(5);
 
     private readonly Socket _listener;
-    private readonly string _token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+    private readonly string _token = Interop.KernelRandom.Hex(16);
     private readonly ILogger _log;
     private readonly List<LineChannel> _holders = [];
     private readonly TaskCompletionSource _held = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using Scrun.Slurm;
 using Scrun.Slurm.Config;
 using Scrun.Slurm.Interop;
@@ -18,7 +17,7 @@ internal sealed class NodeControlChannel : IAsyncDisposable
     private static readonly TimeSpan s_helloPatience = TimeSpan.FromSeconds(30);
 
     private readonly Socket _listener;
-    private readonly string _token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+    private readonly string _token = Interop.KernelRandom.Hex(16);
     private readonly int _nodes;
     private readonly ILogger _log;
     private readonly List<LineChannel> _nodesConnected = [];

@@ -26,7 +26,7 @@ internal sealed class BuiltInStaging(string? stagingRoot, ILogger log) : IStagin
     /// </summary>
     public const string TraversableStaging = "staged@mapped";
 
-    private readonly string _unguessable = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+    private readonly string _unguessable = Interop.KernelRandom.Hex(16);
 
     /// <summary>
     /// The staged bundle: <c>$SCRUN_STAGING_DIR/&lt;id&gt;</c> (its links resolved), else beside
