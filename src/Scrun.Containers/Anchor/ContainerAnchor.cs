@@ -155,10 +155,13 @@ public sealed partial class ContainerAnchor
         var pending = new Pending(request, new TaskCompletionSource<ControlResponse>(TaskCreationOptions.RunContinuationsAsynchronously));
         if (!_events.Writer.TryWrite(pending))
         {
-            Answer(pending, ContainerStatus.Stopped, AnchorTransitions.Decide(ContainerStatus.Stopped, request, stepLaunched: false).Effect);
+            AnswerAsStopped(pending);
         }
         return pending.Reply!.Task;
     }
+
+    private void AnswerAsStopped(Pending pending) =>
+        Answer(pending, ContainerStatus.Stopped, AnchorTransitions.Decide(ContainerStatus.Stopped, pending.Event, stepLaunched: false).Effect);
 
     /// <summary>An event from the anchor's own work: taken by the loop, or dropped once it is over.</summary>
     private void Notify(AnchorEvent anchorEvent) => _events.Writer.TryWrite(new Pending(anchorEvent, null));
@@ -173,9 +176,11 @@ public sealed partial class ContainerAnchor
             }
         }
         _events.Writer.TryComplete();
+        // What is still deferred or queued is answered as a stopped container answers.
+        _deferred.ForEach(AnswerAsStopped);
         while (_events.Reader.TryRead(out var late))
         {
-            Answer(late, ContainerStatus.Stopped, AnchorTransitions.Decide(ContainerStatus.Stopped, late.Event, stepLaunched: false).Effect);
+            AnswerAsStopped(late);
         }
         var final = _state.Current;
         _log.Debug("container {Id} stopped with exit code {ExitCode}", Id, final.ExitCode);
