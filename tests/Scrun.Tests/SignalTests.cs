@@ -84,4 +84,16 @@ public class SignalTests
         Assert.Null(Signal.FromNumber(number));
         Assert.Throws<ArgumentOutOfRangeException>(() => new Signal(number));
     }
+
+    [Theory]
+    [InlineData(17, true)]
+    [InlineData(18, true)]
+    [InlineData(23, true)]
+    [InlineData(28, true)]
+    [InlineData(1, false)]
+    [InlineData(9, false)]
+    [InlineData(15, false)]
+    [InlineData(19, false)]
+    public void Only_chld_cont_urg_and_winch_leave_a_process_that_has_not_started_alone(int number, bool ignored) =>
+        Assert.Equal(ignored, new Signal(number).IsIgnoredByDefault);
 }

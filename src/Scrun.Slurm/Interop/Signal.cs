@@ -44,7 +44,7 @@ public readonly record struct Signal
     /// A signal whose default action is to be ignored (CHLD, CONT, URG, WINCH): sent to a process
     /// that has not started, it does not end it.
     /// </summary>
-    public bool IsIgnoredByDefault => Number is 17 or 18 or 23 or 28;
+    public bool IsIgnoredByDefault => this == Child || this == Continue || this == Urgent || this == WindowChange;
 
     /// <summary>The signal numbered <paramref name="number"/>, or null when no signal has that number.</summary>
     public static Signal? FromNumber(int number) => number is >= 1 and <= Highest ? new Signal(number) : null;
