@@ -10,7 +10,7 @@ namespace Scrun.Containers;
 /// The OCI verbs as the CLI performs them: create starts the container's anchor; the others ask
 /// it over its socket, or read state.json when it has gone.
 /// </summary>
-public sealed class ContainerLifecycle(string root)
+public sealed partial class ContainerLifecycle(string root)
 {
     /// <summary>How long delete waits for an anchor that has agreed to stop to exit and give up the container's claim.</summary>
     private static readonly TimeSpan s_anchorExit = TimeSpan.FromSeconds(60);

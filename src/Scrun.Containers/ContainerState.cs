@@ -21,6 +21,9 @@ public enum ContainerStatus
     /// <summary>The container's process runs in the step.</summary>
     Running,
 
+    /// <summary>The container's processes are frozen on the node (pause); resume thaws them.</summary>
+    Paused,
+
     /// <summary>The step has ended (or never will, or creation was interrupted); stage-out runs and the job is being released.</summary>
     Stopping,
 
@@ -92,6 +95,7 @@ public static class ContainerStateExtensions
         ContainerStatus.Creating => "creating",
         ContainerStatus.Created => "created",
         ContainerStatus.Starting or ContainerStatus.Running => "running",
+        ContainerStatus.Paused => "paused",
         _ => "stopped",
     };
 }

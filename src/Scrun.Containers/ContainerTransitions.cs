@@ -17,7 +17,7 @@ internal static class ContainerTransitions
     public static ContainerException StartRefusal(this ContainerStatus status, string id) => new(status switch
     {
         ContainerStatus.Creating => $"cannot start container \"{id}\": it is still being created",
-        ContainerStatus.Starting or ContainerStatus.Running => $"cannot start container \"{id}\": it is already running",
+        ContainerStatus.Starting or ContainerStatus.Running or ContainerStatus.Paused => $"cannot start container \"{id}\": it is already running",
         _ => $"cannot start container \"{id}\": it has stopped",
     }, ContainerErrorKind.WrongStatus);
 
@@ -28,4 +28,20 @@ internal static class ContainerTransitions
     /// <summary>Why a delete is refused, in runc's words (for a status that cannot be deleted).</summary>
     public static ContainerException DeleteRefusal(this ContainerStatus status, string id) =>
         new($"cannot delete container \"{id}\" that is not stopped: {status.OciStatus()}", ContainerErrorKind.WrongStatus);
+
+    /// <summary>Why an exec is refused, in runc's words (for a status that cannot exec).</summary>
+    public static ContainerException ExecRefusal(this ContainerStatus status, string id) => new(status switch
+    {
+        ContainerStatus.Paused => $"cannot exec in container \"{id}\": cannot exec in a paused container (use resume first)",
+        ContainerStatus.Creating or ContainerStatus.Created => $"cannot exec in container \"{id}\": it has not been started",
+        _ => $"cannot exec in container \"{id}\": cannot exec in a stopped container",
+    }, ContainerErrorKind.WrongStatus);
+
+    /// <summary>Why a pause is refused, in runc's words.</summary>
+    public static ContainerException PauseRefusal(this ContainerStatus status, string id) =>
+        new($"cannot pause container \"{id}\": container not running ({status.OciStatus()})", ContainerErrorKind.WrongStatus);
+
+    /// <summary>Why a resume is refused, in runc's words.</summary>
+    public static ContainerException ResumeRefusal(this ContainerStatus status, string id) =>
+        new($"cannot resume container \"{id}\": container not paused ({status.OciStatus()})", ContainerErrorKind.WrongStatus);
 }

@@ -27,6 +27,26 @@ internal abstract record AnchorEvent
     /// <summary><c>state</c>.</summary>
     public sealed record Query : AnchorEvent;
 
+    /// <summary><c>exec</c>: a process in the container, its relay on the connection.</summary>
+    public sealed record Exec(ExecConnection Connection) : AnchorEvent;
+
+    /// <summary><c>pause</c>.</summary>
+    public sealed record Pause : AnchorEvent;
+
+    /// <summary><c>resume</c>.</summary>
+    public sealed record Resume : AnchorEvent;
+
+    // The node's runtime, for pause and resume.
+
+    /// <summary>The container's processes are frozen.</summary>
+    public sealed record Frozen : AnchorEvent;
+
+    /// <summary>The container's processes are thawed.</summary>
+    public sealed record Thawed : AnchorEvent;
+
+    /// <summary>A paused container could not be thawed (for a kill or delete that waited for it).</summary>
+    public sealed record ThawFailed(string Reason) : AnchorEvent;
+
     // Creation.
 
     /// <summary>The job is allocated, the bundle staged and the pid file written.</summary>

@@ -12,21 +12,30 @@ namespace Scrun.Containers.Anchor;
 /// </summary>
 internal sealed class AnchorServer : IAsyncDisposable
 {
-    private const int MaxRequestLength = 4096;
+    /// <summary>The longest request line: an exec's carries its process JSON (environment included).</summary>
+    private const int MaxRequestLength = 65536;
     private readonly ContainerPaths _paths;
     private readonly uint _ownerUid;
     private readonly Func<ControlRequest, CancellationToken, Task<ControlResponse>> _handle;
+    private readonly Func<ExecConnection, CancellationToken, Task>? _exec;
     private readonly ILogger _log;
     private readonly Socket _listener = new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
     private readonly CancellationTokenSource _stopping = new();
     private readonly HashSet<Task> _serving = [];
     private Task _loop = Task.CompletedTask;
 
-    public AnchorServer(ContainerPaths paths, uint ownerUid, Func<ControlRequest, CancellationToken, Task<ControlResponse>> handle, ILogger log)
+    /// <param name="paths">The container's paths (its socket).</param>
+    /// <param name="ownerUid">Who may talk to it (and root).</param>
+    /// <param name="handle">Answers a request.</param>
+    /// <param name="log">The anchor's log.</param>
+    /// <param name="exec">Carries out an exec's whole exchange on its connection.</param>
+    public AnchorServer(ContainerPaths paths, uint ownerUid, Func<ControlRequest, CancellationToken, Task<ControlResponse>> handle, ILogger log,
+        Func<ExecConnection, CancellationToken, Task>? exec = null)
     {
         _paths = paths;
         _ownerUid = ownerUid;
         _handle = handle;
+        _exec = exec;
         _log = log;
     }
 
@@ -113,7 +122,15 @@ internal sealed class AnchorServer : IAsyncDisposable
                     await ReplyAsync(connection, new ControlResponse { Error = "permission denied: the container belongs to another user" });
                     return;
                 }
-                var request = await ReadRequestAsync(connection);
+                var descriptors = new List<int>();
+                var request = await ReadRequestAsync(connection, descriptors, _stopping.Token);
+                if (request is { Op: ControlOperation.Exec } && _exec is not null)
+                {
+                    using var exec = new ExecConnection(connection, request, descriptors);
+                    await _exec(exec, _stopping.Token);
+                    return;
+                }
+                descriptors.ForEach(fd => Interop.LibC.close(fd));
                 var response = request is null
                     ? new ControlResponse { Error = "malformed request" }
                     : await _handle(request, _stopping.Token);
@@ -126,13 +143,14 @@ internal sealed class AnchorServer : IAsyncDisposable
         }
     }
 
-    private static async Task<ControlRequest?> ReadRequestAsync(Socket connection)
+    /// <summary>The request's line, and the descriptors that came with it (an exec's stdio).</summary>
+    private static async Task<ControlRequest?> ReadRequestAsync(Socket connection, List<int> descriptors, CancellationToken cancellation)
     {
         var buffer = new byte[MaxRequestLength];
         var length = 0;
         while (length < buffer.Length)
         {
-            var read = await connection.ReceiveAsync(buffer.AsMemory(length), SocketFlags.None);
+            var read = await Interop.DescriptorPassing.ReceiveAsync(connection, buffer.AsMemory(length), descriptors, cancellation);
             if (read == 0)
             {
                 break;

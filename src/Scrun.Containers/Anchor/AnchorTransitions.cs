@@ -34,6 +34,21 @@ internal enum AnchorEffect
     /// <summary>The signal goes to the container's process (a KILL again until it stops).</summary>
     SignalContainer,
 
+    /// <summary>An exec's process is started in the container, on its node.</summary>
+    StartExec,
+
+    /// <summary>The container's processes are frozen on the node.</summary>
+    Freeze,
+
+    /// <summary>The container's processes are thawed on the node.</summary>
+    Thaw,
+
+    /// <summary>The event waits for the paused container to be thawed first (a kill, a forced delete).</summary>
+    ThawFirst,
+
+    /// <summary>What waited for a thaw that failed is refused.</summary>
+    RefuseWaiting,
+
     /// <summary>The whole step is killed through slurmctld.</summary>
     KillStep,
 
@@ -66,8 +81,7 @@ internal readonly record struct Transition(ContainerStatus Next, AnchorEffect Ef
 /// <summary>
 /// The container's life as a table: (status, event) → (status, effect). The anchor applies it to
 /// one event at a time, and nothing else changes the status. A status without an entry for an
-/// event ignores it. exec and pause slot in as events (<c>Exec</c>, <c>Pause</c>, <c>Resume</c>)
-/// and a <c>Paused</c> status beside <c>Running</c>.
+/// event ignores it.
 /// </summary>
 internal static class AnchorTransitions
 {
@@ -88,6 +102,8 @@ internal static class AnchorTransitions
         (Status.Starting, Kill kill) when stepLaunched && kill.Signal == Signal.Kill => Stay(status, AnchorEffect.KillStep),
         (Status.Starting, Kill) => Stay(status, AnchorEffect.Defer),
         (Status.Running, Kill) => Stay(status, AnchorEffect.SignalContainer),
+        // A frozen container's processes would keep a signal pending: thawed first, as runc's callers do.
+        (Status.Paused, Kill) => Stay(status, AnchorEffect.ThawFirst),
         (_, Kill) => Stay(status, AnchorEffect.Refuse),
 
         (Status.Creating, Delete { Force: true }) => Go(Status.Stopping, AnchorEffect.AbortCreation),
@@ -95,6 +111,7 @@ internal static class AnchorTransitions
         (Status.Starting, Delete { Force: true }) when stepLaunched => Stay(status, AnchorEffect.KillStep),
         (Status.Starting, Delete { Force: true }) => Stay(status, AnchorEffect.Defer),
         (Status.Running, Delete { Force: true }) => Stay(status, AnchorEffect.KillStep),
+        (Status.Paused, Delete { Force: true }) => Stay(status, AnchorEffect.ThawFirst),
         (Status.Stopping, Delete) => Stay(status, AnchorEffect.None),
         (Status.Stopped, Delete) => Stay(status, AnchorEffect.CancelLeftJob),
         (_, Delete) => Stay(status, AnchorEffect.Refuse),
@@ -109,13 +126,25 @@ internal static class AnchorTransitions
         (Status.Starting, LaunchFailed) => Go(Status.Stopping, AnchorEffect.WindDown),
         (Status.Starting, Running) => Go(Status.Running, AnchorEffect.None),
         (Status.Starting, StartFailed) when stepLaunched => Go(Status.Stopping, AnchorEffect.KillStep),
-        (Status.Starting or Status.Running or Status.Stopping, StepExited) => Go(Status.Stopping, AnchorEffect.WindDown),
+        (Status.Starting or Status.Running or Status.Paused or Status.Stopping, StepExited) => Go(Status.Stopping, AnchorEffect.WindDown),
+
+        (Status.Running, Exec) => Stay(status, AnchorEffect.StartExec),
+        (Status.Starting, Exec) => Stay(status, AnchorEffect.Defer),
+        (_, Exec) => Stay(status, AnchorEffect.Refuse),
+
+        (Status.Running, Pause) => Stay(status, AnchorEffect.Freeze),
+        (_, Pause) => Stay(status, AnchorEffect.Refuse),
+        (Status.Running, Frozen) => Go(Status.Paused, AnchorEffect.None),
+        (Status.Paused, Resume) => Stay(status, AnchorEffect.Thaw),
+        (_, Resume) => Stay(status, AnchorEffect.Refuse),
+        (Status.Paused, Thawed) => Go(Status.Running, AnchorEffect.None),
+        (Status.Paused, ThawFailed) => Stay(status, AnchorEffect.RefuseWaiting),
 
         (Status.Creating, JobEnded) => Go(Status.Stopping, AnchorEffect.AbortCreation),
         (Status.Created, JobEnded) => Go(Status.Stopping, AnchorEffect.WindDown),
         (Status.Starting, JobEnded or NodesFailed) when stepLaunched => Stay(status, AnchorEffect.AbandonStep),
         (Status.Starting, JobEnded or NodesFailed) => Stay(status, AnchorEffect.Defer),
-        (Status.Running, JobEnded or NodesFailed) => Stay(status, AnchorEffect.AbandonStep),
+        (Status.Running or Status.Paused, JobEnded or NodesFailed) => Stay(status, AnchorEffect.AbandonStep),
 
         (Status.Stopping, Released) => Go(Status.Stopped, AnchorEffect.Finish),
         (Status.Stopped, Ended) => Stay(status, AnchorEffect.Exit),

@@ -45,6 +45,18 @@ public sealed partial class ContainerAnchor
             case AnchorEffect.SignalContainer:
                 Spawn(() => SignalContainerAsync(((Kill)anchorEvent).Signal, pending.Reply));
                 return;
+            case AnchorEffect.StartExec:
+                StartExec(((Exec)anchorEvent).Connection, pending.Reply);
+                return;
+            case AnchorEffect.Freeze:
+                StartFreeze(pending.Reply);
+                return;
+            case AnchorEffect.Thaw:
+                StartThaw(pending.Reply);
+                return;
+            case AnchorEffect.RefuseWaiting:
+                RefuseWaiting(((ThawFailed)anchorEvent).Reason);
+                break;
             case AnchorEffect.KillStep:
                 Spawn(() => KillStepAsync(anchorEvent, pending.Reply));
                 return;
@@ -98,6 +110,9 @@ public sealed partial class ContainerAnchor
         Start => status.StartRefusal(Id),
         Kill => status.KillRefusal(Id),
         Delete => status.DeleteRefusal(Id),
+        Exec => status.ExecRefusal(Id),
+        Pause => status.PauseRefusal(Id),
+        Resume => status.ResumeRefusal(Id),
         _ => new ContainerException($"container \"{Id}\" cannot do that now", ContainerErrorKind.WrongStatus),
     };
 

@@ -115,6 +115,7 @@ public sealed partial class ContainerAnchor
         await StageOutAsync();
         await ReleaseLeaseAsync();
         var ended = await EndJobAsync(cancelJob ? null : exitCode);
+        await ExecsEndedAsync();
         if (_job is not null)
         {
             await _job.DisposeAsync();

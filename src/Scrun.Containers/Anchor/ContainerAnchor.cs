@@ -27,6 +27,7 @@ public sealed partial class ContainerAnchor
     private readonly ILogger _log;
     private readonly TextWriter _stderr;
     private readonly Func<SlurmController, IStepLauncher> _launcher;
+    private readonly Func<SlurmController, bool, NodeCommands.INodeCommandLauncher> _nodeLauncher;
     private readonly ExitPatience _patience;
     private readonly ContainerPaths _paths;
     private readonly AnchorState _state;
@@ -53,9 +54,12 @@ public sealed partial class ContainerAnchor
     /// <param name="stderr">The container's stderr, where scrun's lines for the user go.</param>
     /// <param name="launcher">What launches the step in the job's cluster (the plan's choice, unless a test says otherwise).</param>
     /// <param name="patience">How long Slurm's word on a step is waited for once another word has come.</param>
+    /// <param name="nodeLauncher">What runs exec's, pause's and resume's commands on the container's node (native: the container's step was launched natively).</param>
     internal ContainerAnchor(ContainerPlan plan, LaunchContext launch, string? jwt, ILogger log, TextWriter stderr,
-        Func<SlurmController, IStepLauncher>? launcher = null, ExitPatience? patience = null)
+        Func<SlurmController, IStepLauncher>? launcher = null, ExitPatience? patience = null,
+        Func<SlurmController, bool, NodeCommands.INodeCommandLauncher>? nodeLauncher = null)
     {
+        _nodeLauncher = nodeLauncher ?? DefaultNodeLauncher;
         _plan = plan;
         _config = plan.Config;
         _jwt = jwt;
@@ -123,7 +127,7 @@ public sealed partial class ContainerAnchor
     /// <summary>Runs the container to its end and returns its exit code (the anchor's exit status).</summary>
     public async Task<int> RunAsync()
     {
-        await using var server = new AnchorServer(_paths, _state.Current.OwnerUid, (request, _) => RequestAsync(ToEvent(request)), _log);
+        await using var server = new AnchorServer(_paths, _state.Current.OwnerUid, (request, _) => RequestAsync(ToEvent(request)), _log, ServeExecAsync);
         var loop = LoopAsync();
         try
         {
@@ -146,6 +150,8 @@ public sealed partial class ContainerAnchor
         ControlOperation.Start => new Start(),
         ControlOperation.Kill => new Kill(request.Signal),
         ControlOperation.Delete => new Delete(request.Force),
+        ControlOperation.Pause => new Pause(),
+        ControlOperation.Resume => new Resume(),
         _ => new Query(),
     };
 
@@ -195,9 +201,13 @@ public sealed partial class ContainerAnchor
         Note(anchorEvent, from);
         var transition = AnchorTransitions.Decide(from, anchorEvent, _step is not null);
         _log.Debug("container {Id}: {Event} while {Status}: {Next}, {Effect}", Id, anchorEvent.GetType().Name, from, transition.Next, transition.Effect);
-        if (transition.Effect == AnchorEffect.Defer)
+        if (transition.Effect is AnchorEffect.Defer or AnchorEffect.ThawFirst)
         {
             _deferred.Add(pending);
+            if (transition.Effect == AnchorEffect.ThawFirst)
+            {
+                StartThaw(null);
+            }
             return false;
         }
         if (transition.Next != from)

@@ -19,6 +19,20 @@ internal enum ControlOperation
 
     [JsonStringEnumMemberName("delete")]
     Delete,
+
+    /// <summary>A process in the running container: the relay's stdio travels with the request, the connection stays open until the process ends.</summary>
+    [JsonStringEnumMemberName("exec")]
+    Exec,
+
+    [JsonStringEnumMemberName("pause")]
+    Pause,
+
+    [JsonStringEnumMemberName("resume")]
+    Resume,
+
+    /// <summary>On an exec's connection: the relay's terminal has a new size.</summary>
+    [JsonStringEnumMemberName("resize")]
+    Resize,
 }
 
 /// <summary>One request from the CLI to a container's anchor (one JSON line per connection).</summary>
@@ -35,6 +49,13 @@ internal sealed record ControlRequest
 
     /// <summary>delete's <c>--force</c>.</summary>
     public bool Force { get; init; }
+
+    /// <summary>exec's process (the OCI process JSON, as the runtime on the node takes it).</summary>
+    public string? Process { get; init; }
+
+    /// <summary>exec: the descriptors sent are a terminal that carries input, output and the size.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool Terminal { get; init; }
 }
 
 /// <summary>The anchor's answer: the state after the operation, or why it was refused.</summary>
@@ -48,6 +69,9 @@ internal sealed record ControlResponse
     public ContainerErrorKind Kind { get; init; } = ContainerErrorKind.Failed;
 
     public ContainerState? State { get; init; }
+
+    /// <summary>An exec's last answer: its process has ended with this exit code (128+N for a signal).</summary>
+    public int? ExitCode { get; init; }
 
     public static ControlResponse Refused(ContainerException e, ContainerState? state) => new() { Error = e.Message, Kind = e.Kind, State = state };
 }

@@ -146,6 +146,9 @@ internal static partial class LibC
     [LibraryImport("libc", SetLastError = true)]
     private static partial int kill(int pid, int signal);
 
+    /// <summary>kill(2); false when the process is gone or not ours.</summary>
+    public static bool SendSignal(int pid, Signal signal) => pid > 0 && kill(pid, signal.Number) == 0;
+
     [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
     private static partial nint syscall_pidfd(nint number, nint first, nint second, nint third, nint fourth);
 
@@ -187,6 +190,15 @@ internal static partial class LibC
 
     [LibraryImport("libc", SetLastError = true)]
     private static unsafe partial int pipe2(int* fds, int flags);
+
+    /// <summary>dup2(2): <paramref name="target"/> becomes a copy of <paramref name="fd"/> (inherited by children).</summary>
+    public static void MoveOnto(int fd, int target)
+    {
+        if (fd != target && dup2(fd, target) < 0)
+        {
+            throw new IOException($"dup2: {LastError()}");
+        }
+    }
 
     /// <summary>A pipe whose write end a child inherits (the read end stays ours).</summary>
     public static (int Read, int Write) InheritablePipe()

@@ -46,6 +46,19 @@ internal sealed unsafe class StepTerminal : IDisposable
         return new StepTerminal(descriptor);
     }
 
+    /// <summary>
+    /// A descriptor handed over (an exec's, from its relay), now this object's: a terminal made
+    /// raw, or (<paramref name="raw"/> false) a plain descriptor read the same wakeable way.
+    /// </summary>
+    public static StepTerminal Adopt(int descriptor, bool raw)
+    {
+        if (raw)
+        {
+            Terminal.MakeRaw(descriptor);
+        }
+        return new StepTerminal(descriptor);
+    }
+
     /// <summary>The terminal's size; null when it has none (a caller's pty that was never sized).</summary>
     public WindowSize? Size() => Terminal.WindowSizeOf(_descriptor) is { } size ? new WindowSize(size.Columns, size.Rows) : null;
 

@@ -2,7 +2,9 @@ namespace Scrun.Slurm.Config;
 
 /// <summary>
 /// The login-node side of <c>oci.conf</c> (beside slurm.conf): how scrun launches srun and at
-/// which levels it logs. The node-side keys (RunTime*, ContainerPath, ...) are accepted; of them only RunTimeRun is read.
+/// which levels it logs. The node-side keys (RunTime*, ContainerPath, ...) are accepted; of them
+/// RunTimeRun (does it run node-run?) and RunTimeQuery (the runtime and the container's id on the
+/// node, for exec, pause and resume) are read.
 /// A missing file is fine.
 /// </summary>
 public sealed record OciConfig
@@ -19,6 +21,9 @@ public sealed record OciConfig
 
     /// <summary>The compute nodes' command for a container (read here only to know whether it is <c>scrun node-run</c>).</summary>
     public string? RunTimeRun { get; init; }
+
+    /// <summary>How the nodes ask the runtime for a container's state: its words before <c>state</c> are the runtime, the one after it the container's id.</summary>
+    public string? RunTimeQuery { get; init; }
 
     /// <summary>
     /// Whether RunTimeRun runs the runtime through <c>scrun node-run</c>: then each node tells the
@@ -84,6 +89,9 @@ public sealed record OciConfig
                     break;
                 case "runtimerun":
                     config = config with { RunTimeRun = value };
+                    break;
+                case "runtimequery":
+                    config = config with { RunTimeQuery = value };
                     break;
                 case "syslogdebug":
                     config = config with { SyslogDebug = value };

@@ -12,30 +12,36 @@ namespace Scrun.Tests.Containers;
 /// </summary>
 public class AnchorTransitionsTests
 {
-    private static readonly string[] s_columns = ["Creating", "Created", "Starting", "Starting+step", "Running", "Stopping", "Stopped"];
+    private static readonly string[] s_columns = ["Creating", "Created", "Starting", "Starting+step", "Running", "Paused", "Stopping", "Stopped"];
 
     private static readonly (string Name, AnchorEvent Event, string Row)[] s_table =
     [
-        ("state", new Query(), "=None | =None | =None | =None | =None | =None | =None"),
-        ("start", new Start(), "=Refuse | Starting Launch | =Refuse | =Refuse | =Refuse | =Refuse | =Refuse"),
-        ("kill TERM", new Kill(Signal.Terminate), "Stopping AbortCreation | Stopping WindDown | =Defer | =Defer | =SignalContainer | =Refuse | =Refuse"),
-        ("kill CHLD", new Kill(Signal.Child), "=None | =None | =Defer | =Defer | =SignalContainer | =Refuse | =Refuse"),
-        ("kill KILL", new Kill(Signal.Kill), "Stopping AbortCreation | Stopping WindDown | =Defer | =KillStep | =SignalContainer | =Refuse | =Refuse"),
-        ("delete", new Delete(Force: false), "=Refuse | Stopping WindDown | =Refuse | =Refuse | =Refuse | =None | =CancelLeftJob"),
-        ("delete --force", new Delete(Force: true), "Stopping AbortCreation | Stopping WindDown | =Defer | =KillStep | =KillStep | =None | =CancelLeftJob"),
-        ("created", new Created(), "Created Report | =None | =None | =None | =None | =UndoCreation | =None"),
-        ("creation failed", new CreationFailed("x"), "Stopping UndoCreation | Stopping UndoCreation | =None | =None | =None | =UndoCreation | =None"),
-        ("create gone", new CreatorGone(), "Stopping AbortCreation | =None | =None | =None | =None | =None | =None"),
-        ("launched", new Launched(null!), "=None | =None | =Attach | =Attach | =None | =None | =None"),
-        ("launch failed", new LaunchFailed("x"), "=None | =None | Stopping WindDown | Stopping WindDown | =None | =None | =None"),
-        ("running", new AnchorEvent.Running(), "=None | =None | Running None | Running None | =None | =None | =None"),
-        ("start failed", new StartFailed("x"), "=None | =None | =None | Stopping KillStep | =None | =None | =None"),
-        ("step exited", new StepExited(3), "=None | =None | Stopping WindDown | Stopping WindDown | Stopping WindDown | =WindDown | =None"),
-        ("job ended", new JobEnded("x"), "Stopping AbortCreation | Stopping WindDown | =Defer | =AbandonStep | =AbandonStep | =None | =None"),
-        ("nodes failed", new NodesFailed("n1"), "=None | =None | =Defer | =AbandonStep | =AbandonStep | =None | =None"),
-        ("time limit", new TimeLimitReached(), "=None | =None | =None | =None | =None | =None | =None"),
-        ("released", new Released(0, null), "=None | =None | =None | =None | =None | Stopped Finish | =None"),
-        ("ended", new Ended(), "=None | =None | =None | =None | =None | =None | =Exit"),
+        ("state", new Query(), "=None | =None | =None | =None | =None | =None | =None | =None"),
+        ("start", new Start(), "=Refuse | Starting Launch | =Refuse | =Refuse | =Refuse | =Refuse | =Refuse | =Refuse"),
+        ("kill TERM", new Kill(Signal.Terminate), "Stopping AbortCreation | Stopping WindDown | =Defer | =Defer | =SignalContainer | =ThawFirst | =Refuse | =Refuse"),
+        ("kill CHLD", new Kill(Signal.Child), "=None | =None | =Defer | =Defer | =SignalContainer | =ThawFirst | =Refuse | =Refuse"),
+        ("kill KILL", new Kill(Signal.Kill), "Stopping AbortCreation | Stopping WindDown | =Defer | =KillStep | =SignalContainer | =ThawFirst | =Refuse | =Refuse"),
+        ("delete", new Delete(Force: false), "=Refuse | Stopping WindDown | =Refuse | =Refuse | =Refuse | =Refuse | =None | =CancelLeftJob"),
+        ("delete --force", new Delete(Force: true), "Stopping AbortCreation | Stopping WindDown | =Defer | =KillStep | =KillStep | =ThawFirst | =None | =CancelLeftJob"),
+        ("created", new Created(), "Created Report | =None | =None | =None | =None | =None | =UndoCreation | =None"),
+        ("creation failed", new CreationFailed("x"), "Stopping UndoCreation | Stopping UndoCreation | =None | =None | =None | =None | =UndoCreation | =None"),
+        ("create gone", new CreatorGone(), "Stopping AbortCreation | =None | =None | =None | =None | =None | =None | =None"),
+        ("launched", new Launched(null!), "=None | =None | =Attach | =Attach | =None | =None | =None | =None"),
+        ("launch failed", new LaunchFailed("x"), "=None | =None | Stopping WindDown | Stopping WindDown | =None | =None | =None | =None"),
+        ("running", new AnchorEvent.Running(), "=None | =None | Running None | Running None | =None | =None | =None | =None"),
+        ("start failed", new StartFailed("x"), "=None | =None | =None | Stopping KillStep | =None | =None | =None | =None"),
+        ("step exited", new StepExited(3), "=None | =None | Stopping WindDown | Stopping WindDown | Stopping WindDown | Stopping WindDown | =WindDown | =None"),
+        ("job ended", new JobEnded("x"), "Stopping AbortCreation | Stopping WindDown | =Defer | =AbandonStep | =AbandonStep | =AbandonStep | =None | =None"),
+        ("nodes failed", new NodesFailed("n1"), "=None | =None | =Defer | =AbandonStep | =AbandonStep | =AbandonStep | =None | =None"),
+        ("time limit", new TimeLimitReached(), "=None | =None | =None | =None | =None | =None | =None | =None"),
+        ("released", new Released(0, null), "=None | =None | =None | =None | =None | =None | Stopped Finish | =None"),
+        ("exec", new Exec(null!), "=Refuse | =Refuse | =Defer | =Defer | =StartExec | =Refuse | =Refuse | =Refuse"),
+        ("pause", new Pause(), "=Refuse | =Refuse | =Refuse | =Refuse | =Freeze | =Refuse | =Refuse | =Refuse"),
+        ("resume", new Resume(), "=Refuse | =Refuse | =Refuse | =Refuse | =Refuse | =Thaw | =Refuse | =Refuse"),
+        ("frozen", new Frozen(), "=None | =None | =None | =None | Paused None | =None | =None | =None"),
+        ("thawed", new Thawed(), "=None | =None | =None | =None | =None | Running None | =None | =None"),
+        ("thaw failed", new ThawFailed("x"), "=None | =None | =None | =None | =None | =RefuseWaiting | =None | =None"),
+        ("ended", new Ended(), "=None | =None | =None | =None | =None | =None | =None | =Exit"),
     ];
 
     public static TheoryData<string> Events() => new(s_table.Select(row => row.Name));
