@@ -34,6 +34,8 @@ internal static class Program
                 return AnchorVerb.Run();
             case CommandLineOutcome.Run { Verb: GuardOptions }:
                 return GuardVerb.Run();
+            case CommandLineOutcome.Run { Verb: ExecRelayOptions }:
+                return ExecVerbs.Relay();
             case CommandLineOutcome.Run { Verb: LeaseOptions }:
                 return LeaseVerb.Run();
             case CommandLineOutcome.Run { Verb: NodeRunOptions nodeRun }:

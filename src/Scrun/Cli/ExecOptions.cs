@@ -4,8 +4,8 @@ namespace Scrun.Cli;
 
 /// <summary>
 /// <c>exec [--process FILE] [--detach] [--pid-file PATH] [--console-socket PATH] [--tty] [--cwd DIR]
-/// [--env K=V]... [--user UID[:GID]] ID [COMMAND...]</c>, the subset of runc's flags that Podman
-/// (conmon) and containerd pass.
+/// [--env K=V]... [--user UID[:GID]] [--cap CAP]... [--no-new-privs] ID [COMMAND...]</c>: runc's
+/// flags, as Podman (conmon) and containerd pass them.
 /// </summary>
 public sealed record ExecOptions(ContainerId ContainerId) : ContainerVerbOptions(ContainerId)
 {
@@ -26,6 +26,10 @@ public sealed record ExecOptions(ContainerId ContainerId) : ContainerVerbOptions
     public IReadOnlyList<string> Env { get; init; } = [];
 
     public string? User { get; init; }
+
+    public IReadOnlyList<string> Capabilities { get; init; } = [];
+
+    public bool NoNewPrivileges { get; init; }
 
     public int PreserveFds { get; init; }
 

@@ -30,6 +30,12 @@ public sealed record GuardOptions : VerbOptions
     public override string Verb => Scrun.Containers.ContainerGuard.Verb;
 }
 
+/// <summary>The hidden verb exec starts an exec's relay with (parameters come in its environment).</summary>
+public sealed record ExecRelayOptions : VerbOptions
+{
+    public override string Verb => Scrun.Containers.ExecLaunch.Verb;
+}
+
 /// <summary>The hidden verb of a container's lease step on its job's first node (parameters come in its environment).</summary>
 public sealed record LeaseOptions : VerbOptions
 {

@@ -128,6 +128,8 @@ public sealed class ScrunCommandLine
         Register(guard, _ => new GuardOptions());
         var lease = new Command(Scrun.Containers.NodeControl.JobLeaseProtocol.Verb, "Holds a container's job on its node and cancels it once its anchor is gone (a step the anchor launches)") { Hidden = true };
         Register(lease, _ => new LeaseOptions());
+        var execRelay = new Command(Scrun.Containers.ExecLaunch.Verb, "Stands for an exec's process on the login node (started by exec)") { Hidden = true };
+        Register(execRelay, _ => new ExecRelayOptions());
     }
 
     public CommandLineOutcome Parse(IReadOnlyList<string> args)
@@ -310,6 +312,14 @@ public sealed class ScrunCommandLine
         };
         command.Options.Add(env);
         var user = AddValueOption(command, "--user", "User to run as", "UID[:GID]", "-u");
+        var capabilities = new Option<string[]>("--cap")
+        {
+            Description = "Add a capability to the process's bounding, effective and permitted sets (repeatable)",
+            HelpName = "CAP",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        command.Options.Add(capabilities);
+        var noNewPrivileges = AddFlag(command, "--no-new-privs", "Set no_new_privs for the process");
         var preserveFds = AddPreserveFdsOption(command);
         Register(command, r => new ExecOptions(ReadId(r, id))
         {
@@ -321,6 +331,8 @@ public sealed class ScrunCommandLine
             Cwd = NullIfEmpty(r.GetValue(cwd)),
             Env = r.GetValue(env) ?? [],
             User = NullIfEmpty(r.GetValue(user)),
+            Capabilities = r.GetValue(capabilities) ?? [],
+            NoNewPrivileges = r.GetValue(noNewPrivileges),
             PreserveFds = r.GetValue(preserveFds),
             Command = r.GetValue(commandLine) ?? [],
         });

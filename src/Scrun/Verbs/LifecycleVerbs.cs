@@ -45,6 +45,8 @@ internal static class LifecycleVerbs
                 case DeleteOptions delete:
                     lifecycle.DeleteAsync(delete.ContainerId, delete.Force).GetAwaiter().GetResult();
                     return 0;
+                case ExecOptions or PauseOptions or ResumeOptions:
+                    return ExecVerbs.Run(lifecycle, verb);
                 default:
                     return UnavailableVerb.Run(verb, log);
             }

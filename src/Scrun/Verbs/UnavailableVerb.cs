@@ -13,7 +13,6 @@ internal static class UnavailableVerb
     {
         var reason = options switch
         {
-            ExecOptions or PauseOptions or ResumeOptions => "is not supported by scrun yet",
             _ => "is not implemented yet: the container lifecycle is still being built",
         };
         log.Error("{Verb} {Reason}", options.Verb, reason);

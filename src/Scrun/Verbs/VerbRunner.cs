@@ -17,7 +17,7 @@ internal static class VerbRunner
             VersionOptions => VersionVerb.Run(stdout),
             FeaturesOptions => FeaturesVerb.Run(stdout),
             CheckOptions => CheckVerb.Run(global, stdout),
-            CreateOptions or StartOptions or StateOptions or KillOptions or DeleteOptions => LifecycleVerbs.Run(global, (ContainerVerbOptions)verb, log, stdout),
+            CreateOptions or StartOptions or StateOptions or KillOptions or DeleteOptions or ExecOptions or PauseOptions or ResumeOptions => LifecycleVerbs.Run(global, (ContainerVerbOptions)verb, log, stdout),
             _ => UnavailableVerb.Run(verb, log),
         };
     }
