@@ -21,7 +21,7 @@ public sealed partial class ContainerLifecycle
         var id = request.Id;
         var paths = Paths(id);
         var stored = StoredState(paths, id);
-        var (process, terminal) = ExecProcess.Resolve(request, () => ContainerProcess(paths, id));
+        var (process, terminal) = ExecProcess.Resolve(request, () => ContainerProcess(paths, id), inOwnUserNamespace: UserNamespace.OutsideIds() is not null);
         if (terminal && request.ConsoleSocket is null)
         {
             throw new ContainerException("exec --tty needs --console-socket: the terminal's master is handed to the caller through it");

@@ -49,8 +49,13 @@ internal static class ExecProcess
 
     /// <param name="request">exec's flags.</param>
     /// <param name="containerProcess">The container's config.json <c>process</c>, read only when there is no <c>--process</c>.</param>
+    /// <param name="inOwnUserNamespace">
+    /// The container runs on its node in a user namespace that maps one user and one group (a
+    /// rootless engine's): the process cannot have supplementary groups there (the container's own
+    /// process has none either).
+    /// </param>
     /// <exception cref="ContainerException">The file cannot be read or is no OCI process; a flag is malformed.</exception>
-    public static (string Json, bool Terminal) Resolve(ExecRequest request, Func<JsonObject?> containerProcess)
+    public static (string Json, bool Terminal) Resolve(ExecRequest request, Func<JsonObject?> containerProcess, bool inOwnUserNamespace = false)
     {
         JsonObject process;
         if (request.ProcessFile is { } file)
@@ -111,6 +116,10 @@ internal static class ExecProcess
         if (request.Tty)
         {
             process["terminal"] = true;
+        }
+        if (inOwnUserNamespace)
+        {
+            (process["user"] as JsonObject)?.Remove("additionalGids");
         }
         var terminal = process["terminal"] is JsonValue value && value.TryGetValue<bool>(out var on) && on;
         var json = process.ToJsonString();
