@@ -28,7 +28,6 @@ public class VerbOutputTests
     }
 
     [Theory]
-    [InlineData("run", "not implemented yet")]
     [InlineData("exec", "not supported by scrun yet")]
     public void Verbs_without_machinery_fail_loudly(string verb, string reason)
     {

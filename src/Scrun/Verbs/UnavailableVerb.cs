@@ -14,7 +14,7 @@ internal static class UnavailableVerb
         var reason = options switch
         {
             ExecOptions or PauseOptions or ResumeOptions => "is not supported by scrun yet",
-            _ => "is not implemented yet: the container lifecycle is still being built",
+            _ => "is not implemented yet",
         };
         log.Error("{Verb} {Reason}", options.Verb, reason);
         return 1;

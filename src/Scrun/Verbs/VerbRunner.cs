@@ -17,6 +17,7 @@ internal static class VerbRunner
             VersionOptions => VersionVerb.Run(stdout),
             FeaturesOptions => FeaturesVerb.Run(stdout),
             CheckOptions => CheckVerb.Run(global, stdout),
+            RunOptions run => RunVerb.Run(global, run, log),
             CreateOptions or StartOptions or StateOptions or KillOptions or DeleteOptions => LifecycleVerbs.Run(global, (ContainerVerbOptions)verb, log, stdout),
             _ => UnavailableVerb.Run(verb, log),
         };
