@@ -106,12 +106,28 @@ public sealed partial class ContainerLifecycle(string root)
     /// <param name="cancellation">Cancels the wait for the anchor's report.</param>
     public async Task CreateAsync(LaunchContext request, IReadOnlyDictionary<string, string> environment, CancellationToken cancellation = default)
     {
+        // The anchor lives on in a session of its own: create does not wait for it.
+        (await CreateWithAnchorAsync(request, environment, forRun: false, cancellation)).Dispose();
+    }
+
+    /// <summary><see cref="CreateAsync"/>, returning the anchor, this process's child, once the container is created.</summary>
+    /// <param name="request">What create was asked for.</param>
+    /// <param name="environment">The runtime's environment.</param>
+    /// <param name="forRun">run's container: a terminal it has must go to a console socket (run has no terminal of its own to give it).</param>
+    /// <param name="cancellation">Cancels the wait for the anchor's report.</param>
+    private async Task<Process> CreateWithAnchorAsync(LaunchContext request, IReadOnlyDictionary<string, string> environment, bool forRun, CancellationToken cancellation)
+    {
         var id = ContainerId.Parse(request.Id);
         var bundle = Path.GetFullPath(request.Bundle);
         var pidFile = request.PidFile is null ? null : Path.GetFullPath(request.PidFile);
         var paths = new ContainerPaths(Root, id);
         // Everything the container is run with, checked now: a broken bundle or option fails here, before anything is made.
         var plan = ContainerPlan.Resolve(request with { Root = paths.Root, Bundle = bundle, PidFile = pidFile }, environment.GetValueOrDefault, environment);
+        if (forRun && plan.Config.Terminal && request.ConsoleSocket is null)
+        {
+            // runc's run would relay its own terminal; scrun's does not yet, and the terminal would be nobody's.
+            throw new ContainerException("process.terminal without --console-socket: scrun run has no terminal of its own to give the container; pass --console-socket or set process.terminal to false");
+        }
         if (pidFile is not null)
         {
             EnsureWritableDirectory(Path.GetDirectoryName(pidFile)!, "--pid-file");
@@ -146,12 +162,12 @@ public sealed partial class ContainerLifecycle(string root)
             throw new ContainerException($"cannot start the container's processes: {e.Message}");
         }
 
-        using (anchor)
+        try
         {
             var answer = await CreationReport.ReadAsync(report, cancellation);
             if (answer is { Ok: true })
             {
-                return;
+                return anchor;
             }
             if (answer is not null)
             {
@@ -167,6 +183,11 @@ public sealed partial class ContainerLifecycle(string root)
             }
             Removing(died, () => FileTree.Remove(paths.Directory));
             throw new ContainerException(died);
+        }
+        catch
+        {
+            anchor.Dispose();
+            throw;
         }
     }
 

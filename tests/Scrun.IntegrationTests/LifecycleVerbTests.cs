@@ -421,6 +421,90 @@ public sealed class LifecycleVerbTests(TestbedFixture bed) : IDisposable
         Assert.Equal("", File.ReadAllText(StdoutOf(id)));
     }
 
+    /// <summary>
+    /// run in the foreground is create, start, wait and delete: the container's output is run's
+    /// own (the anchor has run's stdio), run exits with the container's exit code once its job has
+    /// ended, and nothing is left.
+    /// </summary>
+    [Fact]
+    public void Run_in_the_foreground_gives_the_containers_output_and_exit_code_and_leaves_nothing()
+    {
+        var job = UniqueName("run");
+        var id = NewId();
+        var run = Run(Bundle(["sh", "-c", "echo out; exit 4"], job), id);
+        Assert.True(run.ExitCode == 4, run.ToString());
+        Assert.Equal("out\n", run.Stdout);
+        Assert.Equal("", run.Stderr);
+        AssertRefused(Scrun("state", id), $"container \"{id}\" does not exist");
+        Assert.False(Directory.Exists(Path.Combine(_verbs.Root, id)));
+        WaitFor(() => JobState(job) is "FAILED", "the job to end with the container's exit code 4");
+    }
+
+    [Fact]
+    public void Run_with_keep_leaves_the_stopped_container_to_delete()
+    {
+        var id = NewId();
+        var run = Run(Bundle(["true"]), id, ["--keep"]);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal("stopped", State(id).GetProperty("status").GetString());
+        Assert.Equal(0, Scrun("delete", id).ExitCode);
+        Assert.False(Directory.Exists(Path.Combine(_verbs.Root, id)));
+    }
+
+    [Fact]
+    public void Run_detached_returns_once_the_container_runs_and_leaves_it_running()
+    {
+        var id = NewId();
+        var run = RunDetached(Bundle(["sh", "-c", "echo up; while :; do sleep 0.2; done"]), id);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal("running", State(id).GetProperty("status").GetString());
+        WaitFor(() => File.ReadAllText(StdoutOf(id)) == "up\n", "the container to write");
+
+        Assert.Equal(0, Scrun("kill", id, "KILL").ExitCode);
+        WaitFor(() => State(id).GetProperty("status").GetString() == "stopped", "the killed container to stop");
+        Assert.Equal(0, Scrun("delete", id).ExitCode);
+        Assert.False(Directory.Exists(Path.Combine(_verbs.Root, id)));
+    }
+
+    /// <summary>The signals run receives are the container's, in the order they came (runc's run forwards them); its exit code follows.</summary>
+    [Fact]
+    public async Task Signals_sent_to_run_reach_the_container()
+    {
+        var id = NewId();
+        var pidOfRun = Path.Combine(_verbs.Directory, "run.pid");
+        var bundle = Bundle(["sh", "-c", "trap 'echo got-usr1' USR1; trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done"]);
+        var running = Task.Run(() => _verbs.Run(bundle, id, pidOfRun: pidOfRun));
+        WaitFor(() => Scrun("state", id) is { ExitCode: 0 } state && state.Stdout.Contains("\"running\"", StringComparison.Ordinal), "run to start the container");
+        var pid = File.ReadAllText(pidOfRun).Trim();
+
+        Assert.Equal(0, _bed.Run("kill", "-USR1", pid).ExitCode);
+        Assert.Equal(0, _bed.Run("kill", "-TERM", pid).ExitCode);
+        var run = await running.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(run.ExitCode == 7, run.ToString());
+        Assert.Equal("ready\ngot-usr1\ngot-term\n", run.Stdout);
+        AssertRefused(Scrun("state", id), $"container \"{id}\" does not exist");
+    }
+
+    /// <summary>A container that cannot start is run's failure with start's line, and is deleted: nothing of it is left.</summary>
+    [Fact]
+    public void Run_of_a_container_that_cannot_start_fails_with_starts_error_and_leaves_nothing()
+    {
+        var job = UniqueName("run-noderr");
+        var id = NewId();
+        var bundle = Bundle(["echo", "never"], job);
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(bundle, "config.json")))!;
+        config["linux"]!["sysctl"] = new System.Text.Json.Nodes.JsonObject { ["kernel.scrun_bogus"] = "1" };
+        File.WriteAllText(Path.Combine(bundle, "config.json"), config.ToJsonString());
+
+        var run = Run(bundle, id);
+        Assert.True(run.ExitCode == 1, run.ToString());
+        Assert.EndsWith("scrun: error: the container could not start on its node: runc run failed: sysctl \"kernel.scrun_bogus\" is not in a separate kernel namespace\n", run.Stderr);
+        Assert.Equal("", run.Stdout);
+        AssertRefused(Scrun("state", id), $"container \"{id}\" does not exist");
+        Assert.False(Directory.Exists(Path.Combine(_verbs.Root, id)));
+        _verbs.AssertNoLiveJob(job);
+    }
+
     [Theory]
     [InlineData("state")]
     [InlineData("start")]
@@ -501,6 +585,10 @@ public sealed class LifecycleVerbTests(TestbedFixture bed) : IDisposable
 
     private ProcessResult Create(string bundle, string id, string[]? flags = null, Dictionary<string, string>? environment = null, string[]? globals = null) =>
         _verbs.Create(bundle, id, flags, environment, globals);
+
+    private ProcessResult Run(string bundle, string id, string[]? flags = null) => _verbs.Run(bundle, id, flags);
+
+    private ProcessResult RunDetached(string bundle, string id) => _verbs.RunDetached(bundle, id);
 
     private ProcessResult Scrun(params string[] arguments) => _verbs.Scrun(arguments);
 

@@ -86,11 +86,13 @@ public sealed class ScrunBinaryTests : IDisposable
     }
 
     /// <summary>Podman passes --preserve-fds for run --preserve-fds and for systemd's LISTEN_FDS: refused at once, never a "Bad file descriptor" in the job.</summary>
-    [Fact]
-    public void Preserved_descriptors_are_refused_at_create_and_nothing_is_made()
+    [Theory]
+    [InlineData("create")]
+    [InlineData("run")]
+    public void Preserved_descriptors_are_refused_by_create_and_run_and_nothing_is_made(string verb)
     {
         var root = Path.Combine(_directory, "root");
-        var result = ScrunBinary.Run("--root", root, "create", "--preserve-fds", "2", "--bundle", _directory, "c1");
+        var result = ScrunBinary.Run("--root", root, verb, "--preserve-fds", "2", "--bundle", _directory, "c1");
         Assert.Equal(1, result.ExitCode);
         Assert.Equal("scrun: error: --preserve-fds 2: file descriptors cannot be passed to a container that runs on a compute node\n", result.Stderr);
         Assert.False(Directory.Exists(root));

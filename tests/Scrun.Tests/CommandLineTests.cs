@@ -50,6 +50,20 @@ public class CommandLineTests
     }
 
     [Fact]
+    public void Run_takes_creates_flags_and_its_own()
+    {
+        var run = Assert.IsType<RunOptions>(Parsed("run", "-b", "/b", "--pid-file", "/p", "--console-socket", "/s", "-d", "--keep", "x").Verb);
+        Assert.Equal("x", run.ContainerId.Value);
+        Assert.Equal(("/b", "/p", "/s"), (run.Create.Bundle, run.Create.PidFile, run.Create.ConsoleSocket));
+        Assert.True(run.Detach);
+        Assert.True(run.Keep);
+        var foreground = Assert.IsType<RunOptions>(Parsed("run", "x").Verb);
+        Assert.False(foreground.Detach);
+        Assert.False(foreground.Keep);
+        Assert.True(Assert.IsType<RunOptions>(Parsed("run", "--detach", "x").Verb).Detach);
+    }
+
+    [Fact]
     public void Create_without_bundle_leaves_it_to_the_verb()
     {
         Assert.Null(Assert.IsType<CreateOptions>(Parsed("create", "x").Verb).Bundle);

@@ -1,6 +1,4 @@
 using System.Text.Json;
-using Scrun.Cli;
-using Scrun.Logging;
 using Scrun.Verbs;
 using Xunit;
 
@@ -25,17 +23,6 @@ public class VerbOutputTests
         Assert.Equal("1.0.0", json.RootElement.GetProperty("ociVersionMin").GetString());
         Assert.Equal("1.0.2", json.RootElement.GetProperty("ociVersionMax").GetString());
         Assert.Equal(ScrunVersion.Current, json.RootElement.GetProperty("annotations").GetProperty("org.slurm.scrun.version").GetString());
-    }
-
-    [Theory]
-    [InlineData("run", "not implemented yet")]
-    public void Verbs_without_machinery_fail_loudly(string verb, string reason)
-    {
-        var run = Assert.IsType<CommandLineOutcome.Run>(new ScrunCommandLine().Parse([verb, "x"]));
-        var stderr = new StringWriter();
-        using var log = ScrunLogging.Create(run.Global.Log, stderr);
-        Assert.Equal(1, VerbRunner.Run(run.Global, run.Verb, log, new StringWriter()));
-        Assert.Contains(reason, stderr.ToString());
     }
 
     /// <summary>Without the context create passes, the guard has no log to write to: it says why on stderr, before it lets stderr go.</summary>

@@ -16,6 +16,7 @@ public readonly record struct Signal
 
     public static readonly Signal Hangup = new(1);
     public static readonly Signal Interrupt = new(2);
+    public static readonly Signal Quit = new(3);
     public static readonly Signal Kill = new(9);
     public static readonly Signal User1 = new(10);
     public static readonly Signal User2 = new(12);

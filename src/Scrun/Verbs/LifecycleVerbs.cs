@@ -7,31 +7,18 @@ using Serilog;
 
 namespace Scrun.Verbs;
 
-/// <summary>create, start, state, kill and delete: options in, lifecycle calls out, errors as one line.</summary>
+/// <summary>The container verbs: options in, lifecycle calls out, errors as one line.</summary>
 internal static class LifecycleVerbs
 {
     public static int Run(GlobalOptions global, ContainerVerbOptions verb, ILogger log, TextWriter stdout)
     {
         try
         {
-            var lifecycle = new ContainerLifecycle(ContainerPaths.ResolveRoot(global.Root, Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR"), ProcessIdentity.Current));
+            var lifecycle = Lifecycle(global);
             switch (verb)
             {
                 case CreateOptions create:
-                    if (create.PreserveFds > 0)
-                    {
-                        // Descriptors of the login node cannot reach a process on a compute node.
-                        throw new ContainerException($"--preserve-fds {create.PreserveFds}: file descriptors cannot be passed to a container that runs on a compute node");
-                    }
-                    lifecycle.CreateAsync(new LaunchContext
-                    {
-                        Id = create.ContainerId.Value,
-                        Bundle = create.Bundle ?? Directory.GetCurrentDirectory(),
-                        PidFile = create.PidFile,
-                        ConsoleSocket = create.ConsoleSocket,
-                        Log = global.Log,
-                        SlurmConf = global.SlurmConf,
-                    }, ProcessEnvironment()).GetAwaiter().GetResult();
+                    lifecycle.CreateAsync(LaunchOf(global, create), ProcessEnvironment()).GetAwaiter().GetResult();
                     return 0;
                 case StartOptions start:
                     lifecycle.StartAsync(start.ContainerId).GetAwaiter().GetResult();
@@ -45,10 +32,8 @@ internal static class LifecycleVerbs
                 case DeleteOptions delete:
                     lifecycle.DeleteAsync(delete.ContainerId, delete.Force).GetAwaiter().GetResult();
                     return 0;
-                case ExecOptions or PauseOptions or ResumeOptions:
-                    return ExecVerbs.Run(lifecycle, verb);
                 default:
-                    return UnavailableVerb.Run(verb, log);
+                    return ExecVerbs.Run(lifecycle, verb);
             }
         }
         catch (ContainerException e)
@@ -63,8 +48,32 @@ internal static class LifecycleVerbs
         }
     }
 
+    /// <summary>The containers of the state root <c>--root</c> names (else <c>$XDG_RUNTIME_DIR/scrun</c>).</summary>
+    public static ContainerLifecycle Lifecycle(GlobalOptions global) =>
+        new(ContainerPaths.ResolveRoot(global.Root, Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR"), ProcessIdentity.Current));
+
+    /// <summary>What create (or run) was asked for, as the context the container is created with.</summary>
+    /// <exception cref="ContainerException"><c>--preserve-fds</c>: nothing can honour it.</exception>
+    public static LaunchContext LaunchOf(GlobalOptions global, CreateOptions create)
+    {
+        if (create.PreserveFds > 0)
+        {
+            // Descriptors of the login node cannot reach a process on a compute node.
+            throw new ContainerException($"--preserve-fds {create.PreserveFds}: file descriptors cannot be passed to a container that runs on a compute node");
+        }
+        return new LaunchContext
+        {
+            Id = create.ContainerId.Value,
+            Bundle = create.Bundle ?? Directory.GetCurrentDirectory(),
+            PidFile = create.PidFile,
+            ConsoleSocket = create.ConsoleSocket,
+            Log = global.Log,
+            SlurmConf = global.SlurmConf,
+        };
+    }
+
     /// <summary>The runtime's environment, as Docker or Podman (and config.json's caller) set it.</summary>
-    private static Dictionary<string, string> ProcessEnvironment()
+    public static Dictionary<string, string> ProcessEnvironment()
     {
         var environment = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (System.Collections.DictionaryEntry entry in Environment.GetEnvironmentVariables())

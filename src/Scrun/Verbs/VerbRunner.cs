@@ -17,8 +17,9 @@ internal static class VerbRunner
             VersionOptions => VersionVerb.Run(stdout),
             FeaturesOptions => FeaturesVerb.Run(stdout),
             CheckOptions => CheckVerb.Run(global, stdout),
+            RunOptions run => RunVerb.Run(global, run, log),
             CreateOptions or StartOptions or StateOptions or KillOptions or DeleteOptions or ExecOptions or PauseOptions or ResumeOptions => LifecycleVerbs.Run(global, (ContainerVerbOptions)verb, log, stdout),
-            _ => UnavailableVerb.Run(verb, log),
+            _ => throw new InvalidOperationException($"no handler for {verb.Verb}"),
         };
     }
 }

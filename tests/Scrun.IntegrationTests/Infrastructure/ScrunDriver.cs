@@ -102,19 +102,50 @@ public sealed class ScrunDriver : IDisposable
     /// a test compares on stderr must not depend on whether the bed's node was busy.
     /// </summary>
     /// <remarks><paramref name="wrapper"/> runs create (e.g. "timeout 3"); <paramref name="stdio"/> names its stdio files when not the id.</remarks>
-    public ProcessResult Create(string bundle, string id, string[]? flags = null, Dictionary<string, string>? environment = null, string[]? globals = null, string? wrapper = null, string? stdio = null)
+    public ProcessResult Create(string bundle, string id, string[]? flags = null, Dictionary<string, string>? environment = null, string[]? globals = null, string? wrapper = null, string? stdio = null) =>
+        WithStdioFiles("create", bundle, id, flags, environment, globals, wrapper, stdio);
+
+    /// <summary><c>run --detach</c>, with files as stdio as <see cref="Create"/> gives them: the anchor keeps them for the container.</summary>
+    public ProcessResult RunDetached(string bundle, string id, string[]? flags = null, Dictionary<string, string>? environment = null) =>
+        WithStdioFiles("run", bundle, id, ["--detach", .. flags ?? []], environment, globals: null, wrapper: null, stdio: null);
+
+    /// <summary>
+    /// <c>run</c> in the foreground, its stdio this test's pipes: the container's output is run's,
+    /// and run ends with the container. Quiet, as <see cref="Create"/>.
+    /// </summary>
+    /// <param name="bundle">The bundle.</param>
+    /// <param name="id">The container's id.</param>
+    /// <param name="flags">run's flags besides --bundle.</param>
+    /// <param name="environment">Variables beside the bed's.</param>
+    /// <param name="pidOfRun">A file run's own pid is written to before it starts (a test signals it).</param>
+    public ProcessResult Run(string bundle, string id, string[]? flags = null, Dictionary<string, string>? environment = null, string? pidOfRun = null)
+    {
+        string[] arguments = ["--root", Root, "run", "--bundle", bundle, .. flags ?? [], id];
+        var env = QuietEnvironment(environment);
+        return pidOfRun is null
+            ? ProcessRunner.Run(ScrunBinary.Path, arguments, env, timeout: TimeSpan.FromSeconds(90))
+            : ProcessRunner.Run("sh", ["-c", $"echo $$ >'{pidOfRun}'; exec \"$0\" \"$@\"", ScrunBinary.Path, .. arguments], env, timeout: TimeSpan.FromSeconds(90));
+    }
+
+    private ProcessResult WithStdioFiles(string verb, string bundle, string id, string[]? flags, Dictionary<string, string>? environment, string[]? globals, string? wrapper, string? stdio)
     {
         var stdout = StdoutOf(stdio ?? id);
         var stderr = StderrOf(stdio ?? id);
+        string[] arguments = ["--root", Root, .. globals ?? [], verb, "--bundle", bundle, .. flags ?? [], id];
+        var command = $"exec {wrapper} \"$0\" \"$@\" </dev/null >'{stdout}' 2>'{stderr}'";
+        var run = ProcessRunner.Run("sh", ["-c", command, ScrunBinary.Path, .. arguments], QuietEnvironment(environment), timeout: TimeSpan.FromSeconds(90));
+        return run with { Stderr = File.Exists(stderr) && run.ExitCode != 0 ? File.ReadAllText(stderr) : run.Stderr };
+    }
+
+    /// <summary>The bed's environment with SCRUN_QUIET=1, then <paramref name="environment"/>.</summary>
+    private Dictionary<string, string> QuietEnvironment(Dictionary<string, string>? environment)
+    {
         var env = new Dictionary<string, string>(_bed.Environment) { ["SCRUN_QUIET"] = "1" };
         foreach (var (key, value) in environment ?? [])
         {
             env[key] = value;
         }
-        string[] arguments = ["--root", Root, .. globals ?? [], "create", "--bundle", bundle, .. flags ?? [], id];
-        var command = $"exec {wrapper} \"$0\" \"$@\" </dev/null >'{stdout}' 2>'{stderr}'";
-        var run = ProcessRunner.Run("sh", ["-c", command, ScrunBinary.Path, .. arguments], env, timeout: TimeSpan.FromSeconds(90));
-        return run with { Stderr = File.Exists(stderr) && run.ExitCode != 0 ? File.ReadAllText(stderr) : run.Stderr };
+        return env;
     }
 
     public ProcessResult Scrun(params string[] arguments) => ScrunWith([], arguments);
