@@ -146,9 +146,10 @@ internal sealed class SrunNodeCommandLauncher(OciConfig oci, string slurmConf) :
             var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, WorkingDirectory = "/" };
             psi.ArgumentList.Add("-c");
             // srun --pty needs the terminal as its stdio and controlling terminal: a session of its own.
+            // The descriptors are reopened by path: dash's redirections take single-digit descriptors only.
             psi.ArgumentList.Add(stdio.Terminal
-                ? "exec setsid --ctty \"$0\" \"$@\" <&\"$SCRUN_FD_IN\" >&\"$SCRUN_FD_IN\" 2>&\"$SCRUN_FD_IN\""
-                : "exec \"$0\" \"$@\" <&\"$SCRUN_FD_IN\" >&\"$SCRUN_FD_OUT\" 2>&\"$SCRUN_FD_ERR\"");
+                ? "exec setsid --ctty \"$0\" \"$@\" <>\"/proc/self/fd/$SCRUN_FD_IN\" >&0 2>&0"
+                : "exec \"$0\" \"$@\" <\"/proc/self/fd/$SCRUN_FD_IN\" >>\"/proc/self/fd/$SCRUN_FD_OUT\" 2>>\"/proc/self/fd/$SCRUN_FD_ERR\"");
             psi.ArgumentList.Add(srun);
             foreach (var argument in Arguments(oci.SrunArgs, command, stdio.Terminal))
             {
