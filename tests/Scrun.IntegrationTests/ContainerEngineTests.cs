@@ -30,6 +30,58 @@ public sealed class ContainerEngineTests(TestbedFixture bed, SlurmClustersFixtur
         return engine == "docker" ? ["--runtime", runtime, "--net=none"] : ["--runtime", runtime];
     }
 
+    /// <summary>
+    /// pause freezes the container on its node: the engine says paused, a ticking loop stops
+    /// (its last tick stays the last), exec is refused; unpause thaws it and the ticks go on; a
+    /// paused container removed by force (the engine thaws or scrun does) leaves no job.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(EnginesOnEveryRelease))]
+    public void Pause_freezes_the_container_and_unpause_thaws_it(string engine, string release)
+    {
+        var job = UniqueName("pause");
+        var name = StartDetached(engine, release, "i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.1; done", "-e", $"SCRUN_JOB_NAME={job}");
+        WaitForLog(engine, name, "tick 3");
+        var pause = Driver.Engine(engine, "pause", name);
+        Assert.True(pause.ExitCode == 0, pause.ToString());
+        Assert.Equal("paused", Driver.Engine(engine, "inspect", "-f", "{{.State.Status}}", name).Stdout.Trim());
+        if (engine == "podman")
+        {
+            var id = Driver.Engine(engine, "inspect", "-f", "{{.Id}}", name).Stdout.Trim();
+            Assert.Contains("\"status\": \"paused\"", Bed.Run(ScrunBinary.Path, "--root", "/run/scrun", "state", id).Stdout);
+        }
+        var frozen = SettledLastTick(engine, name);
+        var exec = Driver.Engine(engine, "exec", name, "true");
+        Assert.NotEqual(0, exec.ExitCode);
+        Assert.Equal(frozen, LastTick(engine, name));
+
+        var unpause = Driver.Engine(engine, "unpause", name);
+        Assert.True(unpause.ExitCode == 0, unpause.ToString());
+        Assert.Equal("running", Driver.Engine(engine, "inspect", "-f", "{{.State.Status}}", name).Stdout.Trim());
+        WaitForLog(engine, name, $"tick {frozen + 3}\n");
+
+        Assert.Equal(0, Driver.Engine(engine, "pause", name).ExitCode);
+        var rm = Driver.Engine(engine, "rm", "-f", name);
+        Assert.True(rm.ExitCode == 0, rm.ToString());
+        WaitForJob(job, state => state is not ("RUNNING" or "PENDING" or "COMPLETING"), release);
+    }
+
+    /// <summary>The last tick once it stays the last for two reads in a row (what was written before the freeze has arrived).</summary>
+    private int SettledLastTick(string engine, string name)
+    {
+        var last = -1;
+        ScrunDriver.WaitFor(() =>
+        {
+            var before = last;
+            last = LastTick(engine, name);
+            return last == before;
+        }, "the ticks to stop");
+        return last;
+    }
+
+    private int LastTick(string engine, string name) =>
+        System.Text.RegularExpressions.Regex.Matches(Driver.Engine(engine, "logs", name).Stdout, @"tick (\d+)").Select(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).DefaultIfEmpty(0).Max();
+
     /// <summary>Slurm ends the job a minute in (its time-limit sweep runs every 30 s): one test, Podman only.</summary>
     [Fact]
     public void A_job_past_its_time_limit_ends_the_container_with_the_reason()

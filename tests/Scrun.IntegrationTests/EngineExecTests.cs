@@ -75,7 +75,7 @@ public abstract partial class EngineLifecycleTests
         Assert.True(detached.ExitCode == 0, detached.ToString());
         ScrunDriver.WaitFor(() => Driver.Engine(engine, "exec", name, "ps").Stdout.Contains($"sleep {seconds}", StringComparison.Ordinal), "the detached exec to show in ps");
         var jobId = FindJob(job)!.Id;
-        Assert.Contains(Bed.Run("squeue", "-h", "-s", "-j", jobId, "-o", "%j").Stdout.Split('\n'), step => step.StartsWith("scrun-ex", StringComparison.Ordinal));
+        Assert.Contains(ExecSteps(jobId), step => step == "scrun-exec");
 
         var rm = engine == "podman" ? Driver.Engine(engine, "rm", "-f", "-t", "1", name) : Driver.Engine(engine, "rm", "-f", name);
         Assert.True(rm.ExitCode == 0, rm.ToString());
@@ -97,7 +97,7 @@ public abstract partial class EngineLifecycleTests
         }
         Assert.Equal("healthy", Driver.Engine("podman", "inspect", "-f", "{{.State.Health.Status}}", name).Stdout.Trim());
         var jobId = FindJob(job)!.Id;
-        ScrunDriver.WaitFor(() => !Bed.Run("squeue", "-h", "-s", "-j", jobId, "-o", "%j").Stdout.Contains("scrun-ex", StringComparison.Ordinal), "the checks' steps to end");
+        ScrunDriver.WaitFor(() => !ExecSteps(jobId).Any(), "the checks' steps to end");
         Assert.False(RelayPids().Any(), "a check's relay is still running");
     }
 
@@ -108,6 +108,10 @@ public abstract partial class EngineLifecycleTests
         WaitForLog(engine, name, "ready");
         return name;
     }
+
+    /// <summary>The names of the job's exec steps (on 22.05).</summary>
+    private IEnumerable<string> ExecSteps(string jobId) =>
+        Bed.Run("squeue", "-h", "-s", "-j", jobId, "-o", "%100j").Stdout.Split('\n').Select(name => name.Trim()).Where(name => name == "scrun-exec");
 
     /// <summary>The exec relays (<c>scrun __exec</c>) running on this host.</summary>
     private static IEnumerable<int> RelayPids()

@@ -62,7 +62,7 @@ public sealed class RootlessEngineTests(TestbedFixture bed, SlurmClustersFixture
         var root = engine == "podman" ? $"/run/user/{rootless.Uid}/scrun" : $"/run/user/{rootless.Uid}/docker/runtime-runc/moby";
         Assert.True(Directory.Exists(Path.Combine(root, id)), $"the container's state is not in {root}");
 
-        foreach (var verb in new[] { new[] { "state", id }, ["kill", id, "1"], ["kill", id, "9"], ["delete", "--force", id] })
+        foreach (var verb in new[] { new[] { "state", id }, ["kill", id, "1"], ["kill", id, "9"], ["exec", id, "true"], ["pause", id], ["resume", id], ["delete", "--force", id] })
         {
             var attempt = rootless.As(rootless.OtherUser, [rootless.Scrun, "--root", root, .. verb]);
             Assert.True(attempt.ExitCode != 0, $"{string.Join(' ', verb)} as {rootless.OtherUser}: {attempt}");
@@ -77,6 +77,24 @@ public sealed class RootlessEngineTests(TestbedFixture bed, SlurmClustersFixture
         Assert.Equal("true", As(engine, "inspect", "-f", "{{.State.Running}}", name).Stdout.Trim());
         Assert.Equal("RUNNING", FindJob(job, "22.05")?.State);
         Assert.DoesNotContain("got-hup", As(engine, "logs", name).Stdout);
+    }
+
+    /// <summary>
+    /// Rootless runc cannot freeze on the bed's cgroup v1: Docker's pause fails with scrun's one
+    /// line naming why (Podman refuses it by itself), and the container runs on.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public void Pause_where_the_node_cannot_freeze_is_one_line_and_the_container_runs_on(string engine)
+    {
+        var name = StartDetached(engine, "22.05", "echo ready; while :; do sleep 0.2; done");
+        WaitForLog(engine, name, "ready");
+        var pause = As(engine, "pause", name);
+        Assert.NotEqual(0, pause.ExitCode);
+        Assert.Contains(engine == "docker" ? "cannot toggle freezer: cgroups not configured for container (the node cannot freeze this container" : "cgroup", pause.Stderr);
+        Assert.Single(EngineNoise().Replace(pause.Stderr, "").TrimEnd('\n').Split('\n'));
+        Assert.Equal("running", As(engine, "inspect", "-f", "{{.State.Status}}", name).Stdout.Trim());
+        Assert.Equal("alive\n", As(engine, "exec", name, "echo", "alive").Stdout);
     }
 
     /// <summary>A state directory the user left readable is still refused to anyone else.</summary>
