@@ -27,6 +27,7 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
     private readonly string _directory = Directory.CreateTempSubdirectory("scrun-anchor-").FullName;
     private readonly FakeSlurmctld _slurmctld;
     private readonly FakeStepLauncher _steps = new();
+    private readonly FakeNodeCommands _nodeCommands = new();
     private readonly StringWriter _stderr = new();
     private readonly LogLines _log = new();
     private readonly ManualResetEventSlim _answerAllocation = new(initialState: true);
@@ -53,6 +54,7 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
             """{"ociVersion":"1.0.2","process":{"args":["sh","-c","exit 3"],"env":["SCRUN_QUIET=1"],"cwd":"/"},"root":{"path":"rootfs"}}""");
         var conf = Path.Combine(_directory, "slurm.conf");
         File.WriteAllText(conf, $"ClusterName=fake\nSlurmctldHost=fake(127.0.0.1)\nSlurmctldPort={_slurmctld.Port}\n");
+        File.WriteAllText(Path.Combine(_directory, "oci.conf"), "RunTimeQuery=\"runc --root=/r state %n.%u.%j.%s.%t\"\n");
         _paths = new ContainerPaths(Path.Combine(_directory, "root"), ContainerId.Parse("c1"));
         Directory.CreateDirectory(_paths.Root);
         _pidFile = Path.Combine(Directory.CreateDirectory(Path.Combine(_directory, "run")).FullName, "c1.pid");
@@ -78,7 +80,8 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
 
     /// <summary>The anchor, with the plan create would make of the files as the test left them.</summary>
     private ContainerAnchor Container => _container ??= new ContainerAnchor(
-        ContainerPlan.Resolve(_launch, _environment.GetValueOrDefault, _environment), _launch, _environment["SLURM_JWT"], _logger, _stderr, _ => _steps);
+        ContainerPlan.Resolve(_launch, _environment.GetValueOrDefault, _environment), _launch, _environment["SLURM_JWT"], _logger, _stderr, _ => _steps,
+        nodeLauncher: (_, _) => _nodeCommands);
 
     /// <summary>The anchor's run (started by the first test step that needs it).</summary>
     private Task<int> Anchor => _running ??= Task.Run(Container.RunAsync);
@@ -158,6 +161,50 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
         Assert.Contains(10, KillSignals(kill));
         var reader = new SlurmReader(kill.Body);
         Assert.Equal(FakeStepLauncher.StepNumber, JobStepKillRequest.ReadBody(ref reader, s_version).Step.StepNumber); // the step the launcher made, not 0
+    }
+
+    /// <summary>pause and resume run the node runtime's verb on the container (its id from RunTimeQuery, its step the launcher's) and change the status only once it has.</summary>
+    [Fact]
+    public async Task Pause_and_resume_run_the_nodes_runtime_and_change_the_status()
+    {
+        await Report();
+        await Send("start");
+        Assert.True((await Send("pause")).Ok);
+        Assert.Equal(ContainerStatus.Paused, Stored().Status);
+        // %u is the job owner's name (the job record's uid), %s the step the launcher made.
+        Assert.Matches($@"^exec runc --root=/r pause 'n1\.[^.]+\.{Job}\.{FakeStepLauncher.StepNumber}\.0'\n$", _nodeCommands.Commands.Single().Arguments[2]);
+        Assert.Equal("scrun-pause", _nodeCommands.Commands.Single().Name);
+        Assert.Contains("container not running (paused)", (await Send("pause")).Error);
+        Assert.True((await Send("resume")).Ok);
+        Assert.Equal(ContainerStatus.Running, Stored().Status);
+        Assert.Contains(" resume ", _nodeCommands.Commands[^1].Arguments[2]);
+        Assert.Contains("container not paused (running)", (await Send("resume")).Error);
+    }
+
+    /// <summary>A freeze the node refuses is the runtime's error line, and the container stays running.</summary>
+    [Fact]
+    public async Task A_pause_the_node_refuses_is_its_error_and_changes_nothing()
+    {
+        await Report();
+        await Send("start");
+        _nodeCommands.Fail("time=\"x\" level=error msg=\"cannot toggle freezer: cgroups not configured for container\"\n");
+        var pause = await Send("pause");
+        Assert.False(pause.Ok);
+        Assert.StartsWith("cannot pause container \"c1\": cannot toggle freezer: cgroups not configured for container (the node cannot freeze", pause.Error);
+        Assert.Equal(ContainerStatus.Running, Stored().Status);
+    }
+
+    /// <summary>A paused container is thawed before a signal reaches it (frozen processes would keep it pending).</summary>
+    [Fact]
+    public async Task A_kill_of_a_paused_container_thaws_it_first()
+    {
+        await Report();
+        await Send("start");
+        await Send("pause");
+        Assert.True((await Send("kill", signal: 10)).Ok);
+        Assert.Contains(" resume ", _nodeCommands.Commands[^1].Arguments[2]);
+        Assert.Equal(ContainerStatus.Running, Stored().Status);
+        Assert.Contains(10, KillSignals(Single(MessageType.RequestCancelJobStep)));
     }
 
     /// <summary>A KILL the node loses (its runtime had not made the container yet) is sent again until the container stops.</summary>
@@ -504,6 +551,46 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
                 }
             }
             Assert.Fail($"the anchor never logged '{text}'");
+        }
+    }
+
+    /// <summary>The node's runtime: records each command, and exits 0 or fails with the output the test set.</summary>
+    private sealed class FakeNodeCommands : Scrun.Containers.NodeCommands.INodeCommandLauncher
+    {
+        private string? _failure;
+
+        public List<Scrun.Containers.NodeCommands.NodeCommand> Commands { get; } = [];
+
+        public void Fail(string output) => _failure = output;
+
+        public Task<Scrun.Containers.NodeCommands.INodeTask> StartAsync(Scrun.Containers.NodeCommands.NodeCommand command, Scrun.Containers.NodeCommands.NodeTaskStdio stdio, CancellationToken cancellation)
+        {
+            lock (Commands)
+            {
+                Commands.Add(command);
+            }
+            if (_failure is { } failure)
+            {
+                using var output = new Scrun.Containers.Interop.DescriptorStream(stdio.Output);
+                output.Write(System.Text.Encoding.UTF8.GetBytes(failure));
+            }
+            stdio.Close();
+            return Task.FromResult<Scrun.Containers.NodeCommands.INodeTask>(new Ended(_failure is null ? 0 : 1));
+        }
+
+        private sealed class Ended(int exitCode) : Scrun.Containers.NodeCommands.INodeTask
+        {
+            public Task<int> Completion { get; } = Task.FromResult(exitCode);
+
+            public Task SignalAsync(Signal signal) => Task.CompletedTask;
+
+            public void Resized()
+            {
+            }
+
+            public void Dispose()
+            {
+            }
         }
     }
 
