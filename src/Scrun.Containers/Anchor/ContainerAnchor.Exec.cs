@@ -45,7 +45,23 @@ public sealed partial class ContainerAnchor
 
     private void StartExec(ExecConnection exec, TaskCompletionSource<ControlResponse>? reply)
     {
-        var running = Task.Run(() => RunExecAsync(exec, reply));
+        // One exec's failure is its own: the container and its other execs go on.
+        var running = Task.Run(async () =>
+        {
+            try
+            {
+                await RunExecAsync(exec, reply);
+            }
+            catch (Exception e)
+            {
+                _log.Error("container {Id}: an exec failed unexpectedly: {Failure}", Id, e);
+                reply?.TrySetResult(new ControlResponse { Error = $"cannot exec in container \"{Id}\": {e.Message}", State = _state.Current });
+            }
+            finally
+            {
+                exec.Finish();
+            }
+        });
         lock (_execs)
         {
             _execs.RemoveAll(task => task.IsCompleted);
