@@ -88,7 +88,7 @@ internal static class HostPaths
         return names.Contains(path) ? path : names.FirstOrDefault();
     }
 
-    /// <summary>Whether <paramref name="name"/>, shown by <paramref name="mount"/>, is under a mount the host made after it (later in its table) that is not itself.</summary>
+    /// <summary>Whether the host shows something else than <paramref name="mount"/> at <paramref name="name"/>: the mount covering that name (the deepest, the last of those at one place) is another.</summary>
     private static bool IsHidden(string name, Mount mount, IReadOnlyList<Mount> host)
     {
         var covering = host.LastOrDefault(m => m.MountPoint == LongestMountPoint(name, host));
