@@ -93,6 +93,10 @@ internal sealed record ContainerPlan
         {
             Staging.StagingDirectory.Check(ContainerPaths.Resolve(stagingDirectory), BuiltInStaging.Variable); // others may not rewrite it
         }
+        if (!scripted)
+        {
+            BuiltInStaging.EnsureNodesSeeRoot(config, ContainerId.Parse(launch.Id)); // a root filesystem no node could see: refused before the job
+        }
         var launcher = StepLauncherPolicy.For(job.StepLauncher, slurm, oci);
         launcher.Known?.EnsureUsableHere(); // srun asked for where it cannot work: said now, not at start
         return new ContainerPlan

@@ -232,6 +232,80 @@ public abstract partial class EngineLifecycleTests(TestbedFixture bed, SlurmClus
         Assert.False(Directory.Exists(staged), "stage-out left the staged copy");
     }
 
+    /// <summary>
+    /// podman build with scrun as its runtime: the RUN step, which Buildah mounts the root
+    /// filesystem of in a mount namespace of its own, is a job of the caller on the node, and the
+    /// image Buildah commits has what the step wrote.
+    /// </summary>
+    [Fact]
+    public void Podman_build_runs_a_RUN_step_as_a_job_and_the_image_has_what_it_wrote()
+    {
+        var job = UniqueName("build");
+        using var context = new BuildContext(Driver, bed.Image);
+        var build = Driver.Engine("podman", ["build", .. RuntimeFlags("podman", "22.05"), "--build-arg", $"SCRUN_JOB_NAME={job}", "-t", context.Image, context.Directory],
+            timeout: TimeSpan.FromMinutes(4));
+        Assert.True(build.ExitCode == 0, build.ToString());
+        var record = WaitForJob(job, state => state is "COMPLETED");
+        Assert.Equal(JobOwner.Name, record.User);
+        Assert.Equal("built\n", ReadBuiltFile(context.Image));
+    }
+
+    /// <summary>
+    /// A site's SCRUN_BUILD_RUNTIME (containers.conf's [engine] env; here the engine's own
+    /// environment): the RUN step runs on this node with that runtime, no job, and the image has
+    /// what it wrote.
+    /// </summary>
+    [Fact]
+    public void Podman_build_with_a_build_runtime_runs_the_RUN_step_on_the_login_node()
+    {
+        var job = UniqueName("local-build");
+        using var context = new BuildContext(Driver, bed.Image);
+        var build = Driver.Engine("env", ["SCRUN_BUILD_RUNTIME=/usr/sbin/runc", "podman", "build", .. RuntimeFlags("podman", "22.05"),
+            "--build-arg", $"SCRUN_JOB_NAME={job}", "-t", context.Image, context.Directory], timeout: TimeSpan.FromMinutes(4));
+        Assert.True(build.ExitCode == 0, build.ToString());
+        Assert.Equal("built\n", ReadBuiltFile(context.Image));
+        Assert.Null(FindJob(job));
+    }
+
+    /// <summary>/f of a built image, read with runc on this node (not through scrun).</summary>
+    private string ReadBuiltFile(string image)
+    {
+        var cat = Driver.Engine("podman", "run", "--rm", "--runtime", "runc", image, "cat", "/f");
+        Assert.True(cat.ExitCode == 0, cat.ToString());
+        return cat.Stdout;
+    }
+
+    /// <summary>
+    /// A build context any user may read (a Containerfile FROM the bed's image whose RUN step
+    /// writes /f, its job named by the build argument SCRUN_JOB_NAME) and the name of the image to
+    /// build; the image (through the caller's engine) and the context are removed when disposed.
+    /// </summary>
+    private sealed class BuildContext : IDisposable
+    {
+        private readonly EngineDriver _engines;
+
+        public BuildContext(EngineDriver engines, string baseImage)
+        {
+            _engines = engines;
+            const UnixFileMode readable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+            Directory = System.IO.Directory.CreateTempSubdirectory("scrun-build-").FullName;
+            File.SetUnixFileMode(Directory, readable | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
+            var containerfile = Path.Combine(Directory, "Containerfile");
+            File.WriteAllText(containerfile, $"FROM {baseImage}\nARG SCRUN_JOB_NAME\nRUN echo built > /f\n");
+            File.SetUnixFileMode(containerfile, readable);
+        }
+
+        public string Directory { get; }
+
+        public string Image { get; } = $"localhost/{UniqueName("built")}";
+
+        public void Dispose()
+        {
+            _engines.Engine("podman", "rmi", "-f", Image);
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+    }
+
     public void Dispose()
     {
         Driver.Dispose();

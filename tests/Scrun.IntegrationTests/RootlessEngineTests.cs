@@ -134,27 +134,72 @@ public sealed class RootlessEngineTests(TestbedFixture bed, SlurmClustersFixture
 
     /// <summary>
     /// Overlay storage mounts each root filesystem inside Podman's namespace, where no node can
-    /// see it: create refuses it in one line, and no job is left.
+    /// see it: create refuses it in one line, before any job is asked for.
     /// </summary>
     [Fact]
     public void A_root_filesystem_only_the_engines_namespace_sees_is_refused_at_create()
     {
-        var storage = $"/tmp/scrun-testbed/home/{rootless.User}/.local/share/scrun-overlay-test";
-        string[] overlay = ["podman", "--storage-driver", "overlay", "--root", storage, "--runroot", $"/run/user/{rootless.Uid}/scrun-overlay-test"];
+        using var overlay = new OverlayStorage(rootless, Bed);
+        var job = UniqueName("overlay");
+        var run = rootless.As(rootless.User, [.. overlay.Podman, "run", "--rm", "-e", $"SCRUN_JOB_NAME={job}", OverlayStorage.Image, "true"]);
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.Matches(@"the container's root filesystem /\S+/merged is a mount only the engine's namespace has, which no compute node can see: use vfs storage, or a scrun.lua that copies it", run.Stderr);
+        Assert.Null(FindJob(job));
+    }
+
+    /// <summary>
+    /// podman build on overlay storage: Buildah's RUN step runs on a mount only the engine's
+    /// namespace has. create refuses it in one line that says what to do, and asks for no job.
+    /// </summary>
+    [Fact]
+    public void A_build_step_on_overlay_storage_is_refused_at_create_with_what_to_do()
+    {
+        using var overlay = new OverlayStorage(rootless, Bed);
+        var job = UniqueName("overlay-build");
+        var context = Directory.CreateTempSubdirectory("scrun-build-").FullName;
         try
         {
-            var import = rootless.As(rootless.User, [.. overlay, "import", "-q", Path.Combine(Bed.Environment["TESTBED_DIR"], "busybox-rootfs.tar"), "localhost/overlay-busybox"]);
-            Assert.True(import.ExitCode == 0, import.ToString());
-            var job = UniqueName("overlay");
-            var run = rootless.As(rootless.User, [.. overlay, "run", "--rm", "-e", $"SCRUN_JOB_NAME={job}", "localhost/overlay-busybox", "true"]);
-            Assert.NotEqual(0, run.ExitCode);
-            Assert.Matches(@"the container's root filesystem /\S+/merged is a mount only the engine's namespace has, which no compute node can see: use vfs storage, or a scrun.lua that copies it", run.Stderr);
-            WaitForJob(job, state => state is "CANCELLED", "22.05");
+            const UnixFileMode readable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+            File.SetUnixFileMode(context, readable | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute); // the user reads it
+            File.WriteAllText(Path.Combine(context, "Containerfile"), $"FROM {OverlayStorage.Image}\nARG SCRUN_JOB_NAME\nRUN echo built > /f\n");
+            File.SetUnixFileMode(Path.Combine(context, "Containerfile"), readable);
+            var build = rootless.As(rootless.User, [.. overlay.Podman, "build", "--build-arg", $"SCRUN_JOB_NAME={job}", "-t", "localhost/overlay-built", context], timeout: TimeSpan.FromMinutes(4));
+            Assert.NotEqual(0, build.ExitCode);
+            Assert.Matches(@"the root filesystem of this podman build RUN step, /var/tmp/buildah\d+/mnt/rootfs, is a mount only the engine's namespace has, which no compute node can see: use vfs storage, set SCRUN_BUILD_RUNTIME to run build steps on this node, or build with --runtime runc", build.Stderr);
+            Assert.Null(FindJob(job));
         }
         finally
         {
-            rootless.As(rootless.User, [.. overlay, "rm", "-a", "-f", "-t", "0"]);
-            rootless.As(rootless.User, ["podman", "unshare", "rm", "-rf", storage, $"/run/user/{rootless.Uid}/scrun-overlay-test"]);
+            Directory.Delete(context, recursive: true);
+        }
+    }
+
+    /// <summary>The rootless user's Podman on overlay storage of its own, holding the bed's busybox; all of it removed when disposed.</summary>
+    private sealed class OverlayStorage : IDisposable
+    {
+        public const string Image = "localhost/overlay-busybox";
+
+        private readonly RootlessFixture _rootless;
+        private readonly string _storage;
+        private readonly string _runRoot;
+
+        public OverlayStorage(RootlessFixture rootless, TestbedFixture bed)
+        {
+            _rootless = rootless;
+            _storage = $"/tmp/scrun-testbed/home/{rootless.User}/.local/share/scrun-overlay-test";
+            _runRoot = $"/run/user/{rootless.Uid}/scrun-overlay-test";
+            Podman = ["podman", "--storage-driver", "overlay", "--root", _storage, "--runroot", _runRoot];
+            var import = rootless.As(rootless.User, [.. Podman, "import", "-q", Path.Combine(bed.Environment["TESTBED_DIR"], "busybox-rootfs.tar"), Image]);
+            Assert.True(import.ExitCode == 0, import.ToString());
+        }
+
+        /// <summary>The user's podman command on this storage.</summary>
+        public string[] Podman { get; }
+
+        public void Dispose()
+        {
+            _rootless.As(_rootless.User, [.. Podman, "rm", "-a", "-f", "-t", "0"]);
+            _rootless.As(_rootless.User, ["podman", "unshare", "rm", "-rf", _storage, _runRoot]);
         }
     }
 

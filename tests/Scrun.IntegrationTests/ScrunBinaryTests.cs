@@ -150,4 +150,68 @@ public sealed class ScrunBinaryTests : IDisposable
         Assert.Contains("scrun: debug: ignoring --systemd-cgroup", result.Stderr);
         Assert.Contains("scrun: debug: ignoring --cgroup-manager cgroupfs", result.Stderr);
     }
+
+    /// <summary>
+    /// SCRUN_BUILD_RUNTIME: every verb Buildah calls for a podman build RUN step (the id
+    /// buildah-buildahN, create's bundle buildahN) becomes that runtime, with scrun's arguments as
+    /// they came; nothing of scrun's is made.
+    /// </summary>
+    [Fact]
+    public void A_build_steps_verbs_become_the_build_runtime_with_their_arguments()
+    {
+        var runtime = BuildRuntime();
+        var bundle = Path.Combine(_directory, "buildah82373899");
+        Directory.CreateDirectory(bundle);
+        var root = Path.Combine(_directory, "root");
+        string[][] verbs =
+        [
+            ["create", "--bundle", bundle, "--pid-file", Path.Combine(bundle, "pid"), "--no-new-keyring", "buildah-buildah82373899"],
+            ["start", "buildah-buildah82373899"],
+            ["state", "buildah-buildah82373899"],
+            ["kill", "buildah-buildah82373899", "SIGKILL"],
+            ["delete", "buildah-buildah82373899"],
+        ];
+        foreach (var verb in verbs)
+        {
+            string[] argv = ["--root", root, .. verb];
+            var result = ProcessRunner.Run(ScrunBinary.Path, argv, new Dictionary<string, string> { ["SCRUN_BUILD_RUNTIME"] = runtime });
+            Assert.Equal((0, $"{string.Join('\n', argv)}\n", ""), (result.ExitCode, result.Stdout, result.Stderr));
+        }
+        Assert.False(Directory.Exists(root));
+    }
+
+    /// <summary>
+    /// With SCRUN_BUILD_RUNTIME set, what is not a build step stays scrun's: another id, a step's
+    /// id with another bundle, a step's id whose container scrun holds. A relative path is refused.
+    /// </summary>
+    [Fact]
+    public void Only_build_steps_go_to_the_build_runtime()
+    {
+        var environment = new Dictionary<string, string> { ["SCRUN_BUILD_RUNTIME"] = BuildRuntime() };
+        var root = Path.Combine(_directory, "root");
+
+        var other = ProcessRunner.Run(ScrunBinary.Path, ["--root", root, "state", "c1"], environment);
+        Assert.Equal((1, "", "scrun: error: container \"c1\" does not exist\n"), (other.ExitCode, other.Stdout, other.Stderr));
+
+        var elsewhere = ProcessRunner.Run(ScrunBinary.Path, ["--root", root, "create", "--bundle", _directory, "buildah-buildah1"], environment);
+        Assert.Equal(1, elsewhere.ExitCode);
+        Assert.Matches(@"^scrun: error: .*config\.json", elsewhere.Stderr); // scrun's own create read the bundle
+
+        Directory.CreateDirectory(Path.Combine(root, "buildah-buildah1"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var held = ProcessRunner.Run(ScrunBinary.Path, ["--root", root, "state", "buildah-buildah1"], environment);
+        Assert.Equal((1, ""), (held.ExitCode, held.Stdout));
+        Assert.StartsWith("scrun: error: ", held.Stderr);
+
+        var relative = ProcessRunner.Run(ScrunBinary.Path, ["--root", root, "state", "buildah-buildah2"], new Dictionary<string, string> { ["SCRUN_BUILD_RUNTIME"] = "runc" });
+        Assert.Equal((1, "scrun: error: SCRUN_BUILD_RUNTIME=runc is not valid: expected the absolute path of a runtime such as /usr/sbin/runc\n"), (relative.ExitCode, relative.Stderr));
+    }
+
+    /// <summary>A runtime that prints the arguments it was given, one a line.</summary>
+    private string BuildRuntime()
+    {
+        var runtime = Path.Combine(_directory, "build-runtime");
+        File.WriteAllText(runtime, "#!/bin/sh\nprintf '%s\\n' \"$@\"\n");
+        File.SetUnixFileMode(runtime, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return runtime;
+    }
 }

@@ -6,7 +6,7 @@ using Xunit;
 namespace Scrun.Tests;
 
 /// <summary>
-/// Every argv that Podman (conmon), Docker (containerd-shim) and slurmstepd were recorded passing
+/// Every argv that Podman (conmon), podman build (Buildah), Docker (containerd-shim) and slurmstepd were recorded passing
 /// to a runtime must parse, and the values must land in the right fields.
 /// </summary>
 public class RecordedArgvTests
@@ -36,6 +36,8 @@ public class RecordedArgvTests
         Assert.Contains("docker-calls.log", sources);
         Assert.Contains("podman-rootless-calls.log", sources);
         Assert.Contains("docker-rootless-calls.log", sources);
+        Assert.Contains("podman-build-calls.log", sources);
+        Assert.Contains("podman-build-rootless-calls.log", sources);
         Assert.Contains("oci-run.log", sources);
         Assert.True(RecordedArgv().Count() > 300);
     }

@@ -6,27 +6,37 @@ namespace Scrun.Containers.Interop;
 /// A path as the machine's own mount namespace (PID 1's) names it. A rootless engine runs its
 /// runtime in a mount namespace of its own: rootless Docker's rootlesskit puts a tmpfs over
 /// <c>/run</c> whose entries are links into a hidden bind of the real one, and containerd mounts
-/// each container's root filesystem there. Those names mean nothing to slurmstepd. A path is
-/// translated through the file system it lives on: which file system and which directory in
-/// it (this process's mountinfo), then where the host has that directory mounted (PID 1's).
+/// each container's root filesystem there. Buildah runs the runtime of a <c>podman build</c>
+/// RUN step in a private mount namespace too, as root as well, with the step's root filesystem
+/// bound on <c>&lt;bundle&gt;/mnt/rootfs</c> there only. Those names mean nothing to
+/// slurmstepd. A path is translated through the file system it lives on: which file system and
+/// which directory in it (this process's mountinfo), then where the host has that directory
+/// mounted (PID 1's).
 /// </summary>
 internal static class HostPaths
 {
     /// <summary>
     /// <paramref name="path"/> (resolved, see <see cref="ContainerPaths.Resolve"/>) as the host
-    /// names it; the resolved path itself outside any user namespace; null when the host has
-    /// no mount that shows it (an overlay or tmpfs only the engine's namespace has).
+    /// names it; the resolved path itself in the host's own mount namespace outside any user
+    /// namespace; null when the host has no mount that shows it (an overlay or tmpfs only the
+    /// engine's namespace has).
     /// </summary>
-    public static string? AsHostSees(string path)
+    public static string? AsHostSees(string path) =>
+        Name(ContainerPaths.Resolve(path), Slurm.Interop.ProcessIdentity.Current.InUserNamespace, Read("/proc/self/mountinfo"), Read("/proc/1/mountinfo"));
+
+    /// <summary>
+    /// <paramref name="resolved"/> as the host names it, for a process with the mounts of
+    /// <paramref name="own"/> (its mountinfo), in a user namespace or not, on a host with
+    /// <paramref name="host"/>: itself in the host's mount namespace outside any user namespace,
+    /// or when either table is unknown; else translated (<see cref="Translate"/>).
+    /// </summary>
+    public static string? Name(string resolved, bool inUserNamespace, string? own, string? host)
     {
-        var resolved = ContainerPaths.Resolve(path);
-        if (!Slurm.Interop.ProcessIdentity.Current.InUserNamespace)
+        if (own is null || host is null || !inUserNamespace && SharesMounts(own, host))
         {
             return resolved;
         }
-        var own = Read("/proc/self/mountinfo");
-        var host = Read("/proc/1/mountinfo");
-        return own is null || host is null ? resolved : Translate(resolved, Parse(own), Parse(host));
+        return Translate(resolved, Parse(own), Parse(host));
     }
 
     /// <summary>
@@ -34,12 +44,10 @@ internal static class HostPaths
     /// the host sees. A new namespace copies every mount under a new mount id, so the root
     /// mounts' ids tell. True when PID 1's mountinfo cannot be read.
     /// </summary>
-    public static bool InHostMountNamespace()
-    {
-        var own = Read("/proc/self/mountinfo");
-        var host = Read("/proc/1/mountinfo");
-        return own is null || host is null || RootMountId(own) == RootMountId(host);
-    }
+    public static bool InHostMountNamespace() => SharesMounts(Read("/proc/self/mountinfo"), Read("/proc/1/mountinfo"));
+
+    /// <summary>Whether the two mountinfo tables are one namespace's (true when either is unknown).</summary>
+    private static bool SharesMounts(string? own, string? host) => own is null || host is null || RootMountId(own) == RootMountId(host);
 
     private static string? RootMountId(string mountinfo) =>
         mountinfo.Split('\n', StringSplitOptions.RemoveEmptyEntries)
@@ -67,13 +75,24 @@ internal static class HostPaths
         }
         var inFileSystem = Join(mount.Root, Relative(path, mount.MountPoint)!);
         // The host may show the directory in several places (a bind mount into a chroot, say):
-        // the same name if it has it, else the most direct one (mounted from the deepest
-        // directory), else the shortest.
-        var names = host.Where(m => m.Device == mount.Device && Relative(inFileSystem, m.Root) is not null)
-            .OrderByDescending(m => m.Root.Length).ThenBy(m => m.MountPoint.Length)
-            .Select(m => Join(m.MountPoint, Relative(inFileSystem, m.Root)!))
+        // the same name if it has it, else the shortest (the file system's own mount rather than
+        // a chroot's bind of part of it), then the most direct one (mounted from the deepest
+        // directory). A name another mount hides on the host shows something else: only when
+        // every name is hidden so is one of them taken.
+        var shown = host.Where(m => m.Device == mount.Device && Relative(inFileSystem, m.Root) is not null)
+            .Select(m => (Mount: m, Name: Join(m.MountPoint, Relative(inFileSystem, m.Root)!)))
+            .OrderBy(n => n.Name.Length).ThenByDescending(n => n.Mount.Root.Length)
             .ToList();
+        var visible = shown.Where(n => !IsHidden(n.Name, n.Mount, host)).Select(n => n.Name).ToList();
+        var names = visible.Count > 0 ? visible : shown.Select(n => n.Name).ToList();
         return names.Contains(path) ? path : names.FirstOrDefault();
+    }
+
+    /// <summary>Whether the host shows something else than <paramref name="mount"/> at <paramref name="name"/>: the mount covering that name (the deepest, the last of those at one place) is another.</summary>
+    private static bool IsHidden(string name, Mount mount, IReadOnlyList<Mount> host)
+    {
+        var covering = host.LastOrDefault(m => m.MountPoint == LongestMountPoint(name, host));
+        return covering is not null && !ReferenceEquals(covering, mount);
     }
 
     private static string? LongestMountPoint(string path, IReadOnlyList<Mount> mounts) =>

@@ -74,8 +74,7 @@ internal sealed class BuiltInStaging(string? stagingRoot, ILogger log) : IStagin
         else
         {
             // The node follows the link and reads root.path by the names the host gives them.
-            rootPath = HostPaths.AsHostSees(context.Config.RootPath) ?? throw new ContainerException(
-                $"the container's root filesystem {context.Config.RootPath} is a mount only the engine's namespace has, which no compute node can see: use vfs storage, or a scrun.lua that copies it");
+            rootPath = LinkedRootPath(context.Config, context.Id);
             staged.CreateSymbolicLink("rootfs", rootPath);
         }
         var nodeBundle = HostPaths.AsHostSees(bundle) ?? throw new ContainerException(
@@ -89,6 +88,36 @@ internal sealed class BuiltInStaging(string? stagingRoot, ILogger log) : IStagin
         }
         return Task.FromResult(new StagedBundle(bundle, rootfs, Owned: true) { NodeBundle = nodeBundle });
     }
+
+    /// <summary>
+    /// Checks, at create and before any job exists, what <see cref="StageInAsync"/> would refuse
+    /// later: a root filesystem the bundle can only link to, and that no host mount shows.
+    /// </summary>
+    /// <exception cref="ContainerException">The compute nodes could not see the root filesystem; the line says what to do.</exception>
+    public static void EnsureNodesSeeRoot(BundleConfig config, ContainerId id)
+    {
+        if (!Mounts.CanBindMount)
+        {
+            _ = LinkedRootPath(config, id);
+        }
+    }
+
+    /// <summary>
+    /// The root filesystem as the host names it, for the bundle's link when it cannot be
+    /// bind-mounted there: in a rootless engine's namespace, and as root outside the host's mount
+    /// namespace, where Buildah runs the runtime of a RUN step with the step's root filesystem
+    /// bound on <c>&lt;bundle&gt;/mnt/rootfs</c> for its namespace alone. The host shows the same
+    /// directory in the engine's storage (vfs, or an overlay Podman mounted as root), which the
+    /// node then runs, so what the step writes lands where the engine commits it from.
+    /// </summary>
+    /// <exception cref="ContainerException">No host mount shows it (an overlay mounted in a rootless engine's namespace).</exception>
+    private static string LinkedRootPath(BundleConfig config, ContainerId id) =>
+        HostPaths.AsHostSees(config.RootPath) ?? throw new ContainerException(UnseenRoot(config, id));
+
+    /// <summary>Why a root filesystem no host mount shows cannot run, and what to do: a build step has two ways more.</summary>
+    internal static string UnseenRoot(BundleConfig config, ContainerId id) => BuildSteps.IsBuildStep(id, config.Bundle)
+        ? $"the root filesystem of this podman build RUN step, {config.RootPath}, is a mount only the engine's namespace has, which no compute node can see: use vfs storage, set {BuildSteps.LocalRuntimeVariable} to run build steps on this node, or build with --runtime runc"
+        : $"the container's root filesystem {config.RootPath} is a mount only the engine's namespace has, which no compute node can see: use vfs storage, or a scrun.lua that copies it";
 
     public Task StageOutAsync(StagingContext context, CancellationToken cancellation)
     {

@@ -15,6 +15,9 @@ internal static class LifecycleVerbs
         try
         {
             var lifecycle = Lifecycle(global);
+            // SCRUN_BUILD_RUNTIME: a podman build RUN step's verbs go to that runtime, on this node.
+            var createBundle = verb is CreateOptions { Bundle: var bundle } ? Path.GetFullPath(bundle ?? Directory.GetCurrentDirectory()) : null;
+            BuildSteps.RunLocallyIfBuildStep(verb.ContainerId, createBundle, lifecycle.Root, Environment.GetCommandLineArgs()[1..], log);
             switch (verb)
             {
                 case CreateOptions create:

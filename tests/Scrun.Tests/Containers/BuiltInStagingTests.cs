@@ -7,7 +7,7 @@ using Xunit;
 
 namespace Scrun.Tests.Containers;
 
-/// <summary>Where the built-in staging puts a bundle, and who may pass on the way to it.</summary>
+/// <summary>Where the built-in staging puts a bundle, who may pass on the way to it, and what it refuses.</summary>
 public sealed class BuiltInStagingTests : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("scrun-staging-").FullName;
@@ -65,6 +65,23 @@ public sealed class BuiltInStagingTests : IDisposable
 
         await staging.StageOutAsync(new StagingContext(_paths.Id, config, _paths, 7, 0, 0, new Dictionary<string, string>()), CancellationToken.None);
         Assert.False(Directory.Exists(planned));
+    }
+
+    /// <summary>A root filesystem no compute node can see is refused with what to do; a build step's line names its own ways out.</summary>
+    [Fact]
+    public void The_refusal_of_an_unseen_root_filesystem_says_what_to_do()
+    {
+        var bundle = Path.Combine(_directory, "buildah82373899");
+        Directory.CreateDirectory(Path.Combine(bundle, "mnt", "rootfs"));
+        File.WriteAllText(Path.Combine(bundle, "config.json"), """{"ociVersion":"1.0.2-dev","process":{"args":["/bin/sh","-c","echo built > /f"],"cwd":"/"},"root":{"path":"mnt/rootfs"}}""");
+        var config = BundleConfig.Load(bundle);
+
+        Assert.Equal(
+            $"the root filesystem of this podman build RUN step, {bundle}/mnt/rootfs, is a mount only the engine's namespace has, which no compute node can see: use vfs storage, set SCRUN_BUILD_RUNTIME to run build steps on this node, or build with --runtime runc",
+            BuiltInStaging.UnseenRoot(config, ContainerId.Parse("buildah-buildah82373899")));
+        Assert.Equal(
+            $"the container's root filesystem {bundle}/mnt/rootfs is a mount only the engine's namespace has, which no compute node can see: use vfs storage, or a scrun.lua that copies it",
+            BuiltInStaging.UnseenRoot(config, ContainerId.Parse("c1")));
     }
 
     private BundleConfig Config(bool mapped)

@@ -47,6 +47,57 @@ public sealed class HostPathsTests
         Assert.Equal("/tmp/tb/staging/c1", HostPaths.Translate("/staging/c1", own, s_host));
     }
 
+    // The bed's host as it is: the vfs storage of root's and the rootless user's engines on /,
+    // the users' homes bound into the newer clusters' chroots.
+    private const string BedHost = """
+        26 1 254:0 / / rw,relatime - ext4 /dev/vda rw
+        95 26 254:0 /tmp/tb/chroots/24.11/root /tmp/tb/chroots/24.11/root rw,relatime - ext4 /dev/vda rw
+        111 95 0:42 / /tmp/tb/chroots/24.11/root/run rw,relatime - tmpfs tmpfs rw
+        129 95 254:0 /tmp/tb/home /tmp/tb/chroots/24.11/root/tmp/tb/home rw,relatime - ext4 /dev/vda rw
+        133 112 254:0 /tmp/tb/home /tmp/tb/chroots/26.05/root/tmp/tb/home rw,relatime - ext4 /dev/vda rw
+        229 26 0:55 / /var/lib/containers/storage/overlay/abc/merged rw,relatime - overlay overlay rw,lowerdir=/var/lib/containers/storage/overlay/l/X
+        """;
+
+    /// <summary>
+    /// The mount namespace Buildah runs the runtime of a RUN step in (a private copy of the
+    /// host's, new mount ids), with the step's root filesystem bound on its bundle's mnt/rootfs.
+    /// </summary>
+    private static string BuildahNamespace(string rootfsMount) => $"""
+        215 214 254:0 / / rw,relatime - ext4 /dev/vda rw
+        255 215 254:0 /tmp/tb/chroots/24.11/root /tmp/tb/chroots/24.11/root rw,relatime - ext4 /dev/vda rw
+        292 255 254:0 /tmp/tb/home /tmp/tb/chroots/24.11/root/tmp/tb/home rw,relatime - ext4 /dev/vda rw
+        {rootfsMount}
+        """;
+
+    [Theory]
+    [InlineData(false, "314 313 254:0 /tmp/tb/containers/storage/vfs/dir/abc /var/tmp/buildah123/mnt/rootfs rw - ext4 /dev/vda rw", "/tmp/tb/containers/storage/vfs/dir/abc")] // root's vfs storage
+    [InlineData(false, "356 355 0:55 / /var/tmp/buildah123/mnt/rootfs rw - overlay overlay rw", "/var/lib/containers/storage/overlay/abc/merged")] // root's overlay, which Podman mounted on the host
+    [InlineData(true, "348 347 254:0 /tmp/tb/home/u/.local/share/containers/storage/vfs/dir/abc /var/tmp/buildah123/mnt/rootfs rw - ext4 /dev/vda rw", "/tmp/tb/home/u/.local/share/containers/storage/vfs/dir/abc")] // rootless vfs: the home itself, not a chroot's bind of it
+    public void A_build_steps_root_filesystem_is_named_as_the_host_mounts_it(bool inUserNamespace, string rootfsMount, string onHost) =>
+        Assert.Equal(onHost, HostPaths.Name("/var/tmp/buildah123/mnt/rootfs", inUserNamespace, BuildahNamespace(rootfsMount), BedHost));
+
+    [Fact]
+    public void A_build_steps_root_filesystem_mounted_in_its_namespace_alone_has_no_name_on_the_host() =>
+        Assert.Null(HostPaths.Name("/var/tmp/buildah123/mnt/rootfs", true,
+            BuildahNamespace("356 355 0:77 / /var/tmp/buildah123/mnt/rootfs rw - fuse.fuse-overlayfs fuse-overlayfs rw"), BedHost));
+
+    [Fact]
+    public void In_the_hosts_own_mount_namespace_a_path_is_itself() =>
+        Assert.Equal("/var/tmp/buildah123/mnt/rootfs", HostPaths.Name("/var/tmp/buildah123/mnt/rootfs", false, BedHost, BedHost));
+
+    [Fact]
+    public void A_name_another_file_system_hides_on_the_host_is_not_given()
+    {
+        // /data/scratch is another file system on the host: /'s /data/scratch/x is not the directory.
+        var host = HostPaths.Parse("""
+            26 1 254:0 / / rw - ext4 /dev/vda rw
+            40 26 254:1 / /data/scratch rw - xfs /dev/vdb rw
+            41 26 254:0 /data/scratch /srv/old-scratch rw - ext4 /dev/vda rw
+            """);
+        var own = HostPaths.Parse("7 6 254:0 /data/scratch/x /bundle/rootfs rw - ext4 /dev/vda rw");
+        Assert.Equal("/srv/old-scratch/x", HostPaths.Translate("/bundle/rootfs", own, host));
+    }
+
     [Fact]
     public void Outside_any_user_namespace_a_path_is_only_resolved()
     {
