@@ -179,6 +179,11 @@ public static class ExecRelay
             socket.Dispose();
             throw new ContainerException($"cannot exec in container \"{launch.Id}\": cannot exec in a stopped container");
         }
+        catch (IOException e)
+        {
+            socket.Dispose();
+            throw new ContainerException($"cannot exec in container \"{launch.Id}\": its anchor cannot be reached ({e.Message})");
+        }
         catch
         {
             socket.Dispose();

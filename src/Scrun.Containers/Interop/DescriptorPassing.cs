@@ -5,7 +5,8 @@ namespace Scrun.Containers.Interop;
 
 /// <summary>
 /// Open descriptors sent along with bytes over a Unix stream socket (SCM_RIGHTS): an exec's
-/// relay hands its stdio to the container's anchor this way.
+/// relay hands its stdio to the container's anchor this way, and a terminal's master goes to
+/// the caller's --console-socket.
 /// </summary>
 internal static partial class DescriptorPassing
 {
@@ -68,7 +69,7 @@ internal static partial class DescriptorPassing
             var sent = SendMessage(handle, &message, 0);
             if (sent < 0)
             {
-                throw new IOException($"cannot send on the anchor's socket: {LibC.LastError()}");
+                throw new IOException(LibC.LastError());
             }
             if (sent < data.Length)
             {

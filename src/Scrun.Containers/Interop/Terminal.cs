@@ -10,8 +10,6 @@ namespace Scrun.Containers.Interop;
 /// </summary>
 internal static unsafe partial class Terminal
 {
-    private const int SolSocket = 1;
-    private const int ScmRights = 1;
     private const uint TiocGetWindowSize = 0x5413;
     private const uint TiocSetWindowSize = 0x5414;
     private const uint TiocSetControllingTty = 0x540E;
@@ -27,28 +25,6 @@ internal static unsafe partial class Terminal
 
     [LibraryImport("libc", EntryPoint = "ptsname_r", SetLastError = true)]
     private static partial int SlaveName(int fd, byte* buffer, nuint length);
-
-    [LibraryImport("libc", EntryPoint = "sendmsg", SetLastError = true)]
-    private static partial nint SendMessage(nint socket, MessageHeader* message, int flags);
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MessageHeader
-    {
-        public void* Name;
-        public uint NameLength;
-        public IoVector* Vectors;
-        public nuint VectorCount;
-        public void* Control;
-        public nuint ControlLength;
-        public int Flags;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct IoVector
-    {
-        public void* Base;
-        public nuint Length;
-    }
 
     /// <summary>Opens a pty pair: the master's descriptor and the slave's path (/dev/pts/N).</summary>
     public static (int Master, string Slave) Open()
@@ -72,18 +48,13 @@ internal static unsafe partial class Terminal
     {
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         socket.Connect(new UnixDomainSocketEndPoint(socketPath));
-        byte payload = 0;
-        var vector = new IoVector { Base = &payload, Length = 1 };
-        var control = stackalloc byte[24]; // CMSG_SPACE(sizeof(int))
-        new Span<byte>(control, 24).Clear();
-        *(nuint*)control = 20; // CMSG_LEN(sizeof(int))
-        *(int*)(control + 8) = SolSocket;
-        *(int*)(control + 12) = ScmRights;
-        *(int*)(control + 16) = fd;
-        var message = new MessageHeader { Vectors = &vector, VectorCount = 1, Control = control, ControlLength = 24 };
-        if (SendMessage(socket.SafeHandle.DangerousGetHandle(), &message, 0) < 0)
+        try
         {
-            throw new IOException($"cannot send the terminal to {socketPath}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+            DescriptorPassing.Send(socket, [0], [fd]);
+        }
+        catch (IOException e)
+        {
+            throw new IOException($"cannot send the terminal to {socketPath}: {e.Message}");
         }
     }
 
