@@ -109,8 +109,8 @@ public sealed class ScrunCommandLine
         AddKill();
         AddDelete();
         AddExec();
-        AddSimpleVerb("pause", "Suspend all processes of a container", id => new PauseOptions(id));
-        AddSimpleVerb("resume", "Resume a paused container", id => new ResumeOptions(id));
+        AddSimpleVerb("pause", "Freeze the container's processes on its node", id => new PauseOptions(id));
+        AddSimpleVerb("resume", "Thaw a paused container's processes", id => new ResumeOptions(id));
         AddInformational("version", "Print the version of scrun and of the OCI spec", new VersionOptions());
         AddInformational("features", "Print the OCI features document (JSON)", new FeaturesOptions());
         AddInformational("check", "Check slurm.conf, MUNGE and every controller, and say what is wrong", new CheckOptions(), "doctor");
@@ -290,7 +290,7 @@ public sealed class ScrunCommandLine
 
     private void AddExec()
     {
-        var command = new Command("exec", "Run an additional process in a running container");
+        var command = new Command("exec", "Run an additional process in a running container, on its node (an overlapping step)");
         var id = AddContainerIdArgument(command);
         var commandLine = new Argument<string[]>("command")
         {
