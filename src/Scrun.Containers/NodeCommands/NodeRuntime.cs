@@ -16,6 +16,9 @@ internal sealed record NodeContainer(string Node, string User, uint UserId, uint
 /// </summary>
 internal sealed record NodeRuntime(string Prefix, string IdPattern)
 {
+    /// <summary>How many times the node's runtime is asked for a container not running yet (a tenth of a second apart).</summary>
+    public int Attempts { get; init; } = 300;
+
     /// <summary>How many step numbers are tried when the container's step is not known (srun launched it).</summary>
     public const int StepsProbed = 64;
 
@@ -70,24 +73,33 @@ internal sealed record NodeRuntime(string Prefix, string IdPattern)
     public IReadOnlyList<string> ResumeCommand(NodeContainer where) => Shell(where, id => $"exec {Prefix} resume {id}\n");
 
     /// <summary>
-    /// The task's shell command. A container whose step is not known (srun launched it and did
-    /// not say) is looked for among the job's first steps: the one the runtime says is running
-    /// or paused on this node.
+    /// The task's shell command: once the runtime says the container is running or paused (a
+    /// container whose nodes do not run scrun node-run may still be in the making when start has
+    /// returned), the command; a stopped container, or none after <see cref="Attempts"/> looks a
+    /// tenth of a second apart, is an error. A container whose step is not known (srun launched it
+    /// and did not say) is looked for among the job's first steps.
     /// </summary>
     private IReadOnlyList<string> Shell(NodeContainer where, Func<string, string> command)
     {
-        if (where.Step is not null)
-        {
-            return ["/bin/sh", "-c", command(Quote(ContainerId(where)))];
-        }
-        var id = Expand(where, _ => "'\"$s\"'");
+        var steps = where.Step is null ? StepsProbed : 1;
+        var id = where.Step is null ? $"'{Expand(where, _ => "'\"$s\"'")}'" : Quote(ContainerId(where));
         var script = new StringBuilder()
-            .Append("s=0\n")
-            .Append(CultureInfo.InvariantCulture, $"while [ \"$s\" -lt {StepsProbed} ]; do\n")
-            .Append(CultureInfo.InvariantCulture, $"  if {Prefix} state '{id}' 2>/dev/null | grep -q '\"status\": *\"\\(running\\|paused\\)\"'; then\n")
-            .Append("    ").Append(command($"'{id}'"))
-            .Append("  fi\n")
-            .Append("  s=$((s+1))\n")
+            .Append("i=0\n")
+            .Append("while :; do\n")
+            .Append("  s=0\n")
+            .Append(CultureInfo.InvariantCulture, $"  while [ \"$s\" -lt {steps} ]; do\n")
+            .Append(CultureInfo.InvariantCulture, $"    status=$({Prefix} state {id} 2>/dev/null | sed -n 's/^ *\"status\": *\"\\([a-z]*\\)\".*/\\1/p')\n")
+            .Append("    case \"$status\" in\n")
+            .Append("    running|paused)\n")
+            .Append("      ").Append(command(id))
+            .Append("      ;;\n")
+            .Append(CultureInfo.InvariantCulture, $"    stopped) [ {steps} -gt 1 ] || {{ echo \"scrun: the container has stopped on $(hostname)\" >&2; exit 255; }};;\n")
+            .Append("    esac\n")
+            .Append("    s=$((s+1))\n")
+            .Append("  done\n")
+            .Append("  i=$((i+1))\n")
+            .Append(CultureInfo.InvariantCulture, $"  [ \"$i\" -lt {Attempts} ] || break\n")
+            .Append("  sleep 0.1\n")
             .Append("done\n")
             .Append("echo \"scrun: no running container of job ").Append(where.Job).Append(" on $(hostname)\" >&2\n")
             .Append("exit 255\n");

@@ -172,7 +172,7 @@ public sealed class ContainerAnchorTests : IAsyncLifetime // xunit 2 never calls
         Assert.True((await Send("pause")).Ok);
         Assert.Equal(ContainerStatus.Paused, Stored().Status);
         // %u is the job owner's name (the job record's uid), %s the step the launcher made.
-        Assert.Matches($@"^exec runc --root=/r pause 'n1\.[^.]+\.{Job}\.{FakeStepLauncher.StepNumber}\.0'\n$", _nodeCommands.Commands.Single().Arguments[2]);
+        Assert.Matches($@"(?m)^ *exec runc --root=/r pause 'n1\.[^.]+\.{Job}\.{FakeStepLauncher.StepNumber}\.0'$", _nodeCommands.Commands.Single().Arguments[2]);
         Assert.Equal("scrun-pause", _nodeCommands.Commands.Single().Name);
         Assert.Contains("container not running (paused)", (await Send("pause")).Error);
         Assert.True((await Send("resume")).Ok);

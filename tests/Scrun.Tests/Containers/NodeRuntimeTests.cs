@@ -72,6 +72,24 @@ public sealed class NodeRuntimeTests : IDisposable
         Assert.Equal(255, exitCode);
     }
 
+    /// <summary>Without scrun node-run, start returns before runc has made the container: exec waits for it.</summary>
+    [Fact]
+    public void A_container_still_being_made_is_waited_for()
+    {
+        var runtime = FakeRuntime("running", madeAfter: 2) with { Attempts = 5 };
+        var (output, exitCode) = Run(runtime.PauseCommand(s_where));
+        Assert.Equal(0, exitCode);
+        Assert.Equal("pause n1.alice.904.3.0\n", output);
+    }
+
+    [Fact]
+    public void A_stopped_container_is_an_error_at_once()
+    {
+        var runtime = FakeRuntime("stopped") with { Attempts = 1000 };
+        var (_, exitCode) = Run(runtime.ExecCommand(s_where, "{}"));
+        Assert.Equal(255, exitCode);
+    }
+
     [Theory]
     [InlineData("time=\"2026\" level=error msg=\"cannot toggle freezer: cgroups not configured for container\"\n", "cannot toggle freezer: cgroups not configured for container (the node cannot freeze")]
     [InlineData("time=\"x\" level=warning msg=\"runc pause may fail\"\ntime=\"x\" level=error msg=\"container \\\"x\\\" does not exist\"\n", "container \"x\" does not exist")]
@@ -82,22 +100,29 @@ public sealed class NodeRuntimeTests : IDisposable
         Assert.StartsWith(message, Scrun.Containers.Anchor.RuntimeError.Describe(output, 127), StringComparison.Ordinal);
     }
 
-    /// <summary>A runtime that prints its verb and id (and for exec the process file's content); state says <paramref name="status"/> for the given step's id.</summary>
-    private NodeRuntime FakeRuntime(string status, uint runningStep = 3)
+    /// <summary>
+    /// A runtime that prints its verb and id (and for exec the process file's content); state
+    /// says <paramref name="status"/> for the given step's id, as runc's indented JSON, once it has
+    /// been asked <paramref name="madeAfter"/> times.
+    /// </summary>
+    private NodeRuntime FakeRuntime(string status, uint runningStep = 3, int madeAfter = 0)
     {
         var path = Path.Combine(_directory, "runtime");
+        var asked = Path.Combine(_directory, "asked");
         File.WriteAllText(path, $$"""
             #!/bin/sh
             shift # --root=X
             if [ "$1" = state ]; then
-              case "$2" in *.{{runningStep}}.0) echo '{"status": "{{status}}"}';; *) echo 'container does not exist' >&2; exit 1;; esac
+              echo x >> {{asked}}
+              if [ "$(wc -l < {{asked}})" -le {{madeAfter}} ]; then echo 'container does not exist' >&2; exit 1; fi
+              case "$2" in *.{{runningStep}}.0) printf '{\n  "ociVersion": "1.0.2",\n  "status": "{{status}}",\n  "pid": 9\n}\n';; *) echo 'container does not exist' >&2; exit 1;; esac
               exit 0
             fi
             echo "$@"
             if [ "$1" = exec ]; then cat "$3"; fi
             """);
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        return NodeRuntime.From(new OciConfig { RunTimeQuery = $"{path} --root=/x state %n.%u.%j.%s.%t" });
+        return NodeRuntime.From(new OciConfig { RunTimeQuery = $"{path} --root=/x state %n.%u.%j.%s.%t" }) with { Attempts = 3 };
     }
 
     private (string Output, int ExitCode) Run(IReadOnlyList<string> command)
@@ -110,7 +135,8 @@ public sealed class NodeRuntimeTests : IDisposable
         using var process = Process.Start(psi)!;
         var output = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
-        Assert.Equal(["runtime"], Directory.GetFiles(_directory).Select(Path.GetFileName));
+        Assert.Equal(["asked", "runtime"], Directory.GetFiles(_directory).Select(Path.GetFileName).Order());
+        File.Delete(Path.Combine(_directory, "asked"));
         return (output, process.ExitCode);
     }
 }
