@@ -74,6 +74,8 @@ internal sealed class NativeNodeCommandLauncher(SlurmController slurm, ILogger l
                 WorkingDirectory = "/",
                 Overlapping = true,
                 Terminal = stdio.Terminal ? input!.Size() ?? new WindowSize(0, 0) : null,
+                // A suspended job takes no step: an exec must not wait for an administrator's resume.
+                BusyPatience = TimeSpan.FromSeconds(30),
             };
             var session = await StepSession.LaunchAsync(slurm, request, streams, line => log.Debug("{Line}", line), cancellation);
             return new NativeNodeTask(slurm, session, input, stdio);

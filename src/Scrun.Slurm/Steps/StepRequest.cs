@@ -45,6 +45,9 @@ public sealed record StepRequest
     /// <summary>Pty mode: task 0 runs on a terminal of this size, its stderr merged into its stdout.</summary>
     public WindowSize? Terminal { get; init; }
 
+    /// <summary>How long slurmctld's "busy" answers (a suspended job's, nodes still busy) are retried before the creation fails; null: as long as it takes.</summary>
+    public TimeSpan? BusyPatience { get; init; }
+
     /// <summary>How long a step whose I/O broke off is given to report its tasks' exit before it is taken as lost.</summary>
     public TimeSpan LostStepGrace { get; init; } = TimeSpan.FromSeconds(30);
 }

@@ -116,6 +116,7 @@ public sealed partial class StepSession : IAsyncDisposable
     private async Task CreateAsync(CancellationToken cancellation)
     {
         var pause = TimeSpan.FromMilliseconds(250);
+        var giveUp = _request.BusyPatience is { } patience ? DateTime.UtcNow + patience : DateTime.MaxValue;
         while (true)
         {
             try
@@ -123,7 +124,7 @@ public sealed partial class StepSession : IAsyncDisposable
                 _created = await _controller.CreateStepAsync(CreateRequest, cancellation);
                 break;
             }
-            catch (SlurmException e) when (s_busy.Contains(e.ErrorNumber))
+            catch (SlurmException e) when (s_busy.Contains(e.ErrorNumber) && DateTime.UtcNow < giveUp)
             {
                 _log($"job {_request.JobId}: step creation temporarily disabled, retrying ({e.Message})");
                 await Task.Delay(pause, cancellation);
