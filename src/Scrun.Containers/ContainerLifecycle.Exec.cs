@@ -1,9 +1,7 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using Scrun.Containers.Control;
 using Scrun.Containers.Interop;
-using Scrun.Slurm.Interop;
 
 namespace Scrun.Containers;
 
@@ -61,13 +59,7 @@ public sealed partial class ContainerLifecycle
         try
         {
             var launch = new ExecLaunch { Root = paths.Root, Id = id.Value, Process = process, Terminal = slave, ReportDescriptor = write };
-            var psi = new ProcessStartInfo(Environment.ProcessPath ?? throw new InvalidOperationException("cannot find the scrun executable"))
-            {
-                UseShellExecute = false,
-                ArgumentList = { ExecLaunch.Verb },
-            };
-            psi.Environment[ExecLaunch.EnvironmentVariable] = launch.ToEnvironmentValue();
-            relay = Process.Start(psi) ?? throw new InvalidOperationException("the relay did not start");
+            relay = Process.Start(launch.StartInfo()) ?? throw new InvalidOperationException("the relay did not start");
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
         {
@@ -96,22 +88,15 @@ public sealed partial class ContainerLifecycle
             }
             // In the foreground the caller's signals are the process's: the relay passes them on.
             var relayPid = relay.Id;
-            var registrations = new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGHUP, PosixSignal.SIGQUIT }
-                .Select(signal => PosixSignalRegistration.Create(signal, context =>
-                {
-                    context.Cancel = true;
-                    LibC.SendSignal(relayPid, new Signal((int)context.Signal switch { -1 => 1, -2 => 2, -3 => 3, -4 => 15, _ => 15 }));
-                }))
-                .ToList();
-            try
+            using (new ForwardedSignals(signal =>
+            {
+                LibC.SendSignal(relayPid, signal);
+                return Task.CompletedTask;
+            }, Serilog.Core.Logger.None))
             {
                 await relay.WaitForExitAsync(CancellationToken.None);
-                return relay.ExitCode;
             }
-            finally
-            {
-                registrations.ForEach(r => r.Dispose());
-            }
+            return relay.ExitCode;
         }
     }
 

@@ -5,7 +5,6 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Scrun.Containers.Control;
 using Scrun.Containers.Interop;
-using Scrun.Slurm.Interop;
 
 namespace Scrun.Containers;
 
@@ -44,7 +43,17 @@ public sealed record ExecLaunch
         }
     }
 
-    internal string ToEnvironmentValue() => JsonSerializer.Serialize(this, ExecJsonContext.Default.ExecLaunch);
+    /// <summary>The relay's process: this scrun, its hidden verb, this context in its environment.</summary>
+    internal System.Diagnostics.ProcessStartInfo StartInfo()
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo(Environment.ProcessPath ?? throw new InvalidOperationException("cannot find the scrun executable"))
+        {
+            UseShellExecute = false,
+            ArgumentList = { Verb },
+        };
+        psi.Environment[EnvironmentVariable] = JsonSerializer.Serialize(this, ExecJsonContext.Default.ExecLaunch);
+        return psi;
+    }
 }
 
 /// <summary>
@@ -57,12 +66,6 @@ public static class ExecRelay
 {
     /// <summary>The relay's exit status when its anchor went away before the process's end was known.</summary>
     public const int AnchorLost = 255;
-
-    private static readonly (PosixSignal Posix, Signal Signal)[] s_passed =
-    [
-        (PosixSignal.SIGTERM, Signal.Terminate), (PosixSignal.SIGINT, Signal.Interrupt), (PosixSignal.SIGHUP, Signal.Hangup),
-        (PosixSignal.SIGQUIT, new Signal(3)), ((PosixSignal)10, new Signal(10)), ((PosixSignal)12, new Signal(12)),
-    ];
 
     public static int Run(ExecLaunch launch, TextWriter stderr)
     {
@@ -106,35 +109,25 @@ public static class ExecRelay
                     }
                 }
             }
-            var registrations = s_passed.Select(pair => PosixSignalRegistration.Create(pair.Posix, context =>
+            using var signals = new ForwardedSignals(signal =>
+            {
+                Send(new ControlRequest { Op = ControlOperation.Kill, Signal = signal });
+                return Task.CompletedTask;
+            }, Serilog.Core.Logger.None);
+            using var resizes = launch.Terminal is null ? null : PosixSignalRegistration.Create(PosixSignal.SIGWINCH, context =>
             {
                 context.Cancel = true;
-                Send(new ControlRequest { Op = ControlOperation.Kill, Signal = pair.Signal });
-            })).ToList();
-            if (launch.Terminal is not null)
+                Send(new ControlRequest { Op = ControlOperation.Resize });
+            });
+            while (Read(reader) is { } answer)
             {
-                registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGWINCH, context =>
+                if (answer.ExitCode is { } exitCode)
                 {
-                    context.Cancel = true;
-                    Send(new ControlRequest { Op = ControlOperation.Resize });
-                }));
-            }
-            try
-            {
-                while (Read(reader) is { } answer)
-                {
-                    if (answer.ExitCode is { } exitCode)
-                    {
-                        return exitCode;
-                    }
+                    return exitCode;
                 }
-                stderr.Write($"scrun: error: exec in container \"{launch.Id}\": its anchor went away before the process ended\n");
-                return AnchorLost;
             }
-            finally
-            {
-                registrations.ForEach(r => r.Dispose());
-            }
+            stderr.Write($"scrun: error: exec in container \"{launch.Id}\": its anchor went away before the process ended\n");
+            return AnchorLost;
         }
     }
 

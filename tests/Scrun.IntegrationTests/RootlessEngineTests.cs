@@ -91,7 +91,7 @@ public sealed class RootlessEngineTests(TestbedFixture bed, SlurmClustersFixture
         WaitForLog(engine, name, "ready");
         var pause = As(engine, "pause", name);
         Assert.NotEqual(0, pause.ExitCode);
-        Assert.Contains(engine == "docker" ? "cannot toggle freezer: cgroups not configured for container (the node cannot freeze this container" : "cgroup", pause.Stderr);
+        Assert.Contains(engine == "docker" ? "cannot toggle freezer: cgroups not configured for container (the node cannot freeze this container" : "can not pause containers on rootless containers with cgroup V1", pause.Stderr);
         Assert.Single(EngineNoise().Replace(pause.Stderr, "").TrimEnd('\n').Split('\n'));
         Assert.Equal("running", As(engine, "inspect", "-f", "{{.State.Status}}", name).Stdout.Trim());
         Assert.Equal("alive\n", As(engine, "exec", name, "echo", "alive").Stdout);

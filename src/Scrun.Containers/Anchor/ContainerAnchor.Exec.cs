@@ -268,29 +268,3 @@ public sealed partial class ContainerAnchor
     private INodeCommandLauncher DefaultNodeLauncher(SlurmController slurm, bool native) =>
         native ? new NativeNodeCommandLauncher(slurm, _log) : new SrunNodeCommandLauncher(_plan.Oci, slurm.Config.Path);
 }
-
-/// <summary>The one line a node runtime's failure comes down to: runc's (logrus) <c>msg="..."</c>, else its last line.</summary>
-internal static class RuntimeError
-{
-    public static string Describe(string output, int exitCode)
-    {
-        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var last = lines.LastOrDefault(line => line.Contains("level=error", StringComparison.Ordinal)) ?? lines.LastOrDefault();
-        if (last is null)
-        {
-            return $"the node's runtime exited with {exitCode}";
-        }
-        var message = last;
-        var at = last.IndexOf("msg=\"", StringComparison.Ordinal);
-        if (at >= 0)
-        {
-            var end = last.LastIndexOf('"');
-            message = end > at + 5 ? last[(at + 5)..end].Replace("\\\"", "\"", StringComparison.Ordinal) : last[(at + 5)..];
-        }
-        if (message.Contains("cgroups not configured", StringComparison.Ordinal) || message.Contains("cannot toggle freezer", StringComparison.Ordinal))
-        {
-            message += " (the node cannot freeze this container: a rootless runtime needs cgroup v2 with a delegated cgroup to pause)";
-        }
-        return message;
-    }
-}

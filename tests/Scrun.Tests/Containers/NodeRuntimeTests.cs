@@ -97,7 +97,7 @@ public sealed class NodeRuntimeTests : IDisposable
     [InlineData("", "the node's runtime exited with 127")]
     public void A_runtimes_failure_comes_down_to_its_error_line(string output, string message)
     {
-        Assert.StartsWith(message, Scrun.Containers.Anchor.RuntimeError.Describe(output, 127), StringComparison.Ordinal);
+        Assert.StartsWith(message, RuntimeError.Describe(output, 127), StringComparison.Ordinal);
     }
 
     /// <summary>

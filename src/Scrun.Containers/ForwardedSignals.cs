@@ -1,17 +1,17 @@
 using System.Runtime.InteropServices;
 using System.Threading.Channels;
-using Scrun.Containers;
 using Scrun.Slurm.Interop;
 using Serilog;
 
-namespace Scrun.Verbs;
+namespace Scrun.Containers;
 
 /// <summary>
-/// The signals run takes while its container lives, passed on to the container one at a time, in
-/// the order they came (runc's run forwards what it receives). Once <see cref="Stop"/> is called
+/// The signals a foreground process takes while what it stands for lives (run's container, an
+/// exec's process), passed on one at a time, in the order they came (runc's run and exec forward
+/// what they receive). Once <see cref="Stop"/> is called
 /// they are still taken, and dropped, until disposed: run has its cleanup to finish.
 /// </summary>
-internal sealed class ForwardedSignals : IDisposable
+public sealed class ForwardedSignals : IDisposable
 {
     /// <summary>What a terminal, a shell's <c>kill</c> or a scheduler sends a foreground process to end or poke it.</summary>
     public static readonly IReadOnlyList<Signal> Forwarded = [Signal.Hangup, Signal.Interrupt, Signal.Quit, Signal.User1, Signal.User2, Signal.Terminate];
@@ -20,7 +20,7 @@ internal sealed class ForwardedSignals : IDisposable
     private readonly List<PosixSignalRegistration> _registrations;
     private readonly Task _forwarding;
 
-    /// <param name="forward">Passes one signal on to the container.</param>
+    /// <param name="forward">Passes one signal on.</param>
     /// <param name="log">Where a signal that could not be passed on is said (at debug: a container that has just stopped refuses it).</param>
     public ForwardedSignals(Func<Signal, Task> forward, ILogger log)
     {
