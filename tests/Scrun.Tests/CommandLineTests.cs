@@ -130,6 +130,20 @@ public class CommandLineTests
         Assert.Equal(["sh", "-c", "echo hi"], exec.Command);
     }
 
+    /// <summary>As runc reads it: exec's flags end at the container's id, the command's own flags are the command's.</summary>
+    [Fact]
+    public void Exec_takes_the_commands_flags_as_the_commands()
+    {
+        var exec = Assert.IsType<ExecOptions>(Parsed("--log-format", "json", "exec", "--env", "PATH=/bin", "-u", "0", "x", "test", "-e", "/f", "-u", "--cwd").Verb);
+        Assert.Equal(["PATH=/bin"], exec.Env);
+        Assert.Equal("0", exec.User);
+        Assert.Null(exec.Cwd);
+        Assert.Equal(["test", "-e", "/f", "-u", "--cwd"], exec.Command);
+        var separated = Assert.IsType<ExecOptions>(Parsed("exec", "x", "--", "ls", "-l").Verb);
+        Assert.Equal(["ls", "-l"], separated.Command);
+        Assert.Equal(["x"], [Assert.IsType<ExecOptions>(Parsed("exec", "--process", "p.json", "x").Verb).ContainerId.Value]);
+    }
+
     [Theory]
     [InlineData(new[] { "version" }, typeof(VersionOptions))]
     [InlineData(new[] { "--version" }, typeof(VersionOptions))]

@@ -134,7 +134,7 @@ public sealed class ScrunCommandLine
 
     public CommandLineOutcome Parse(IReadOnlyList<string> args)
     {
-        var result = _root.Parse(args, _parserConfiguration);
+        var result = _root.Parse(EndExecOptionsAtTheCommand(args), _parserConfiguration);
         if (result.Action is HelpAction)
         {
             return new CommandLineOutcome.Help(result);
@@ -286,6 +286,36 @@ public sealed class ScrunCommandLine
         var id = AddContainerIdArgument(command);
         var force = AddFlag(command, "--force", "Kill the container first if it is still running", "-f");
         Register(command, r => new DeleteOptions(ReadId(r, id)) { Force = r.GetValue(force) });
+    }
+
+    /// <summary>
+    /// As runc reads it, exec's flags end at the container's id: what follows is the command,
+    /// its own flags included (<c>exec ID ls -u</c> is not exec's <c>--user</c>). A <c>--</c> is put
+    /// after the id for the parser.
+    /// </summary>
+    private IReadOnlyList<string> EndExecOptionsAtTheCommand(IReadOnlyList<string> args)
+    {
+        var exec = _root.Subcommands.Single(c => c.Name == "exec");
+        var at = SkipOptions(args, 0, _root);
+        if (at >= args.Count || args[at] != exec.Name)
+        {
+            return args;
+        }
+        var id = SkipOptions(args, at + 1, exec);
+        return id + 1 >= args.Count || args[id] == "--" || args[id + 1] == "--" ? args : [.. args.Take(id + 1), "--", .. args.Skip(id + 1)];
+    }
+
+    /// <summary>The index of the first token from <paramref name="from"/> that is neither an option of <paramref name="command"/> (or a global one) nor an option's value.</summary>
+    private int SkipOptions(IReadOnlyList<string> args, int from, Command command)
+    {
+        var at = from;
+        while (at < args.Count && args[at].Length > 1 && args[at][0] == '-' && args[at] != "--")
+        {
+            var name = args[at].Split('=')[0];
+            var option = command.Options.Concat(_root.Options).FirstOrDefault(o => o.Name == name || o.Aliases.Contains(name));
+            at += option is { Arity.MaximumNumberOfValues: > 0 } && !args[at].Contains('=') ? 2 : 1;
+        }
+        return at;
     }
 
     private void AddExec()
