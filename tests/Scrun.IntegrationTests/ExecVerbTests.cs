@@ -53,10 +53,12 @@ public sealed class ExecVerbTests(TestbedFixture bed) : IDisposable
         var job = ScrunDriver.UniqueName("exec-signals");
         var id = StartSleeping(new(), job);
         var pidFile = Path.Combine(_verbs.Directory, "trap.pid");
-        var trapped = Task.Run(() => _verbs.Scrun("exec", "--pid-file", pidFile, "--env", "PATH=/bin", id, "sh", "-c", "trap 'echo got-usr1; exit 9' USR1; echo ready; while :; do sleep 0.1; done"));
+        var marker = $"/dev/shm/trap-set-{Guid.NewGuid():n}"; // the image is read-only
+        var trapped = Task.Run(() => _verbs.Scrun("exec", "--pid-file", pidFile, "--env", "PATH=/bin", id, "sh", "-c", $"trap 'rm -f {marker}; echo got-usr1; exit 9' USR1; touch {marker}; while :; do sleep 0.1; done"));
+        // The signal is sent once the trap is set (a second exec sees its marker), not merely once the step exists.
+        ScrunDriver.WaitFor(() => _verbs.Scrun("exec", "--env", "PATH=/bin", id, "sh", "-c", $"test -e {marker}").ExitCode == 0, "the exec's trap to be set");
         ScrunDriver.WaitFor(() => File.Exists(pidFile) && File.ReadAllText(pidFile).Length > 0, "the exec's pid file");
         var relay = File.ReadAllText(pidFile);
-        ScrunDriver.WaitFor(() => Execs(job) == 1, "the exec's step");
         Assert.Equal(0, bed.Run("kill", "-USR1", relay).ExitCode);
         var result = await trapped;
         Assert.Equal(9, result.ExitCode);
